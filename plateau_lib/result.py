@@ -1,0 +1,83 @@
+"""The one result type every trainer returns (modelled on ``scipy.optimize.OptimizeResult``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .network import ShallowReLU
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """Outcome of a training run.
+
+    Attributes
+    ----------
+    net : ShallowReLU
+        The final network.
+    method : str
+        Name of the trainer (``"gd"``, ``"adam"``, ``"lbfgs"``, ...).
+    steps : ndarray of int, shape (k,)
+        Recorded steps; step ``s`` means the parameters after ``s`` updates.
+    loss : ndarray, shape (k,)
+        ``loss[i]`` is the loss at step ``steps[i]``.
+    counts : ndarray of int, shape (k, n)
+        Activation counts :math:`a_j` at each recorded step.
+    params : ndarray, shape (k, n*(d+2))
+        Parameter vectors (:meth:`ShallowReLU.to_vector`) at each recorded step.
+    pattern_changes : ndarray of int
+        Every step ``s >= 1`` whose activation pattern differs from step ``s-1``'s.
+    flips : ndarray of int, shape (F, 3)
+        Rows ``(step, i, j)``: entry :math:`D_{ij}` changed at ``step``. Feeds the
+        flicker filter of :mod:`plateau_lib.patterns`.
+    times : ndarray, shape (k,)
+        Wall-clock seconds since the start at each recorded step.
+    wall_time : float
+        Total wall-clock seconds.
+    nfev, njev : int
+        Number of loss and gradient (or Jacobian) evaluations.
+    nit : int
+        Number of iterations (updates) performed.
+    success : bool
+        Whether the run ended normally (budget used or tolerance met).
+    message : str
+        Why the run ended.
+    extra : dict
+        Trainer-specific extras (e.g. the flow's continuous times).
+    """
+
+    net: ShallowReLU
+    method: str
+    steps: NDArray[np.int64]
+    loss: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    params: NDArray[np.float64]
+    pattern_changes: NDArray[np.int64]
+    flips: NDArray[np.int64]
+    times: NDArray[np.float64]
+    wall_time: float
+    nfev: int
+    njev: int
+    nit: int
+    success: bool
+    message: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def final_loss(self) -> float:
+        """Loss of the final network."""
+        return float(self.loss[-1])
+
+    def net_at(self, index: int) -> ShallowReLU:
+        """The network recorded at ``steps[index]``."""
+        return ShallowReLU.from_vector(self.params[index], self.net.n, self.net.d)
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainResult(method={self.method!r}, nit={self.nit}, final_loss={self.final_loss:.6g}, "
+            f"pattern_changes={len(self.pattern_changes)}, nfev={self.nfev}, "
+            f"wall_time={self.wall_time:.3g}s, message={self.message!r})"
+        )

@@ -1,0 +1,175 @@
+r"""First-order trainers: full-batch gradient descent and Adam.
+
+Both share one loop: evaluate the loss, pattern and gradient at the current
+parameters (one pass, :func:`~plateau_lib.network.evaluate`), hand the pattern
+to the :class:`~plateau_lib.recording.Recorder`, then update in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .._validation import check_positive_float, check_positive_int
+from ..network import Evaluation, ShallowReLU, check_problem, evaluate
+from ..recording import Recorder
+from ..result import TrainResult
+from ._progress import progress_bar
+
+Update = Callable[[Evaluation, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _theta(c: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([c, W.ravel(), b])
+
+
+def _run(
+    net: ShallowReLU,
+    X: np.ndarray,
+    y: np.ndarray,
+    update: Update,
+    *,
+    method: str,
+    steps: int,
+    record_every: int,
+    gtol: float,
+    progress: bool,
+) -> TrainResult:
+    c, W, b = net.c.copy(), net.W.copy(), net.b.copy()
+    rec = Recorder(record_every, net.n, net.d)
+    message, success, k = f"reached steps={steps}", True, 0
+    bar = progress_bar(steps, method, progress)
+    try:
+        while True:
+            ev = evaluate(c, W, b, X, y)
+            if k == steps or not np.isfinite(ev.loss):
+                break
+            rec.observe(k, ev.active, ev.loss, _theta(c, W, b))
+            if gtol > 0 and _grad_norm(ev) <= gtol:
+                message = f"gradient norm <= gtol={gtol:g}"
+                break
+            dc, dW, db = update(ev, k)
+            c -= dc
+            W -= dW
+            b -= db
+            k += 1
+            if k % record_every == 0:
+                bar.update(record_every)
+    except KeyboardInterrupt:
+        message, success = f"interrupted by the user at step {k}", False
+        ev = evaluate(c, W, b, X, y)
+    finally:
+        bar.close()
+    if not np.isfinite(ev.loss):
+        message, success = f"loss became non-finite at step {k} (step size too large?)", False
+    return rec.finish(
+        k, ev.active, ev.loss, _theta(c, W, b),
+        method=method, nfev=k + 1, njev=k + 1, success=success, message=message,
+    )
+
+
+def _grad_norm(ev: Evaluation) -> float:
+    return float(np.sqrt(ev.gc @ ev.gc + np.sum(ev.gW**2) + ev.gb @ ev.gb))
+
+
+def _check_common(net, X, y, steps, record_every, gtol):
+    net, X, y = check_problem(net, X, y)
+    steps = check_positive_int(steps, "steps")
+    record_every = check_positive_int(record_every, "record_every")
+    gtol = check_positive_float(gtol, "gtol", allow_zero=True)
+    return net, X, y, steps, record_every, gtol
+
+
+def train_gd(
+    net: ShallowReLU,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    lr: float,
+    steps: int,
+    record_every: int = 1,
+    gtol: float = 0.0,
+    progress: bool = False,
+) -> TrainResult:
+    r"""Full-batch gradient descent :math:`\theta_{k+1} = \theta_k - \eta\,\nabla L(\theta_k)`.
+
+    Parameters
+    ----------
+    net : ShallowReLU
+        Initial network (not modified).
+    X : array_like, shape (m, d)
+    y : array_like, shape (m,)
+    lr : float
+        Step size :math:`\eta > 0`.
+    steps : int
+        Maximal number of updates.
+    record_every : int
+        Record loss, counts and parameters every this many steps; pattern changes
+        are detected at every step and always recorded.
+    gtol : float
+        Stop early once :math:`\|\nabla L\|_2 \le` ``gtol`` (0 disables).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainResult
+        ``loss[i]`` is the loss after ``steps[i]`` updates. Ctrl-C stops the loop
+        and returns what was computed so far (``success=False``).
+    """
+    net, X, y, steps, record_every, gtol = _check_common(net, X, y, steps, record_every, gtol)
+    lr = check_positive_float(lr, "lr")
+
+    def update(ev: Evaluation, k: int):
+        return lr * ev.gc, lr * ev.gW, lr * ev.gb
+
+    return _run(net, X, y, update, method="gd", steps=steps, record_every=record_every,
+                gtol=gtol, progress=progress)
+
+
+def train_adam(
+    net: ShallowReLU,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    lr: float,
+    steps: int,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    record_every: int = 1,
+    gtol: float = 0.0,
+    progress: bool = False,
+) -> TrainResult:
+    r"""Full-batch Adam (Kingma & Ba) with bias correction.
+
+    .. math::
+
+        m_k = \beta_1 m_{k-1} + (1-\beta_1) g_k,\quad
+        v_k = \beta_2 v_{k-1} + (1-\beta_2) g_k^2,\quad
+        \theta_{k+1} = \theta_k - \eta\,\frac{m_k/(1-\beta_1^{k+1})}{\sqrt{v_k/(1-\beta_2^{k+1})}+\epsilon}.
+
+    Other parameters and the return value are as in :func:`train_gd`.
+    """
+    net, X, y, steps, record_every, gtol = _check_common(net, X, y, steps, record_every, gtol)
+    lr = check_positive_float(lr, "lr")
+    eps = check_positive_float(eps, "eps")
+    beta1, beta2 = (float(v) for v in betas)
+    if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+        raise ValueError(f"betas must lie in [0, 1), got {betas}")
+    moments = [np.zeros(net.size), np.zeros(net.size)]
+    n, d = net.n, net.d
+
+    def update(ev: Evaluation, k: int):
+        g = _theta(ev.gc, ev.gW, ev.gb)
+        m1, m2 = moments
+        m1 *= beta1
+        m1 += (1 - beta1) * g
+        m2 *= beta2
+        m2 += (1 - beta2) * g * g
+        step = lr * (m1 / (1 - beta1 ** (k + 1))) / (np.sqrt(m2 / (1 - beta2 ** (k + 1))) + eps)
+        return step[:n], step[n : n + n * d].reshape(n, d), step[n + n * d :]
+
+    return _run(net, X, y, update, method="adam", steps=steps, record_every=record_every,
+                gtol=gtol, progress=progress)
