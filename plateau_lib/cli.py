@@ -1,0 +1,269 @@
+"""Command line: ``python -m plateau_lib <command> ...``.
+
+Commands register themselves, so other modules can add theirs without touching the parser
+code::
+
+    from plateau_lib.cli import register_command
+
+    @register_command("experiment", help="run a named experiment")
+    def configure(parser):                      # parser: this command's ArgumentParser
+        parser.add_argument("name")
+        parser.set_defaults(handler=run)        # handler(args) -> exit status
+
+and list the module in :data:`COMMAND_MODULES` (it is imported when the parser is built,
+which is what runs the decorator). A handler returns the exit status; it raises
+:class:`UsageError` for a command-line mistake found after parsing (e.g. an unknown chapter),
+which, like every argparse error, prints one line to stderr and exits with status 2 before
+any work starts; it raises :class:`CommandFailed` for a failure it can state in one line
+(exit status 1). Ctrl-C prints one line and exits with status 130.
+
+This module registers ``book`` (``run``, ``build``, ``check``, ``refresh-references``); see
+:mod:`plateau_lib.book` for what each does and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = [
+    "COMMAND_MODULES",
+    "ArgumentParser",
+    "CommandFailed",
+    "UsageError",
+    "build_parser",
+    "main",
+    "register_command",
+]
+
+PROG = "python -m plateau_lib"
+
+#: Modules imported by :func:`build_parser` so their ``@register_command`` functions run.
+#: Add e.g. ``"plateau_lib.experiments"`` here when it defines the ``experiment`` command.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+Configure = Callable[[argparse.ArgumentParser], None]
+_COMMANDS: dict[str, tuple[Configure, str]] = {}
+
+
+class UsageError(Exception):
+    """A command-line mistake detected by a handler (printed in one line, exit status 2)."""
+
+
+class CommandFailed(Exception):
+    """A command that cannot proceed for a reason outside the command line (one line, exit status 1)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def register_command(name: str, *, help: str) -> Callable[[Configure], Configure]:
+    """Register a top-level subcommand ``name``; the decorated function configures its parser."""
+
+    def decorator(configure: Configure) -> Configure:
+        if name in _COMMANDS and _COMMANDS[name][0] is not configure:
+            raise ValueError(f"command {name!r} is already registered")
+        _COMMANDS[name] = (configure, help)
+        return configure
+
+    return decorator
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# book
+
+
+def _book_paths():
+    from .book import BookPaths
+
+    try:
+        return BookPaths.discover()
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+
+
+def _validated_chapters(paths, names: Sequence[str]) -> list[str]:
+    from .book import UnknownChapterError, chapter_names, check_chapter_names
+
+    try:
+        return check_chapter_names(names, chapter_names(paths.source))
+    except UnknownChapterError as err:
+        raise UsageError(str(err)) from None
+
+
+def _check_kernel() -> None:
+    from .book import kernel_interpreter
+
+    try:
+        kernel_interpreter()
+    except RuntimeError as err:
+        raise CommandFailed(str(err)) from None
+
+
+def _report_runs(runs, what: str) -> int:
+    failed = [r for r in runs if not r.ok]
+    total = sum(r.seconds for r in runs)
+    summary = ", ".join(f"{r.chapter} {r.seconds:.1f}s" for r in runs)
+    if failed:
+        print(f"{what}: {len(failed)} of {len(runs)} chapter(s) failed ({summary})", file=sys.stderr)
+        return 1
+    print(f"{what}: {len(runs)} chapter(s) executed in {total:.1f}s ({summary})")
+    return 0
+
+
+def _book_run(args: argparse.Namespace) -> int:
+    from .book import run_chapters
+
+    paths = _book_paths()
+    chapters = _validated_chapters(paths, args.chapters)
+    _check_kernel()
+    runs = run_chapters(paths, chapters, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    status = _report_runs(runs, "book run")
+    if status == 0:
+        print(f"executed notebooks: {paths.stage / 'book'}; figures and data: {paths.figures}")
+    return status
+
+
+def _book_build(args: argparse.Namespace) -> int:
+    from .book import build_html
+
+    paths = _book_paths()
+    status = build_html(paths, strict=not args.no_strict, allow_stale=args.allow_stale, quiet=args.quiet)
+    if status == 0:
+        print(f"book build: {paths.html / 'index.html'}")
+    else:
+        print(f"book build: failed (exit status {status})", file=sys.stderr)
+    return 1 if status else 0
+
+
+def _book_check(args: argparse.Namespace) -> int:
+    from .book import check_references
+
+    paths = _book_paths()
+    chapters = _validated_chapters(paths, args.chapters)
+    lines = check_references(paths, chapters if args.chapters else None, rtol=args.rtol, atol=args.atol)
+    for line in lines:
+        print(f"book check: {line}", file=sys.stderr)
+    if lines:
+        print(f"book check: {len(lines)} problem(s) against {paths.reference}", file=sys.stderr)
+        return 1
+    tolerance = f"rtol={args.rtol:g}, atol={args.atol:g}"
+    print(f"book check: {len(chapters)} chapter(s) agree with {paths.reference} ({tolerance})")
+    return 0
+
+
+def _book_refresh(args: argparse.Namespace) -> int:
+    from .book import refresh_references
+
+    paths = _book_paths()
+    chapters = _validated_chapters(paths, args.chapters)
+    _check_kernel()
+    runs, written = refresh_references(paths, chapters, progress=not args.no_progress)
+    status = _report_runs(runs, "book refresh-references")
+    if status:
+        print("book refresh-references: references left unchanged", file=sys.stderr)
+        return status
+    print(f"book refresh-references: wrote {len(written)} files under {paths.reference}; review the diff")
+    return 0
+
+
+@register_command("book", help="execute chapters, build the HTML book, check figure data")
+def _configure_book(parser: argparse.ArgumentParser) -> None:
+    from .book import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED
+
+    sub = parser.add_subparsers(dest="book_command", metavar="ACTION", required=True)
+    chapters_help = "chapter names (stems of book/*.ipynb in _toc.yml); default: all"
+
+    run = sub.add_parser("run", help="execute chapters with papermill into _build/stage")
+    run.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
+    run.add_argument("--quick", action="store_true", help="quick mode (small budgets; CI and references)")
+    run.add_argument(
+        "--seed", type=_non_negative_int, default=DEFAULT_SEED, help="seed for the chapters (default: %(default)s)"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_book_run)
+
+    build = sub.add_parser("build", help="build _build/stage to _build/html (strict: warnings are errors)")
+    build.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
+    build.add_argument("--allow-stale", action="store_true", help="build even if chapters are stale")
+    build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    build.set_defaults(handler=_book_build)
+
+    check = sub.add_parser("check", help="compare _build/figures data with tests/reference")
+    check.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
+    check.add_argument(
+        "--rtol", type=_non_negative_float, default=DEFAULT_RTOL, help="relative tolerance (default: %(default)g)"
+    )
+    check.add_argument(
+        "--atol", type=_non_negative_float, default=DEFAULT_ATOL, help="absolute tolerance (default: %(default)g)"
+    )
+    check.set_defaults(handler=_book_check)
+
+    refresh = sub.add_parser(
+        "refresh-references", help="re-run chapters in quick mode and replace tests/reference data"
+    )
+    refresh.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
+    refresh.add_argument("--no-progress", action="store_true", help="no progress bar")
+    refresh.set_defaults(handler=_book_refresh)
+
+
+# --------------------------------------------------------------------------------------
+
+
+def build_parser() -> ArgumentParser:
+    """The full parser: every registered command (importing :data:`COMMAND_MODULES` first)."""
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Plateau companion: run the book's chapters, experiments and benchmarks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (configure, help_text) in sorted(_COMMANDS.items()):
+        configure(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 failure, 2 usage error, 130 Ctrl-C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except UsageError as err:
+        print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except CommandFailed as err:
+        print(f"{PROG}: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

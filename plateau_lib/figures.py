@@ -1,0 +1,227 @@
+"""Save each figure together with the data it plots, so the book's figures can be checked.
+
+A chapter never saves a bare picture. :func:`save_figure` writes ``name.png`` (and, on
+request, ``name.svg``) *and* ``name.npz`` holding the arrays the figure draws;
+:func:`glue_values` glues scalars for the prose (myst-nb ``glue``) and saves them to a
+JSON file beside the figures. ``python -m plateau_lib book check`` compares these data files
+with the references committed under ``tests/reference/<chapter>/``, so a figure that stops
+coming out of the code fails CI even when the picture "looks the same".
+
+Every file is written to a temporary file in the destination folder and moved into place
+with :func:`os.replace` (atomic on POSIX and Windows), so an interrupted run never leaves a
+half-written figure or data file behind; temporaries start with a dot and the checker
+ignores dot-files.
+
+Images are written without timestamps or software-version metadata, so re-running a
+chapter produces byte-identical images when the pixels do not change (clean diffs).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["IMAGE_FORMATS", "atomic_write", "glue_values", "save_data", "save_figure", "save_values"]
+
+#: Image formats :func:`save_figure` can write, with the metadata that is blanked for
+#: reproducible bytes.
+IMAGE_FORMATS: dict[str, dict[str, None]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+}
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of new files: what ``open()`` would give (mkstemp alone would give 0600).
+_FILE_MODE = 0o666 & ~_read_umask()
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a file atomically: ``write(fileobj)`` fills a temporary file, then it replaces ``path``.
+
+    The temporary file lives in the destination folder (same file system, so
+    :func:`os.replace` is atomic) and is removed if ``write`` raises or the run is
+    interrupted. Returns ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, _FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"name must be a file stem of letters, digits, '_' or '-' (no folders, no suffix), got {name!r}"
+        )
+    return name
+
+
+def _check_arrays(arrays: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+    if not arrays:
+        raise ValueError("pass the arrays the figure plots as keyword arguments (e.g. step=..., loss=...)")
+    out = {}
+    for key, value in arrays.items():
+        if not _KEY.match(key):
+            raise ValueError(f"array name must be a Python identifier, got {key!r}")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biufcUS":
+            raise TypeError(
+                f"array {key!r} must hold numbers, booleans or strings (no objects), got dtype {arr.dtype}"
+            )
+        out[key] = arr
+    return out
+
+
+def save_data(name: str, output_dir: str | os.PathLike[str], /, **arrays: ArrayLike) -> Path:
+    """Save named arrays to ``output_dir/name.npz`` (uncompressed, no pickles), atomically.
+
+    Returns the path written. Array names must be identifiers; object arrays are refused
+    so the file loads with ``allow_pickle=False``.
+    """
+    name = _check_name(name)
+    data = _check_arrays(arrays)
+    return atomic_write(Path(output_dir) / f"{name}.npz", lambda fh: np.savez(fh, **data))
+
+
+def save_figure(
+    fig: Any,
+    name: str,
+    output_dir: str | os.PathLike[str],
+    /,
+    *,
+    formats: tuple[str, ...] = ("png",),
+    dpi: int = 150,
+    **arrays: ArrayLike,
+) -> dict[str, Path]:
+    """Save a matplotlib figure and the data it plots.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (left open, so the notebook still displays it).
+    name : str
+        File stem: ``name.png``, ``name.npz`` (letters, digits, ``_``, ``-``).
+    output_dir : path
+        Folder (created if needed); the chapters' ``output_dir`` parameter.
+    formats : tuple of {"png", "svg"}
+        Image formats to write.
+    dpi : int
+        Resolution of raster formats.
+    **arrays : array_like
+        The arrays the figure draws, by name (at least one; any identifier except
+        ``formats`` and ``dpi``). They are what ``book check`` compares with the
+        committed references.
+
+    Returns
+    -------
+    dict
+        ``{"png": Path, ..., "npz": Path}``: every file written.
+    """
+    name = _check_name(name)
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in IMAGE_FORMATS]
+    if not formats or unknown:
+        raise ValueError(f"formats must be a non-empty subset of {tuple(IMAGE_FORMATS)}, got {formats}")
+    data = _check_arrays(arrays)
+    out_dir = Path(output_dir)
+    paths: dict[str, Path] = {}
+    import matplotlib
+
+    for fmt in formats:
+        # a fixed salt makes the SVG element ids, hence the file, reproducible
+        with matplotlib.rc_context({"svg.hashsalt": name}):
+            paths[fmt] = atomic_write(
+                out_dir / f"{name}.{fmt}",
+                lambda fh, fmt=fmt: fig.savefig(
+                    fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=IMAGE_FORMATS[fmt]
+                ),
+            )
+    paths["npz"] = atomic_write(out_dir / f"{name}.npz", lambda fh: np.savez(fh, **data))
+    return paths
+
+
+def _plain(value: object, key: str) -> object:
+    """A JSON-ready plain Python value (numpy scalars and arrays converted)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v, key) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    raise TypeError(f"value {key!r} must be a number, bool, string or a list of them, got {type(value).__name__}")
+
+
+def save_values(name: str, output_dir: str | os.PathLike[str], /, **values: object) -> Path:
+    """Save scalars (and lists of scalars) to ``output_dir/name.json``, merging with what is there.
+
+    Numpy scalars become Python numbers. Keys are sorted and the file ends with a newline,
+    so it diffs cleanly. Returns the path written.
+    """
+    name = _check_name(name)
+    if not values:
+        raise ValueError("pass at least one value as a keyword argument")
+    plain = {}
+    for key, value in values.items():
+        if not _KEY.match(key):
+            raise ValueError(f"value name must be a Python identifier, got {key!r}")
+        plain[key] = _plain(value, key)
+    path = Path(output_dir) / f"{name}.json"
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    merged.update(plain)
+    text = json.dumps(merged, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    return atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def glue_values(output_dir: str | os.PathLike[str], /, **values: object) -> Path:
+    """Glue numbers for the prose and save them to ``output_dir/values.json`` for ``book check``.
+
+    Inside a notebook each value is glued with ``myst_nb.glue(key, value, display=False)``,
+    so the text can quote it as ``{glue:text}`key:.3e```; numpy scalars are converted to
+    Python numbers first (numpy 2 prints ``np.float64(0.1)``, which ``glue:text`` cannot
+    format). Outside IPython (scripts, tests) the values are only saved.
+    Returns the JSON path.
+    """
+    path = save_values("values", output_dir, **values)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with myst-nb
+        return path
+    if get_ipython() is not None:
+        from myst_nb import glue
+
+        for key, value in values.items():
+            glue(key, _plain(value, key), display=False)
+    return path

@@ -1,0 +1,343 @@
+"""The book's pipeline: committed notebooks, headless execution, reference check, strict build.
+
+The fast tests check the committed sources. The slow ones execute every chapter once in
+quick mode into a temporary staging book (a session fixture shared by all of them),
+compare the figure data with ``tests/reference``, show the comparison can fail, and build
+the HTML strictly. Under ``pytest -n 2`` (``make test``) the workers share that one
+execution (see the ``executed`` fixture).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: each xdist worker executes the book itself
+    fcntl = None
+
+from plateau_lib import book
+from plateau_lib.book import BookPaths, ChapterRun, UnknownChapterError
+from plateau_lib.figures import glue_values, save_data, save_figure, save_values
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+CHAPTERS = book.chapter_names(ROOT)
+PARAMETERS = ("quick", "seed", "output_dir")
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+# --------------------------------------------------------------------------------------
+# Committed sources
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks in book/"
+    assert CHAPTERS, "no chapter notebooks listed in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_committed_without_outputs(path):
+    nb = _load(path)
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        where = f"{path.name} cell {index}"
+        assert cell.get("outputs") == [], f"{where} has outputs; clear them before committing"
+        assert cell.get("execution_count") is None, f"{where} has an execution count; clear outputs"
+        assert "injected-parameters" not in _tags(cell), f"{where} is papermill's injected cell"
+    assert "papermill" not in nb["metadata"], f"{path.name} is an executed (papermill) notebook"
+    assert "widgets" not in nb["metadata"], f"{path.name} carries saved widget state"
+    assert nb["metadata"].get("kernelspec", {}).get("name") == book.KERNEL_NAME
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_parameters_cell(path):
+    cells = [c for c in _load(path)["cells"] if "parameters" in _tags(c)]
+    assert len(cells) == 1, f"{path.name} needs exactly one cell tagged 'parameters', found {len(cells)}"
+    assert cells[0]["cell_type"] == "code"
+    tree = ast.parse("".join(cells[0]["source"]))
+    values = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    }
+    assert set(PARAMETERS) <= set(values), f"{path.name} parameters cell defines {sorted(values)}"
+    assert values["quick"] is False, "the committed default is the full mode"
+    assert values["seed"] == book.DEFAULT_SEED
+    assert values["output_dir"] == f"_build/figures/{path.stem}"
+
+
+def test_toc_and_book_folder_agree():
+    entries = book.toc_files(ROOT)
+    assert len(entries) == len(set(entries)), f"duplicate toc entries: {entries}"
+    for entry in entries:
+        found = [s for s in (".md", ".ipynb") if (ROOT / f"{entry}{s}").is_file()]
+        assert len(found) == 1, f"toc entry {entry!r} must match exactly one .md or .ipynb file, found {found}"
+    on_disk = {f"book/{p.stem}" for p in BOOK.iterdir() if p.suffix in (".md", ".ipynb")}
+    assert on_disk == set(entries), (
+        f"not in _toc.yml: {sorted(on_disk - set(entries))}; in _toc.yml but missing: {sorted(set(entries) - on_disk)}"
+    )
+    notebooks_in_toc = [Path(e).name for e in entries if (ROOT / f"{e}.ipynb").is_file()]
+    assert notebooks_in_toc == CHAPTERS
+
+
+def test_config_never_executes_and_excludes_non_book_folders():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert {".venv", "_build", "tests", "benchmarks"} <= set(config["exclude_patterns"])
+    assert "book/references.bib" in config["bibtex_bibfiles"]
+    assert {"amsmath", "colon_fence", "dollarmath"} <= set(config["parse"]["myst_enable_extensions"])
+
+
+def test_kernel_is_this_interpreter():
+    assert os.path.abspath(book.kernel_interpreter()) == os.path.abspath(sys.executable)
+
+
+def test_unknown_chapter_is_rejected():
+    with pytest.raises(UnknownChapterError, match="nope"):
+        book.check_chapter_names(["nope"], CHAPTERS)
+    assert book.check_chapter_names(None, CHAPTERS) == CHAPTERS
+    assert book.check_chapter_names(list(reversed(CHAPTERS)), CHAPTERS) == CHAPTERS  # toc order
+
+
+# --------------------------------------------------------------------------------------
+# figures.py and the comparison (fast)
+
+
+def test_save_figure_writes_image_and_data(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    x = np.linspace(0, 1, 5)
+    ax.plot(x, x**2)
+    paths = save_figure(fig, "curve", tmp_path / "out", formats=("png", "svg"), x=x, y=x**2)
+    plt.close(fig)
+    assert set(paths) == {"png", "svg", "npz"}
+    assert all(p.is_file() for p in paths.values())
+    with np.load(paths["npz"], allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["y"], x**2)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")], "temporary files left"
+    with pytest.raises(ValueError, match="arrays"):
+        save_figure(fig, "curve", tmp_path)
+    with pytest.raises(ValueError, match="name"):
+        save_figure(fig, "../escape", tmp_path, x=x)
+    with pytest.raises(TypeError, match="objects"):
+        save_data("bad", tmp_path, x=np.array([object()]))
+
+
+def test_values_are_plain_json_and_merge(tmp_path):
+    save_values("values", tmp_path, a=np.float64(0.5), n=np.int64(3))
+    path = glue_values(tmp_path, flag=np.bool_(True))  # outside IPython: saved only
+    assert json.loads(path.read_text()) == {"a": 0.5, "flag": True, "n": 3}
+    with pytest.raises(TypeError):
+        save_values("values", tmp_path, bad={"nested": 1})
+
+
+def test_comparison_tolerance_and_structure(tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    loss = np.array([1.0, 0.5, 1e-12, 0.0])
+    save_data("d", ref, loss=loss, counts=np.array([1, 2, 3]))
+    save_values("values", ref, final=0.25, name="gd")
+
+    save_data("d", out, loss=loss * (1 + 1e-9), counts=np.array([1, 2, 3]))
+    save_values("values", out, final=0.25 + 1e-12, name="gd")
+    assert book.compare_data_dirs(out, ref) == []
+
+    save_data("d", out, loss=loss * (1 + 1e-4), counts=np.array([1, 2, 4]))
+    save_values("values", out, final=0.3, name="adam")
+    lines = book.compare_data_dirs(out, ref, label="ch")
+    assert any("ch/d.npz: array 'loss'" in line and "max rel diff 1.000e-04" in line for line in lines), lines
+    assert any("array 'counts'" in line and "1 of 3 entries differ" in line for line in lines), lines
+    assert any("array 'final'" in line for line in lines), lines
+    assert any("array 'name'" in line for line in lines), lines
+
+    save_data("d", out, loss=loss, extra=np.zeros(2))
+    (out / "values.json").unlink()
+    save_data("new", out, x=np.zeros(1))
+    lines = book.compare_data_dirs(out, ref, label="ch")
+    assert any("'counts' missing" in line for line in lines), lines
+    assert any("'extra' extra" in line for line in lines), lines
+    assert any("values.json: missing" in line for line in lines), lines
+    assert any("new.npz: extra" in line for line in lines), lines
+
+    save_data("d", out, loss=loss[:3], counts=np.array([1, 2, 3]))
+    assert any("shape" in line for line in book.compare_data_dirs(out, ref))
+
+
+def test_check_refuses_data_of_a_full_run(tmp_path):
+    paths = BookPaths.for_source(ROOT, output_root=tmp_path)
+    paths.build.mkdir()
+    paths.runs.write_text(json.dumps({name: {"quick": False, "seed": 0} for name in CHAPTERS}))
+    lines = book.check_references(paths)
+    assert len(lines) >= len(CHAPTERS)
+    assert all("quick" in line for line in lines[: len(CHAPTERS)])
+
+
+# --------------------------------------------------------------------------------------
+# Execution, check and build (slow: one quick execution of every chapter, shared)
+
+
+def _run_to_json(run: ChapterRun) -> dict:
+    return {**dataclasses.asdict(run), "notebook": None if run.notebook is None else str(run.notebook)}
+
+
+def _run_from_json(data: dict) -> ChapterRun:
+    return ChapterRun(**{**data, "notebook": None if data["notebook"] is None else Path(data["notebook"])})
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Every chapter executed once in quick mode into a temporary staging book.
+
+    Under pytest-xdist (``make test`` runs ``-n 2``) the workers share one execution: the
+    first to take a file lock in the session's common temporary folder executes the
+    chapters, the others wait and reuse its stage (the tests only read it, except the one
+    HTML build).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or fcntl is None:
+        paths = BookPaths.for_source(ROOT, output_root=tmp_path_factory.mktemp("book"))
+        return paths, book.run_chapters(paths, quick=True, progress=False)
+    common = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
+    paths = BookPaths.for_source(ROOT, output_root=common / "book-shared")
+    record = common / "book-shared.json"
+    with (common / "book-shared.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if record.exists():
+                runs = [_run_from_json(r) for r in json.loads(record.read_text())]
+            else:
+                paths.output_root.mkdir(exist_ok=True)
+                runs = book.run_chapters(paths, quick=True, progress=False)
+                record.write_text(json.dumps([_run_to_json(r) for r in runs]))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return paths, runs
+
+
+@pytest.mark.slow
+def test_every_chapter_executes_in_quick_mode(executed):
+    paths, runs = executed
+    failures = [r.message for r in runs if not r.ok]
+    assert not failures, "\n".join(failures)
+    assert [r.chapter for r in runs] == CHAPTERS
+    for name in CHAPTERS:
+        nb = _load(paths.staged_notebook(name))
+        injected = [c for c in nb["cells"] if "injected-parameters" in _tags(c)]
+        assert len(injected) == 1 and "quick = True" in "".join(injected[0]["source"])
+        outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+        assert not [o for o in outputs if o["output_type"] == "error"]
+        assert not [o for o in outputs if o.get("name") == "stderr"], f"{name} wrote to stderr"
+    assert not list(paths.running.glob("*")), "temporary notebooks left behind"
+    assert book.stage_problems(paths) == ([], [])
+
+
+@pytest.mark.slow
+def test_figure_data_match_the_references(executed):
+    paths, _ = executed
+    assert paths.reference == ROOT / "tests" / "reference"
+    assert any(paths.reference.rglob("*.npz")), "no committed reference data"
+    lines = book.check_references(paths)
+    assert not lines, "\n".join(lines) + "\n(if intended: python -m plateau_lib book refresh-references)"
+
+
+@pytest.mark.slow
+def test_check_detects_a_perturbed_data_file(executed, tmp_path):
+    paths, _ = executed
+    chapter, data_file = next(
+        (name, path) for name in CHAPTERS for path in sorted((paths.reference / name).glob("*.npz"))
+    )
+    copy = BookPaths.for_source(ROOT, output_root=tmp_path)
+    shutil.copytree(paths.build / "figures", copy.figures)
+    shutil.copy(paths.runs, copy.runs)
+    assert book.check_references(copy) == []
+
+    target = copy.figures / chapter / data_file.name
+    with np.load(target, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    key = next(k for k, v in arrays.items() if v.dtype.kind == "f" and v.size and np.any(v != 0))
+    flat = arrays[key].ravel().copy()
+    i = int(np.flatnonzero(flat)[0])
+    flat[i] *= 1 + 1e-3
+    arrays[key] = flat.reshape(arrays[key].shape)
+    save_data(data_file.stem, target.parent, **arrays)
+    lines = book.check_references(copy)
+    assert len(lines) == 1, lines
+    assert f"{chapter}/{data_file.name}: array {key!r}" in lines[0] and "max rel diff" in lines[0]
+
+
+@pytest.mark.slow
+def test_strict_html_build(executed):
+    paths, _ = executed
+    assert book.build_html(paths, strict=True, quiet=True) == 0
+    html = paths.html
+    assert (html / "index.html").is_file()
+    for entry in book.toc_files(ROOT):
+        assert (html / f"{entry}.html").is_file(), f"no page for {entry}"
+    page = (html / "book" / "explanation.html").read_text()
+    assert "pasted-text" in page, "glued numbers did not reach the page"
+
+
+@pytest.mark.slow
+def test_strict_build_fails_on_a_warning(executed, tmp_path):
+    paths, _ = executed
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "book", source / "book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, source / name)
+    with (source / "book" / "intro.md").open("a") as fh:
+        fh.write("\nSee {ref}`no-such-label`.\n")
+    broken = BookPaths.for_source(source)
+    shutil.copytree(paths.stage, broken.stage)
+    shutil.copy(paths.runs, broken.runs)
+    assert book.build_html(broken, strict=True, quiet=True) != 0
+    assert book.build_html(broken, strict=False, quiet=True) == 0
+
+
+@pytest.mark.slow
+def test_failing_cell_is_reported_in_one_line(tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "book", source / "book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, source / name)
+    chapter = CHAPTERS[-1]
+    nb_path = source / "book" / f"{chapter}.ipynb"
+    nb = _load(nb_path)
+    nb["cells"].append(
+        {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+         "source": ["x = 1\n", "1 / 0"]}
+    )
+    nb_path.write_text(json.dumps(nb))
+    paths = BookPaths.for_source(source)
+    (run,) = book.run_chapters(paths, [chapter], quick=True, progress=False)
+    assert not run.ok
+    index = len(nb["cells"]) - 1
+    assert "\n" not in run.message
+    assert f"chapter {chapter!r} failed in cell {index} (0-based)" in run.message
+    assert "ZeroDivisionError: division by zero" in run.message
+    assert run.notebook == paths.failed / f"{chapter}.ipynb" and run.notebook.is_file()
+    assert not paths.staged_notebook(chapter).exists()
+    assert not list(paths.running.glob("*"))
+    assert book.stage_problems(paths, [chapter])[0], "a failed chapter must count as not executed"

@@ -1,0 +1,133 @@
+"""The command line: help works, mistakes are one line on stderr with exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plateau_lib import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "plateau_lib", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def copy_book(dest: Path) -> Path:
+    """A copy of the book's sources (not of the library) to run the command line in."""
+    shutil.copytree(ROOT / "book", dest / "book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["book", "--help"],
+        ["book", "run", "--help"],
+        ["book", "build", "--help"],
+        ["book", "check", "--help"],
+        ["book", "refresh-references", "--help"],
+    ],
+)
+def test_help(args):
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python -m plateau_lib")
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        ([], "required"),
+        (["bogus"], "invalid choice"),
+        (["book"], "required"),
+        (["book", "run", "--bogus"], "unrecognized arguments"),
+        (["book", "run", "--seed", "x"], "--seed"),
+        (["book", "run", "--seed", "-1"], "--seed"),
+        (["book", "run", "no-such-chapter"], "unknown chapter 'no-such-chapter'"),
+        (["book", "check", "no-such-chapter"], "unknown chapter"),
+        (["book", "refresh-references", "no-such-chapter"], "unknown chapter"),
+        (["book", "check", "--rtol", "abc"], "--rtol"),
+        (["book", "check", "--rtol", "-1"], "--rtol"),
+        (["book", "check", "--atol", "nan"], "--atol"),
+        (["book", "build", "extra"], "unrecognized arguments"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_2(args, needle, tmp_path):
+    book = copy_book(tmp_path)
+    proc = run_cli(*args, cwd=book)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("python -m plateau_lib") and "error:" in lines[0]
+    assert needle in lines[0]
+    assert proc.stdout == ""
+    assert not (book / "_build").exists(), "a command-line mistake must stop before any work"
+
+
+def test_registered_commands_are_reachable(monkeypatch):
+    monkeypatch.setattr(cli, "_COMMANDS", dict(cli._COMMANDS))
+    seen = {}
+
+    def handler(args: argparse.Namespace) -> int:
+        seen["word"] = args.word
+        return 0
+
+    @cli.register_command("echo", help="test command")
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("word")
+        parser.set_defaults(handler=handler)
+
+    assert cli.main(["echo", "hello"]) == 0
+    assert seen == {"word": "hello"}
+    with pytest.raises(ValueError, match="already registered"):
+        cli.register_command("echo", help="again")(lambda parser: None)
+
+
+def test_handler_usage_error_and_interrupt(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_COMMANDS", dict(cli._COMMANDS))
+
+    def fail(args):
+        raise cli.UsageError("bad\nthing")
+
+    def interrupt(args):
+        raise KeyboardInterrupt
+
+    cli.register_command("fail", help="x")(lambda p: p.set_defaults(handler=fail))
+    cli.register_command("interrupt", help="x")(lambda p: p.set_defaults(handler=interrupt))
+    assert cli.main(["fail"]) == 2
+    assert capsys.readouterr().err == "python -m plateau_lib: error: bad thing\n"
+    assert cli.main(["interrupt"]) == 130
+    assert capsys.readouterr().err == "python -m plateau_lib: interrupted\n"
+
+
+@pytest.mark.slow
+def test_failing_chapter_exits_1_with_one_line(tmp_path):
+    book = copy_book(tmp_path)
+    chapter = "anls"
+    path = book / "book" / f"{chapter}.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"].append(
+        {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+         "source": ["raise RuntimeError('broken on purpose')"]}
+    )
+    path.write_text(json.dumps(nb))
+    proc = run_cli("book", "run", "--quick", "--no-progress", chapter, cwd=book)
+    assert proc.returncode == 1, proc.stderr
+    reports = [line for line in proc.stderr.splitlines() if line.startswith(f"chapter {chapter!r} failed")]
+    assert len(reports) == 1, proc.stderr
+    assert f"in cell {len(nb['cells']) - 1} (0-based)" in reports[0]
+    assert "RuntimeError: broken on purpose" in reports[0]

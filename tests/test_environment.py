@@ -1,0 +1,94 @@
+"""The pinned environment is stated once: environment.yml, requirements*.txt and constraints.txt agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;#]+)")
+
+
+def normalise(name: str) -> str:
+    """PEP 503 name normalisation (``Jinja2`` == ``jinja2``, ``sphinx_design`` == ``sphinx-design``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_pins(lines: list[str], where: str) -> dict[str, str]:
+    """``{name: version}`` of ``name==version`` lines; options (``-e``, ``-r``, ``-c``) are skipped.
+
+    Anything else that is not a comment is an error: every requirement must be an exact pin.
+    """
+    pins: dict[str, str] = {}
+    for raw in lines:
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#") or line.startswith("-"):
+            continue
+        match = PIN.match(line)
+        assert match, f"{where}: {line!r} is not an exact pin (name==version)"
+        name = normalise(match.group(1))
+        assert name not in pins, f"{where}: {name} pinned twice"
+        pins[name] = match.group(3)
+    return pins
+
+
+def requirement_pins(filename: str) -> dict[str, str]:
+    return parse_pins((ROOT / filename).read_text().splitlines(), filename)
+
+
+def environment_pins() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
+    return parse_pins([str(item) for item in pip_sections[0]], "environment.yml (pip)")
+
+
+RUNTIME = requirement_pins("requirements.txt")
+DEV = requirement_pins("requirements-dev.txt")
+CONSTRAINTS = requirement_pins("constraints.txt")
+
+
+def test_runtime_and_dev_pins_do_not_overlap_with_different_versions():
+    clash = {k: (RUNTIME[k], DEV[k]) for k in RUNTIME.keys() & DEV.keys() if RUNTIME[k] != DEV[k]}
+    assert not clash, f"requirements.txt and requirements-dev.txt disagree: {clash}"
+
+
+def test_environment_yml_pins_equal_requirements():
+    expected = {**RUNTIME, **DEV}
+    actual = environment_pins()
+    missing = {k: v for k, v in expected.items() if k not in actual}
+    extra = {k: v for k, v in actual.items() if k not in expected}
+    differ = {k: (actual[k], expected[k]) for k in expected.keys() & actual.keys() if actual[k] != expected[k]}
+    assert not (missing or extra or differ), (
+        f"environment.yml vs requirements: missing {missing}, extra {extra}, "
+        f"different (environment.yml, requirements) {differ}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(RUNTIME))
+def test_every_runtime_pin_is_in_constraints(name):
+    assert name in CONSTRAINTS, f"{name} is pinned in requirements.txt but not in constraints.txt"
+    assert CONSTRAINTS[name] == RUNTIME[name], (
+        f"{name}: requirements.txt pins {RUNTIME[name]}, constraints.txt {CONSTRAINTS[name]}"
+    )
+
+
+def test_dev_pins_agree_with_constraints():
+    differ = {k: (DEV[k], CONSTRAINTS[k]) for k in DEV.keys() & CONSTRAINTS.keys() if DEV[k] != CONSTRAINTS[k]}
+    assert not differ, f"requirements-dev.txt and constraints.txt disagree (dev, constraints): {differ}"
+
+
+def test_environment_python_satisfies_requires_python():
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pythons = [d for d in env["dependencies"] if isinstance(d, str) and re.match(r"python\b", d)]
+    assert len(pythons) == 1, f"environment.yml must pin python once, found {pythons}"
+    version = pythons[0].split("=", 1)[1].lstrip("=")
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert version in SpecifierSet(requires), f"environment.yml python={version} but pyproject requires {requires}"
