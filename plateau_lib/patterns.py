@@ -34,8 +34,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .network import ShallowReLU, activation_pattern
+from .network import ShallowReLU, activation_pattern, check_problem
 from .result import TrainResult
+from .theory import SIGNIFICANCE_RTOL, significant_neurons
 
 __all__ = [
     "DEFAULT_DWELL_FRACTION",
@@ -53,7 +54,6 @@ __all__ = [
     "plateau_pattern",
     "raw_segments",
     "relate",
-    "significant_neurons",
 ]
 
 DEFAULT_DWELL_FRACTION = 0.01
@@ -294,7 +294,8 @@ def filtered_changes(
         Dwell of the filter in steps; ``None`` uses :func:`default_min_dwell` of the
         run's last step (1 % of the run).
     neurons : None, indices or boolean mask of length n, optional
-        Only the pattern columns of these neurons count (e.g. :func:`significant_neurons`).
+        Only the pattern columns of these neurons count (e.g.
+        :func:`~plateau_lib.theory.significant_neurons`).
 
     Returns
     -------
@@ -308,44 +309,6 @@ def filtered_changes(
     mask = _neuron_mask(neurons, n)
     flips = debounce_flips(result.flips, last_step=int(result.steps[-1]), min_dwell=dwell, neurons=mask, n=n)
     return np.unique(flips[:, 0]).astype(np.int64)
-
-
-def significant_neurons(result: TrainResult, *, index: int = -1, rel_tol: float = 1e-2) -> NDArray[np.int64]:
-    r"""Neurons that carry weight at a recorded step.
-
-    Neuron :math:`j` is significant when its path norm :math:`|c_j|\,\|v_j\|` (which
-    bounds its contribution :math:`|c_j|\,\mathrm{relu}(v_j\cdot\tilde x)` per unit
-    :math:`\|\tilde x\|`) is at least ``rel_tol`` times the largest path norm at
-    ``result.params[index]``. The rule is invariant under rescaling all neurons together.
-
-    Parameters
-    ----------
-    result : TrainResult
-    index : int
-        Index into the recorded steps (default: the final one).
-    rel_tol : float
-        Relative threshold in ``[0, 1]``; default 1 %, so a neuron contributing less than
-        a hundredth of the largest one counts as carrying no weight.
-
-    Returns
-    -------
-    ndarray of int
-        Sorted indices of the significant neurons (empty if every neuron is zero).
-    """
-    result = _check_result(result)
-    index = _check_int_any(index, "index")
-    k = len(result.steps)
-    if not -k <= index < k:
-        raise ValueError(f"index must be in [-{k}, {k}) for {k} recorded steps, got {index}")
-    rel_tol = _check_real(rel_tol, "rel_tol", low=0.0, strict=False)
-    if rel_tol > 1:
-        raise ValueError(f"rel_tol must be <= 1, got {rel_tol}")
-    net = result.net_at(index)
-    norm = np.abs(net.c) * np.linalg.norm(net.v, axis=1)
-    top = norm.max()
-    if top == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(norm >= rel_tol * top).astype(np.int64)
 
 
 def _check_int_any(value: object, name: str) -> int:
@@ -762,9 +725,11 @@ def relate(
 
 def match_plateaus(
     result: TrainResult,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
     min_dwell: int | None = None,
-    rel_tol: float | None = 1e-2,
+    rel_tol: float | None = SIGNIFICANCE_RTOL,
     edge_tol: float = 0.1,
     slope_tol: float = 0.1,
     window: float = 2.0,
@@ -774,7 +739,7 @@ def match_plateaus(
 
     For each plateau of :func:`detect_plateaus` (``slope_tol``, ``window``, ``min_span``)
     on ``result.steps`` and ``result.loss``, take the neurons that carry weight at the
-    plateau's middle (:func:`significant_neurons` with ``rel_tol`` at
+    plateau's middle (:func:`~plateau_lib.theory.significant_neurons` on the data ``X, y`` with ``rel_tol`` at
     :func:`plateau_index`; ``rel_tol=None`` takes all neurons), build the filtered
     segments of their pattern columns (:func:`pattern_segments` with ``min_dwell``) and
     relate the plateau to them (:func:`relate` with ``edge_tol``, counting
@@ -791,6 +756,7 @@ def match_plateaus(
         One per plateau, in time order, with ``neurons`` set to the neurons used.
     """
     result = _check_result(result)
+    check_problem(result.net, X, y)
     if rel_tol is not None:
         rel_tol = _check_real(rel_tol, "rel_tol", low=0.0, strict=False)
     out = []
@@ -798,7 +764,8 @@ def match_plateaus(
         if rel_tol is None:
             neurons = np.arange(result.net.n)
         else:
-            neurons = significant_neurons(result, index=plateau_index(result, plateau), rel_tol=rel_tol)
+            net = result.net_at(plateau_index(result, plateau))
+            neurons = np.asarray(significant_neurons(net, X, y, rel_tol), dtype=np.int64)
         segments = pattern_segments(result, min_dwell=min_dwell, neurons=neurons)
         (match,) = relate([plateau], segments, edge_tol=edge_tol, raw_changes=result.pattern_changes)
         out.append(replace(match, neurons=tuple(int(j) for j in neurons)))

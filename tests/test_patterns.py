@@ -23,7 +23,6 @@ from plateau_lib.patterns import (
     plateau_pattern,
     raw_segments,
     relate,
-    significant_neurons,
 )
 from plateau_lib.trainers.first_order import train_gd
 
@@ -303,7 +302,7 @@ def test_the_plateau_lies_in_one_filtered_segment(gd_run):
     (raw_m,) = relate([p], raw_segments(gd_run))
     assert not raw_m.within and raw_m.coverage < 0.1
     # with the weight-carrying neurons only, the same verdict
-    (sig,) = [m for m in match_plateaus(gd_run) if m.plateau == p]
+    (sig,) = [m for m in match_plateaus(gd_run, X1, Y1) if m.plateau == p]
     assert sig.within and sig.coverage > 0.9 and sig.neurons is not None
 
 
@@ -316,18 +315,6 @@ def test_network_and_pattern_at_a_plateau(gd_run):
     D = plateau_pattern(gd_run, p, X1)
     assert_array_equal(D.sum(axis=0), gd_run.counts[k])
     assert_array_equal(activation_counts(net, X1), gd_run.counts[k])
-
-
-def test_significant_neurons(gd_run):
-    sig = significant_neurons(gd_run)
-    net = gd_run.net
-    norm = np.abs(net.c) * np.linalg.norm(net.v, axis=1)
-    assert_array_equal(sig, np.flatnonzero(norm >= 1e-2 * norm.max()))
-    assert len(significant_neurons(gd_run, rel_tol=0.0)) == net.n
-    with pytest.raises(ValueError, match="rel_tol"):
-        significant_neurons(gd_run, rel_tol=2.0)
-    with pytest.raises(ValueError, match="index"):
-        significant_neurons(gd_run, index=10**6)
 
 
 def test_result_helpers_reject_bad_input(gd_run):
