@@ -43,7 +43,7 @@ from .theory import (
     smallest_positive_eigenvalue,
     stationarity_residuals,
 )
-from .trainers import train_adam, train_gd
+from .trainers import train_adam, train_flow, train_gd, train_lbfgs, train_lm
 
 __all__ = [
     "Plateau",
@@ -81,6 +81,9 @@ __all__ = [
     "smallest_positive_eigenvalue",
     "stationarity_residuals",
     "train_adam",
+    "train_flow",
     "train_gd",
+    "train_lbfgs",
+    "train_lm",
 ]
 __version__ = "0.1.0"

@@ -49,7 +49,7 @@ class Experiment:
     options : Mapping
         Trainer keyword options (e.g. ``{"lr": 0.1}``).
     steps, quick_steps : int
-        Full and quick (CI) step budgets.
+        Full and quick (CI) step budgets (for ``trainer="flow"``: the end time ``t_end``).
     seed : int
         Default seed of the initialisation.
     record_every : int
@@ -106,8 +106,10 @@ class Experiment:
         X, y = self.data()
         net = self.initial_network(seed) if net is None else net
         options = dict(self.options) | overrides
-        options.setdefault("steps", self.budget(quick))
-        if self.trainer != "flow":
+        if self.trainer == "flow":  # the budget of a gradient-flow experiment is its end time
+            options.setdefault("t_end", float(self.budget(quick)))
+        else:
+            options.setdefault("steps", self.budget(quick))
             options.setdefault("record_every", self.record_every)
         train = getattr(trainers, f"train_{self.trainer}")
         return train(net, X, y, progress=progress, **options)

@@ -8,7 +8,7 @@ with the references committed under ``tests/reference/<chapter>/``, so a figure 
 coming out of the code fails CI even when the picture "looks the same".
 
 Every file is written to a temporary file in the destination folder and moved into place
-with :func:`os.replace` (atomic on POSIX and Windows), so an interrupted run never leaves a
+with ``os.replace`` (atomic on POSIX and Windows), so an interrupted run never leaves a
 half-written figure or data file behind; temporaries start with a dot and the checker
 ignores dot-files.
 
@@ -56,7 +56,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     """Write a file atomically: ``write(fileobj)`` fills a temporary file, then it replaces ``path``.
 
     The temporary file lives in the destination folder (same file system, so
-    :func:`os.replace` is atomic) and is removed if ``write`` raises or the run is
+    ``os.replace`` is atomic) and is removed if ``write`` raises or the run is
     interrupted. Returns ``path`` as a :class:`~pathlib.Path`.
     """
     path = Path(path)

@@ -16,6 +16,7 @@ residual :math:`r = N(X) - y`. We take :math:`\mathrm{relu}'(0) = 0`, so point
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -161,6 +162,21 @@ class Evaluation(NamedTuple):
     gb: FloatArray
 
 
+_scratch = threading.local()
+
+
+def _scratch_buffer(shape: tuple[int, int], dtype: np.dtype) -> FloatArray:
+    """A per-thread (m, n) work array for :func:`evaluate`, reused while the shape is unchanged.
+
+    Reusing it saves allocating (and page-faulting in) two fresh (m, n) temporaries a call;
+    it never escapes: everything :func:`evaluate` returns is a fresh array.
+    """
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = _scratch.buf = np.empty(shape, dtype)
+    return buf
+
+
 def evaluate(c: FloatArray, W: FloatArray, b: FloatArray, X: FloatArray, y: FloatArray) -> Evaluation:
     r"""One forward and backward pass on raw arrays (the trainers' hot path).
 
@@ -174,18 +190,27 @@ def evaluate(c: FloatArray, W: FloatArray, b: FloatArray, X: FloatArray, y: Floa
 
     No validation: callers validate once, before their loop.
     """
-    m = X.shape[0]
-    Z = X @ W.T
+    m, d = X.shape
+    Z = X * W.T if d == 1 else X @ W.T  # for d = 1 the same products, without BLAS's overhead
     Z += b
     active = Z > 0
-    A = np.where(active, Z, 0.0)
-    r = A @ c - y
-    G = active * r[:, None]
-    gc = (A.T @ r) / m
-    scale = c / m
-    gW = (G.T @ X) * scale[:, None]
-    gb = G.sum(axis=0) * scale
-    return Evaluation(Z, active, r, float(r @ r) / (2 * m), gc, gW, gb)
+    # A and then D live in one reused work array; np.fmax (not np.maximum) maps NaN to 0
+    # like np.where(active, Z, 0.0) did.
+    A = np.fmax(Z, 0.0, out=_scratch_buffer(Z.shape, Z.dtype))
+    r = A @ c
+    r -= y
+    gc = A.T @ r
+    gc /= m
+    # sum_i D_ij r_i (x_i, 1) = ([r*X, r]^T D)_j: one BLAS product with the (d+1, m) matrix
+    # [r*X, r]^T instead of forming G = D * r (m, n) and reducing it twice.
+    D = A
+    np.copyto(D, active.view(np.uint8))  # uint8 -> float64 casts a little faster than bool
+    RT = np.empty((d + 1, m), dtype=r.dtype)
+    np.multiply(X.T, r, out=RT[:d])
+    RT[d] = r
+    S = RT @ D
+    S *= c / m
+    return Evaluation(Z, active, r, float(r @ r) / (2 * m), gc, S[:d].T.copy(), S[d])
 
 
 def loss(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> float:

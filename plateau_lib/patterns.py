@@ -10,7 +10,7 @@ Each step is a plain rule stated in its docstring:
    entry with hysteresis: its filtered state changes only when the raw state has
    *stayed* at a new value for at least ``min_dwell`` consecutive steps, and the change
    is dated to the step that stable run began. Neurons that carry no weight change their
-   pattern without effect on the loss; ``neurons=`` (e.g. :func:`significant_neurons`)
+   pattern without effect on the loss; ``neurons=`` (e.g. :func:`~plateau_lib.theory.significant_neurons`)
    leaves them out.
 2. **Pattern segments** (:func:`pattern_segments`, :func:`raw_segments`): the maximal
    step intervals ``[start, end)`` on which the (filtered or raw) pattern is constant.
@@ -739,7 +739,7 @@ def match_plateaus(
 
     For each plateau of :func:`detect_plateaus` (``slope_tol``, ``window``, ``min_span``)
     on ``result.steps`` and ``result.loss``, take the neurons that carry weight at the
-    plateau's middle (:func:`~plateau_lib.theory.significant_neurons` on the data ``X, y`` with ``rel_tol`` at
+    plateau's middle (:func:`~plateau_lib.theory.significant_neurons` on ``X, y`` with ``rel_tol`` at
     :func:`plateau_index`; ``rel_tol=None`` takes all neurons), build the filtered
     segments of their pattern columns (:func:`pattern_segments` with ``min_dwell``) and
     relate the plateau to them (:func:`relate` with ``edge_tol``, counting

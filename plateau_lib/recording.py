@@ -40,18 +40,34 @@ class Recorder:
         self._changes: list[int] = []
         self._flips: list[NDArray[np.int64]] = []
         self._previous: NDArray[np.bool_] | None = None
+        self._previous_bytes = b""
         self._last_step = -1
         self._start = time.perf_counter()
 
     def observe(self, step: int, active: NDArray[np.bool_], loss: float, theta: NDArray[np.float64]) -> None:
         """Register the state at ``step`` (pattern ``active``, ``loss``, parameters ``theta``)."""
-        first, changed = self._previous is None, False
-        if not first and not np.array_equal(active, self._previous):
-            changed = True
-            self._changes.append(step)
-            i, j = np.nonzero(active != self._previous)
-            self._flips.append(np.column_stack([np.full(i.shape, step), i, j]))
-        self._previous = active.copy()
+        previous = self._previous
+        first, changed = previous is None, False
+        # The bytes are both the copy kept for the next step and a cheap equality test: boolean
+        # arrays of one shape with equal bytes are equal; anything else is compared elementwise.
+        snapshot = active.tobytes()
+        if not first and not (
+            snapshot == self._previous_bytes
+            and active.shape == previous.shape
+            and active.dtype == previous.dtype == np.bool_
+        ):
+            diff = active != previous
+            changed = active.shape != previous.shape or bool(diff.any())  # = not np.array_equal
+            if changed:
+                self._changes.append(step)
+                i, j = np.unravel_index(np.flatnonzero(diff), diff.shape)  # = np.nonzero(diff), faster
+                flips = np.empty((i.size, 3), dtype=np.int64)  # rows (step, i, j)
+                flips[:, 0] = step
+                flips[:, 1] = i
+                flips[:, 2] = j
+                self._flips.append(flips)
+        self._previous = np.frombuffer(snapshot, dtype=active.dtype).reshape(active.shape)
+        self._previous_bytes = snapshot
         if first or changed or step % self.record_every == 0:
             self._record(step, active, loss, theta)
 

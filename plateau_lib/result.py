@@ -27,7 +27,7 @@ class TrainResult:
     counts : ndarray of int, shape (k, n)
         Activation counts :math:`a_j` at each recorded step.
     params : ndarray, shape (k, n*(d+2))
-        Parameter vectors (:meth:`ShallowReLU.to_vector`) at each recorded step.
+        Parameter vectors (:meth:`~plateau_lib.network.ShallowReLU.to_vector`) at each recorded step.
     pattern_changes : ndarray of int
         Every step ``s >= 1`` whose activation pattern differs from step ``s-1``'s.
     flips : ndarray of int, shape (F, 3)

@@ -21,6 +21,7 @@ def _sawtooth(X: FloatArray) -> FloatArray:
     return 2 * np.abs(2 * (x - np.floor(x + 0.5))) - 1
 
 
+#: Registry of targets: name -> (input dimension, function of X, LaTeX formula).
 TARGETS: dict[str, tuple[int, Callable[[FloatArray], FloatArray], str]] = {
     "sin_pi": (1, lambda X: np.sin(np.pi * X[:, 0]), r"\sin(\pi x)"),
     "sin_2pi": (1, lambda X: np.sin(2 * np.pi * X[:, 0]), r"\sin(2\pi x)"),

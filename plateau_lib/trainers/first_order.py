@@ -7,6 +7,7 @@ to the :class:`~plateau_lib.recording.Recorder`, then update in place.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -37,16 +38,20 @@ def _run(
     gtol: float,
     progress: bool,
 ) -> TrainResult:
-    c, W, b = net.c.copy(), net.W.copy(), net.b.copy()
-    rec = Recorder(record_every, net.n, net.d)
+    # c, W, b are views into one parameter vector theta (layout of ShallowReLU.to_vector), so
+    # the in-place updates keep theta current and no step has to concatenate it.
+    n, d = net.n, net.d
+    theta = net.to_vector()
+    c, W, b = theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+    rec = Recorder(record_every, n, d)
     message, success, k = f"reached steps={steps}", True, 0
     bar = progress_bar(steps, method, progress)
     try:
         while True:
             ev = evaluate(c, W, b, X, y)
-            if k == steps or not np.isfinite(ev.loss):
+            if k == steps or not math.isfinite(ev.loss):
                 break
-            rec.observe(k, ev.active, ev.loss, _theta(c, W, b))
+            rec.observe(k, ev.active, ev.loss, theta)
             if gtol > 0 and _grad_norm(ev) <= gtol:
                 message = f"gradient norm <= gtol={gtol:g}"
                 break
@@ -65,7 +70,7 @@ def _run(
     if not np.isfinite(ev.loss):
         message, success = f"loss became non-finite at step {k} (step size too large?)", False
     return rec.finish(
-        k, ev.active, ev.loss, _theta(c, W, b),
+        k, ev.active, ev.loss, theta,
         method=method, nfev=k + 1, njev=k + 1, success=success, message=message,
     )
 

@@ -1,0 +1,369 @@
+r"""Second-order-ish peers of gradient descent, through :mod:`scipy.optimize`.
+
+Two trainers hand the shallow ReLU least-squares problem to scipy with the
+analytic derivatives of :mod:`plateau_lib.network`:
+
+* :func:`train_lbfgs` minimises :math:`L(\theta)` with L-BFGS-B
+  (:func:`scipy.optimize.minimize`, ``jac=True``), gradient from
+  :func:`~plateau_lib.network.evaluate`;
+* :func:`train_lm` minimises :math:`\tfrac12\|f(\theta)\|^2` with
+  :func:`scipy.optimize.least_squares` (trust-region reflective, dogbox or MINPACK's
+  Levenberg-Marquardt), where
+
+  .. math::
+
+      f(\theta) = \frac{r(\theta)}{\sqrt m} = \frac{N_\theta(X) - y}{\sqrt m},
+      \qquad \tfrac12\|f\|^2 = \frac1{2m}\|r\|^2 = L,
+      \qquad \frac{\partial f}{\partial\theta} = \frac{J(\theta)}{\sqrt m},
+
+  with :math:`J` the Jacobian of the outputs
+  (:func:`~plateau_lib.network.jacobian_from_preactivations`).
+
+Both work on the flat parameter vector of :meth:`ShallowReLU.to_vector`,
+``[c, W.ravel(), b]``. The loss is only piecewise smooth (its gradient jumps where a
+pre-activation :math:`w_j\cdot x_i + b_j` crosses zero; we use
+:math:`\mathrm{relu}'(0) = 0`), so quasi-Newton line searches may stop with an
+"abnormal termination" when they straddle a kink; the result then reports
+``success=False`` with scipy's message.
+
+A *step* is one iteration of the optimiser (one accepted update): the recorder sees
+the activation pattern at every iterate, exactly as for gradient descent, so the
+``pattern_changes`` of the result are the iterations whose pattern differs from the
+previous iterate's. Function evaluations inside line searches or rejected trust-region
+trials are not steps; they are counted in ``nfev``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .._validation import check_choice, check_positive_float, check_positive_int
+from ..network import ShallowReLU, check_problem, evaluate, jacobian_from_preactivations
+from ..recording import Recorder
+from ..result import TrainResult
+from ._progress import progress_bar
+
+LBFGS_OPTIONS = ("maxcor", "ftol", "maxfun", "maxls")
+LSQ_METHODS = ("trf", "dogbox", "lm")
+_MINPACK_MAX_NFEV = 2**31 - 1
+
+
+class _Problem:
+    """The loss on the flat parameter vector, with a one-entry cache.
+
+    Optimisers evaluate the loss at trial points and then report an iterate that
+    was (almost always) the last point evaluated; the cache lets the recorder reuse
+    that evaluation instead of repeating it.
+    """
+
+    def __init__(self, net: ShallowReLU, X: np.ndarray, y: np.ndarray) -> None:
+        self.n, self.d = net.n, net.d
+        self.X, self.y = X, y
+        self.sqrt_m = float(np.sqrt(X.shape[0]))
+        self._x: np.ndarray | None = None
+        self._ev = None
+        self.nres = 0  # residual requests (the optimiser's function evaluations)
+        self.njac = 0  # Jacobian requests
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n, d = self.n, self.d
+        return theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+
+    def evaluate(self, theta: np.ndarray):
+        if self._x is None or not np.array_equal(theta, self._x):
+            self._x = np.array(theta, dtype=np.float64)
+            self._ev = evaluate(*self.split(self._x), self.X, self.y)
+        return self._ev
+
+    def loss_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        self.nres += 1
+        ev = self.evaluate(theta)
+        return ev.loss, np.concatenate([ev.gc, ev.gW.ravel(), ev.gb])
+
+    def residual(self, theta: np.ndarray) -> np.ndarray:
+        self.nres += 1
+        return self.evaluate(theta).r / self.sqrt_m
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        self.njac += 1
+        ev = self.evaluate(theta)
+        return jacobian_from_preactivations(ev.Z, self.split(self._x)[0], self.X) / self.sqrt_m
+
+
+def _final_step(k: int, theta: np.ndarray, state: dict) -> int:
+    """Step number of the returned parameters: ``k``, unless they differ from the last
+    recorded iterate at that step (then they are one step later, so the history ends
+    with the returned network)."""
+    k = max(k, state["k"])
+    if k == state["k"] and not np.array_equal(theta, state["theta"]):
+        k += 1
+    return k
+
+
+def _check_common(net, X, y, steps, record_every):
+    net, X, y = check_problem(net, X, y)
+    steps = check_positive_int(steps, "steps")
+    record_every = check_positive_int(record_every, "record_every")
+    return net, X, y, steps, record_every
+
+
+def train_lbfgs(
+    net: ShallowReLU,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    steps: int,
+    record_every: int = 1,
+    gtol: float = 1e-10,
+    progress: bool = False,
+    **options: float,
+) -> TrainResult:
+    r"""Minimise the loss with L-BFGS-B and the analytic gradient.
+
+    The limited-memory BFGS method keeps the last ``maxcor`` pairs
+    :math:`(s_k, g_{k+1} - g_k)` with :math:`s_k = \theta_{k+1} - \theta_k` and
+    :math:`g_k = \nabla L(\theta_k)`, builds from them an approximation
+    :math:`H_k \approx (\nabla^2 L)^{-1}`, and moves along
+    :math:`-H_k g_k` with a line search satisfying the Wolfe conditions
+    (:func:`scipy.optimize.minimize` with ``method="L-BFGS-B"`` and no bounds).
+
+    Parameters
+    ----------
+    net : ShallowReLU
+        Initial network (not modified).
+    X : array_like, shape (m, d)
+    y : array_like, shape (m,)
+    steps : int
+        Maximal number of iterations (scipy's ``maxiter``).
+    record_every : int
+        Record loss, counts and parameters every this many iterations; the pattern is
+        checked at every iterate and every change is recorded.
+    gtol : float
+        Stop once :math:`\max_k |\partial_k L| \le` ``gtol`` (scipy's projected-gradient
+        tolerance; 0 disables).
+    progress : bool
+        Show a progress bar.
+    **options
+        Further L-BFGS-B options: ``maxcor`` (memory, default 10), ``ftol`` (stop when the
+        relative reduction of :math:`L` falls below it, default ``2.2e-9``), ``maxfun``
+        (function evaluations, default ``100 * steps``), ``maxls`` (line-search steps,
+        default 20).
+
+    Returns
+    -------
+    TrainResult
+        ``method="lbfgs"``; ``steps[i]`` counts iterations; ``nfev`` and ``njev`` are
+        scipy's (loss and gradient come from one pass, so they are equal). Ctrl-C stops
+        and returns the iterates so far with ``success=False``.
+    """
+    net, X, y, steps, record_every = _check_common(net, X, y, steps, record_every)
+    gtol = check_positive_float(gtol, "gtol", allow_zero=True)
+    unknown = sorted(set(options) - set(LBFGS_OPTIONS))
+    if unknown:
+        raise TypeError(f"options must be among {', '.join(LBFGS_OPTIONS)}; got {unknown}")
+    opts: dict[str, float | int] = {"maxfun": 100 * steps}
+    for name, value in options.items():
+        if name in ("maxcor", "maxfun", "maxls"):
+            opts[name] = check_positive_int(value, name)
+        else:
+            opts[name] = check_positive_float(value, name, allow_zero=True)
+    opts.update(maxiter=steps, gtol=gtol)
+
+    from scipy.optimize import minimize
+
+    prob = _Problem(net, X, y)
+    rec = Recorder(record_every, net.n, net.d)
+    theta0 = net.to_vector()
+    state = {"k": 0, "theta": theta0}
+    ev0 = prob.evaluate(theta0)
+    rec.observe(0, ev0.active, ev0.loss, theta0)
+    bar = progress_bar(steps, "lbfgs", progress)
+
+    def callback(intermediate_result) -> None:
+        theta = np.array(intermediate_result.x, dtype=np.float64)
+        ev = prob.evaluate(theta)
+        state["k"] += 1
+        state["theta"] = theta
+        rec.observe(state["k"], ev.active, ev.loss, theta)
+        bar.update(1)
+
+    try:
+        res = minimize(prob.loss_and_grad, theta0, method="L-BFGS-B", jac=True, callback=callback, options=opts)
+    except KeyboardInterrupt:
+        res = None
+    finally:
+        bar.close()
+    if res is None:
+        theta, k = state["theta"], state["k"]
+        nfev, success, message = prob.nres, False, f"interrupted by the user at step {k}"
+    else:
+        theta, nfev = np.asarray(res.x, dtype=np.float64), int(res.nfev)
+        k = _final_step(int(res.nit), theta, state)
+        budget = res.status == 1
+        success = bool(res.success) or budget
+        message = f"reached steps={steps}" if budget and k >= steps else str(res.message)
+    ev = prob.evaluate(theta)
+    return rec.finish(k, ev.active, ev.loss, theta, method="lbfgs", nfev=nfev, njev=nfev,
+                      success=success, message=message)
+
+
+def train_lm(
+    net: ShallowReLU,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    steps: int,
+    method: str = "trf",
+    record_every: int = 1,
+    ftol: float = 1e-12,
+    xtol: float = 1e-12,
+    gtol: float = 1e-12,
+    max_nfev: int | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    r"""Minimise the loss as a nonlinear least-squares problem (Gauss-Newton family).
+
+    With residual :math:`f = r/\sqrt m` and its Jacobian :math:`J_f = J/\sqrt m`, each
+    iteration solves a regularised Gauss-Newton problem,
+
+    .. math::
+
+        \min_{p}\ \tfrac12\|f + J_f p\|^2 \quad\text{subject to}\quad \|Dp\| \le \Delta
+        \qquad\Longleftrightarrow\qquad
+        (J_f^\top J_f + \mu D^\top D)\,p = -J_f^\top f ,
+
+    accepts :math:`\theta + p` if the actual reduction of :math:`L = \tfrac12\|f\|^2`
+    is a large enough fraction of the predicted one, and adapts the trust radius
+    :math:`\Delta` (equivalently the damping :math:`\mu`).
+
+    Parameters
+    ----------
+    net : ShallowReLU
+        Initial network (not modified).
+    X : array_like, shape (m, d)
+    y : array_like, shape (m,)
+    steps : int
+        Maximal number of iterations (accepted or attempted updates, see Notes).
+    method : {"trf", "dogbox", "lm"}
+        :func:`scipy.optimize.least_squares` method: trust-region reflective, dogleg
+        with rectangular trust regions, or MINPACK's Levenberg-Marquardt (``lmder``,
+        which needs :math:`m \ge n(d+2)`).
+    record_every : int
+        Record every this many iterations (and at every pattern change).
+    ftol, xtol, gtol : float
+        scipy's tolerances on the relative reduction of the cost, the relative step and
+        the scaled gradient (each must be at least machine epsilon for ``"lm"``).
+    max_nfev : int, optional
+        Cap on residual evaluations; default ``100 * (steps + 1)``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainResult
+        ``method`` is ``"lm-trf"``, ``"lm-dogbox"`` or ``"lm-minpack"``. ``nfev`` and
+        ``njev`` count residual and Jacobian evaluations (as scipy reports them).
+
+    Notes
+    -----
+    For ``"trf"`` and ``"dogbox"`` a step is one iteration of scipy's loop, reported by
+    its ``callback``; an iteration whose trial steps were all rejected repeats the
+    previous parameters. MINPACK's ``"lm"`` has no callback. It evaluates the
+    Jacobian exactly once per outer iteration, at the current (accepted) iterate, so
+    here a step is one Jacobian evaluation: ``steps[i]`` counts accepted updates, the
+    recorded loss is non-increasing, and rejected trial points (residual evaluations
+    with a larger loss) never enter the history. The run stops after ``steps``
+    accepted updates. ``max_nfev`` still bounds the residual evaluations.
+
+    Reproducibility: with SciPy 1.17 the MINPACK path is not bitwise reproducible.
+    Repeated calls with identical inputs, and callbacks that return bitwise-identical
+    values, sometimes take different steps (it varies with the state of the heap, e.g.
+    under ``MALLOC_PERTURB_``). ``"trf"`` and ``"dogbox"``, driven by the same callbacks,
+    are reproducible. On this non-smooth problem a different step can end in a different
+    local minimum, so use ``"trf"`` when runs must be repeatable.
+    """
+    net, X, y, steps, record_every = _check_common(net, X, y, steps, record_every)
+    method = check_choice(method, "method", LSQ_METHODS)
+    eps = float(np.finfo(float).eps)
+    tols = {}
+    for name, value in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
+        tols[name] = check_positive_float(value, name, allow_zero=method != "lm")
+        if method == "lm" and tols[name] < eps:
+            raise ValueError(f"{name} must be >= machine epsilon {eps:.3g} for method 'lm', got {value}")
+    if all(v < eps for v in tols.values()):
+        raise ValueError(f"at least one of ftol, xtol, gtol must be >= machine epsilon {eps:.3g}")
+    max_nfev = 100 * (steps + 1) if max_nfev is None else check_positive_int(max_nfev, "max_nfev")
+    if method == "lm":
+        max_nfev = min(max_nfev, _MINPACK_MAX_NFEV)
+        if X.shape[0] < net.size:
+            raise ValueError(
+                f"method 'lm' (MINPACK) needs at least as many data points as parameters: "
+                f"m = {X.shape[0]} < n(d+2) = {net.size}; use method='trf'"
+            )
+
+    from scipy.optimize import least_squares
+
+    name = "lm-minpack" if method == "lm" else f"lm-{method}"
+    prob = _Problem(net, X, y)
+    rec = Recorder(record_every, net.n, net.d)
+    theta0 = net.to_vector()
+    state = {"k": 0, "theta": theta0}
+    ev0 = prob.evaluate(theta0)
+    rec.observe(0, ev0.active, ev0.loss, theta0)
+    bar = progress_bar(steps, name, progress)
+
+    class _Budget(Exception):
+        pass
+
+    def advance(theta: np.ndarray) -> None:
+        ev = prob.evaluate(theta)
+        state["k"] += 1
+        state["theta"] = theta
+        rec.observe(state["k"], ev.active, ev.loss, theta)
+        bar.update(1)
+
+    def callback(intermediate_result) -> None:
+        advance(np.array(intermediate_result.x, dtype=np.float64))
+        if state["k"] >= steps:
+            raise StopIteration
+
+    def jac_minpack(theta: np.ndarray) -> np.ndarray:
+        # MINPACK asks for J once per outer iteration, at the accepted iterate.
+        if not np.array_equal(theta, state["theta"]):
+            advance(np.array(theta, dtype=np.float64))
+        if state["k"] >= steps:
+            raise _Budget
+        return prob.jacobian(theta)
+
+    kwargs = {"ftol": tols["ftol"], "xtol": tols["xtol"], "gtol": tols["gtol"], "max_nfev": max_nfev}
+    res = None
+    try:
+        if method == "lm":
+            res = least_squares(prob.residual, theta0, jac=jac_minpack, method="lm", **kwargs)
+        else:
+            res = least_squares(prob.residual, theta0, jac=prob.jacobian, method=method, callback=callback, **kwargs)
+    except _Budget:
+        success, message = True, f"reached steps={steps}"
+    except KeyboardInterrupt:
+        success, message = False, f"interrupted by the user at step {state['k']}"
+    finally:
+        bar.close()
+    if res is None:
+        theta, nfev, njev = state["theta"], prob.nres, prob.njac
+    else:
+        theta = np.asarray(res.x, dtype=np.float64)
+        if method == "lm" and not np.array_equal(theta, state["theta"]):
+            advance(theta)  # an accepted final update whose Jacobian MINPACK never asked for
+        nfev = int(res.nfev)
+        njev = int(res.njev) if res.njev is not None else prob.njac
+        if res.status == -2:
+            success, message = True, f"reached steps={steps}"
+        elif res.status == 0:
+            success, message = True, f"reached max_nfev={max_nfev} residual evaluations"
+        else:
+            success, message = bool(res.success), str(res.message)
+    ev = prob.evaluate(theta)
+    k = _final_step(state["k"], theta, state)
+    return rec.finish(k, ev.active, ev.loss, theta, method=name, nfev=nfev, njev=njev,
+                      success=success, message=message)

@@ -1,0 +1,210 @@
+"""The gradient flow: conservation (fact 2), monotone loss, located events, sliding motions,
+dying neurons, and agreement with gradient descent as the step size goes to zero."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from plateau_lib.network import activation_counts, init_network, loss
+from plateau_lib.trainers.first_order import train_gd
+from plateau_lib.trainers.flow import train_flow
+
+
+def sin_1d(seed=0, n=5, scale=0.5, m=21):
+    X = np.linspace(-1.0, 1.0, m)[:, None]
+    return init_network(n, 1, scale=scale, rng=np.random.default_rng(seed)), X, np.sin(np.pi * X[:, 0])
+
+
+def kink_1d(seed=1, n=6, scale=1e-2):
+    """Small initialisation on a target with a kink; for seed 1 a neuron dies at t = 1.37."""
+    X = np.linspace(-1.0, 1.0, 21)[:, None]
+    y = np.abs(X[:, 0] - 0.1) + np.sin(3 * X[:, 0])
+    return init_network(n, 1, scale=scale, rng=np.random.default_rng(seed)), X, y
+
+
+def grid_2d(seed=1, n=8):
+    """A 7 x 7 grid and a target with a kink along the grid column x1 = 0: neurons' lines
+    come to lie on grid rows and columns, so several points sit on one breakpoint."""
+    g = np.linspace(-1.0, 1.0, 7)
+    X = np.array([(a, b) for a in g for b in g])
+    y = np.abs(X[:, 0]) + np.sin(2 * X[:, 1])
+    return init_network(n, 2, scale=0.5, rng=np.random.default_rng(seed)), X, y
+
+
+CASES = {
+    "sin_1d": (sin_1d, 50.0),
+    "kink_1d_small_init": (kink_1d, 40.0),
+    "grid_2d": (grid_2d, 40.0),
+}
+_RUNS: dict[str, tuple] = {}
+
+
+def flow_run(name):
+    if name not in _RUNS:
+        make, t_end = CASES[name]
+        net, X, y = make()
+        _RUNS[name] = (train_flow(net, X, y, t_end=t_end), net, X, y)
+    return _RUNS[name]
+
+
+def _v2(params, n, d):
+    W = params[:, n : n + n * d].reshape(len(params), n, d)
+    return np.sum(W**2, axis=2) + params[:, n + n * d :] ** 2
+
+
+def balance(params, n, d):
+    r"""Per-neuron :math:`c_j^2 - |v_j|^2` for each row of ``params`` (fact 2)."""
+    c = params[:, :n]
+    W = params[:, n : n + n * d].reshape(len(params), n, d)
+    b = params[:, n + n * d :]
+    return c**2 - np.sum(W**2, axis=2) - b**2
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_flow_reaches_t_end_through_many_events(name):
+    res, net, X, y = flow_run(name)
+    assert res.success, res.message
+    assert res.extra["t"][-1] == CASES[name][1]
+    assert len(res.extra["event_times"]) >= 10
+    assert len(res.pattern_changes) >= 5
+    assert res.extra["n_sliding"].max() >= 1  # every case contains a sliding motion
+    assert res.final_loss < 0.5 * res.loss[0]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_flow_conserves_balance_across_pattern_changes(name):
+    """Fact 2: c_j^2 - |v_j|^2 is constant for every neuron, through every crossing and
+    sliding motion. Tolerance: 1e-8 times the largest c_j^2 + |v_j|^2 along the trajectory
+    (the integrator's rtol is 1e-9 per step, relative to the parameters' size; the drift
+    we see is 2e-11 to 2e-9 of that size)."""
+    res, net, X, y = flow_run(name)
+    q = balance(res.params, net.n, net.d)
+    size = np.max(res.params[:, : net.n] ** 2 + _v2(res.params, net.n, net.d))
+    assert np.max(np.abs(q - q[0])) <= 1e-8 * size
+    # and it is not conserved by accident: the parameters moved a lot
+    assert np.max(np.abs(res.params[-1] - res.params[0])) > 100 * 1e-8 * size
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_flow_loss_is_non_increasing(name):
+    res, *_ = flow_run(name)
+    assert np.all(np.diff(res.loss) <= 1e-12 * res.loss[0])
+    assert res.loss[-1] < res.loss[0]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_pattern_changes_happen_at_located_events_on_a_breakpoint(name):
+    """At every recorded pattern change some pre-activation z_ij is zero to 1e-7 of its
+    size |x~_i| |v_j| (in fact to 1e-12: the event is located to machine precision and
+    the pair is then put 1e-12 on its side), and the change time is an event time."""
+    res, net, X, y = flow_run(name)
+    t = res.extra["t"]
+    assert_array_equal(res.extra["change_times"], t[res.pattern_changes])
+    assert np.all(np.isin(res.extra["change_times"], res.extra["event_times"]))
+    assert np.all(np.isin(res.extra["event_times"], t))
+    Xt = np.column_stack([X, np.ones(len(X))])
+    for k in res.pattern_changes:
+        net_k = res.net_at(int(k))
+        Z = net_k.preactivations(X)
+        size = np.linalg.norm(Xt, axis=1)[:, None] * np.linalg.norm(net_k.v, axis=1)[None, :]
+        changed = res.flips[res.flips[:, 0] == k][:, 1:]
+        zc, sc = Z[changed[:, 0], changed[:, 1]], size[changed[:, 0], changed[:, 1]]
+        dead = sc == 0  # a neuron that died: v_j = 0
+        assert np.all(dead | (np.abs(zc) < 1e-7 * sc)), (t[k], zc, sc)
+
+
+def test_recorded_times_and_t_eval():
+    net, X, y = sin_1d()
+    t_eval = np.linspace(0.0, 20.0, 41)
+    res = train_flow(net, X, y, t_end=20.0, t_eval=t_eval)
+    t = res.extra["t"]
+    assert np.all(np.diff(t) >= 0)
+    assert np.all(np.isin(t_eval, t))
+    assert set(t) == set(t_eval) | set(res.extra["event_times"])
+    assert t[-1] == 20.0 and res.extra["t_end"] == 20.0
+    assert_array_equal(res.steps, np.arange(len(t)))
+    # the same trajectory as with records at every integrator step, at the shared times
+    dense = train_flow(net, X, y, t_end=20.0)
+    assert_allclose(res.params[-1], dense.params[-1], rtol=0, atol=1e-12)
+    assert_array_equal(res.extra["event_times"], dense.extra["event_times"])
+
+
+@pytest.mark.parametrize(("name", "t_end"), [("sin_1d", 20.0), ("kink_1d_small_init", 5.0), ("grid_2d", 20.0)])
+def test_gradient_descent_converges_to_the_flow_at_first_order(name, t_end):
+    """GD with step eta after t/eta steps is within O(eta) of the flow at time t, although
+    GD flickers across breakpoints thousands of times where the flow slides."""
+    make, _ = CASES[name]
+    net, X, y = make()
+    t_eval = np.linspace(0.0, t_end, 11)
+    res = train_flow(net, X, y, t_end=t_end, t_eval=t_eval)
+    at = np.isin(res.extra["t"], t_eval) & np.r_[True, np.diff(res.extra["t"]) > 0]
+    flow_params = res.params[at]
+    errors = {}
+    for lr in (1e-2, 1e-3):
+        every = round(t_end / 10 / lr)
+        gd = train_gd(net, X, y, lr=lr, steps=round(t_end / lr), record_every=every)
+        gd_params = gd.params[np.isin(gd.steps, np.arange(0, round(t_end / lr) + 1, every))]
+        errors[lr] = np.max(np.abs(gd_params - flow_params))
+        if lr == 1e-3:
+            assert len(gd.pattern_changes) > 3 * len(res.pattern_changes)
+    assert errors[1e-3] < 0.15 * errors[1e-2], errors  # first order: tenfold smaller step, tenfold smaller error
+    assert errors[1e-3] < 5e-3, errors
+
+
+def test_sliding_pair_stays_on_its_breakpoint():
+    res, net, X, y = flow_run("sin_1d")
+    Xt = np.column_stack([X, np.ones(len(X))])
+    sliding = np.nonzero(res.extra["n_sliding"] > 0)[0]
+    assert len(sliding) > 0
+    for k in sliding:
+        net_k = res.net_at(int(k))
+        size = np.linalg.norm(Xt, axis=1)[:, None] * np.linalg.norm(net_k.v, axis=1)[None, :]
+        rel = np.abs(net_k.preactivations(X)) / np.where(size > 0, size, np.inf)
+        assert np.sum(rel < 1e-9) >= res.extra["n_sliding"][k]
+
+
+def test_a_neuron_that_collapses_dies_as_in_gradient_descent():
+    net, X, y = kink_1d()
+    res = train_flow(net, X, y, t_end=5.0)
+    assert "neuron_dies" in res.extra["event_kinds"]
+    t_death = res.extra["event_times"][res.extra["event_kinds"] == "neuron_dies"][0]
+    assert 1.0 < t_death < 2.0
+    dead = np.nonzero(np.linalg.norm(res.net.v, axis=1) == 0)[0]
+    assert len(dead) == 1
+    j = dead[0]
+    assert activation_counts(res.net, X)[j] == 0
+    after = res.extra["t"] > t_death
+    assert np.all(res.counts[after, j] == 0)
+    gd = train_gd(net, X, y, lr=1e-3, steps=5000, record_every=5000)
+    assert np.linalg.norm(gd.net.v[j]) < 1e-5 and gd.counts[-1, j] == 0
+    assert_allclose(gd.net.c[j], res.net.c[j], atol=1e-5)
+
+
+def test_max_pattern_changes_stops_the_run_and_says_so():
+    net, X, y = sin_1d()
+    res = train_flow(net, X, y, t_end=50.0, max_pattern_changes=3)
+    assert not res.success
+    assert "max_pattern_changes=3" in res.message
+    assert len(res.extra["event_times"]) == 4
+    assert res.extra["t"][-1] == res.extra["event_times"][-1] < 50.0
+    assert_allclose(res.final_loss, loss(res.net, X, y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("integrator", ["RK45", "Radau", "LSODA"])
+def test_other_integrators_follow_the_same_trajectory(integrator):
+    net, X, y = kink_1d()
+    ref = train_flow(net, X, y, t_end=3.0)
+    res = train_flow(net, X, y, t_end=3.0, integrator=integrator)
+    assert res.success
+    assert_allclose(res.net.to_vector(), ref.net.to_vector(), rtol=0, atol=1e-7)
+    assert_allclose(res.extra["event_times"], ref.extra["event_times"], rtol=0, atol=1e-6)
+    assert res.extra["integrator"] == integrator
+
+
+def test_counts_rhs_evaluations_and_steps():
+    res, *_ = flow_run("sin_1d")
+    assert res.nit >= 10
+    assert res.nfev >= 12 * res.nit  # DOP853: 12 stages a step, plus dense output and restarts
+    assert res.njev == 0
