@@ -27,6 +27,18 @@ from .patterns import (
     relate,
 )
 from .result import TrainResult
+from .stationary import (
+    CatalogueSettings,
+    PatternCell,
+    PolishResult,
+    pattern_cells,
+    polish_to_stationarity,
+    predicted_undetermined_1d,
+    run_to_stationary_point,
+    stationarity_scores,
+    stationary_catalogue,
+    undetermined_cells_1d,
+)
 from .theory import (
     cells_1d,
     conserved_quantities,
@@ -46,8 +58,11 @@ from .theory import (
 from .trainers import train_adam, train_flow, train_gd, train_lbfgs, train_lm
 
 __all__ = [
+    "CatalogueSettings",
+    "PatternCell",
     "Plateau",
     "PlateauMatch",
+    "PolishResult",
     "Segment",
     "ShallowReLU",
     "TrainResult",
@@ -70,20 +85,27 @@ __all__ = [
     "lstar_of_network",
     "match_plateaus",
     "neuron_contributions",
+    "pattern_cells",
     "pattern_segments",
+    "polish_to_stationarity",
     "predicted_escape_time",
+    "predicted_undetermined_1d",
     "raw_segments",
     "relate",
     "residual",
+    "run_to_stationary_point",
     "segmentation_fit",
     "segmentation_lower_bound",
     "significant_neurons",
     "smallest_positive_eigenvalue",
     "stationarity_residuals",
+    "stationarity_scores",
+    "stationary_catalogue",
     "train_adam",
     "train_flow",
     "train_gd",
     "train_lbfgs",
     "train_lm",
+    "undetermined_cells_1d",
 ]
 __version__ = "0.1.0"

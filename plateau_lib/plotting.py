@@ -215,3 +215,316 @@ def plot_level_agreement(ax: Axes, levels: np.ndarray, lstars: np.ndarray, mask:
     ax.set_ylabel("median loss on the plateau")
     ax.legend(loc="lower right")
     return ax
+
+
+# --------------------------------------------------------------------------- chapter 2 (quantification)
+
+
+def plot_gap_and_bound(ax: Axes, t: np.ndarray, gap: np.ndarray, bound: np.ndarray, *, label: str,
+                       bound_label: str | None = None, color: str = "C0", **kwargs) -> Axes:
+    """A decaying gap (e.g. :math:`L - L^*`) and its bound against time, log scale in the gap."""
+    ax.plot(t, gap, color=color, label=label, **kwargs)
+    ax.plot(t, bound, color=color, ls="--", lw=1.0, label=bound_label)
+    ax.set_yscale("log")
+    ax.set_xlabel("time $t$ since the segment start")
+    return ax
+
+
+def plot_rate_history(ax: Axes, t: np.ndarray, lam: np.ndarray, *, events: Sequence[float] = (),
+                      label: str | None = None, color: str = "C2") -> Axes:
+    """The kernel's smallest positive eigenvalue :math:`\\lambda(t)` (log scale), with event times as a rug."""
+    ok = lam > 0
+    ax.plot(t[ok], lam[ok], color=color, label=label, lw=1.0)
+    ax.set_yscale("log")
+    if len(events):
+        ax.vlines(np.asarray(events, float), 0, 0.03, transform=ax.get_xaxis_transform(), color="0.3", lw=0.4)
+    ax.set_xlabel("time $t$")
+    ax.set_ylabel(r"$\lambda(t)$")
+    return ax
+
+
+def plot_per_neuron(ax: Axes, t: np.ndarray, values: np.ndarray, *, logy: bool = True, floor: float = 1e-300) -> Axes:
+    """One line per neuron (columns of ``values``) against ``t``; zeros drawn at ``floor`` on a log axis."""
+    cmap = plt.get_cmap("tab20")
+    for j in range(values.shape[1]):
+        v = np.maximum(np.abs(values[:, j]), floor) if logy else values[:, j]
+        ax.plot(t, v, color=cmap(j % 20), lw=0.9)
+    if logy:
+        ax.set_yscale("log")
+    return ax
+
+
+def plot_power_law(ax: Axes, x: np.ndarray, y: np.ndarray, slope: float, intercept: float, *,
+                   label: str, fit_label: str, color: str = "C0") -> Axes:
+    """Points ``(x, y)`` on log-log axes with the fitted line :math:`y = e^{b} x^{a}`."""
+    ax.plot(x, y, "o", color=color, ms=5, label=label)
+    xs = np.geomspace(x.min(), x.max(), 50)
+    ax.plot(xs, np.exp(intercept) * xs**slope, color=color, lw=1.0, ls="--", label=fit_label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return ax
+
+
+def scale_colours(scales: Sequence[float]) -> dict[float, tuple]:
+    """One colour per initial scale, from large (yellow) to small (purple)."""
+    logs = np.log10(np.asarray(scales, float))
+    span = (logs.max() - logs.min()) or 1.0
+    cmap = plt.get_cmap("viridis")
+    return {float(s): cmap(0.9 * (lg - logs.min()) / span) for s, lg in zip(scales, logs, strict=True)}
+
+
+def plot_scale_curves(ax: Axes, t: np.ndarray, curves: np.ndarray, scales: Sequence[float]) -> Axes:
+    """Loss curves (rows of ``curves`` on the time grid ``t``), one colour per scale, log-log."""
+    colours = scale_colours(sorted(set(map(float, scales)), reverse=True))
+    for s in sorted(colours, reverse=True):
+        rows = np.asarray([float(v) == s for v in scales])
+        for k, curve in enumerate(curves[rows]):
+            ax.plot(t[t > 0], curve[t > 0], color=colours[s], lw=0.8, alpha=0.8,
+                    label=rf"$\alpha = 10^{{{np.log10(s):.0f}}}$" if k == 0 else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"time $t = k\eta$")
+    ax.set_ylabel("loss $L$")
+    return ax
+
+
+def plot_against_scale(ax: Axes, scales: np.ndarray, values: np.ndarray, *, label: str | None = None,
+                       color: str = "C0", marker: str = "o", logy: bool = True) -> Axes:
+    """Each run's value against its initial scale (log x, decreasing to the right) and the median per scale."""
+    uniq = np.unique(scales)
+    ax.plot(scales, values, marker, color=color, ms=3, alpha=0.45, mew=0)
+    med = [np.nanmedian(values[scales == s]) for s in uniq]
+    ax.plot(uniq, med, marker + "-", color=color, ms=5, lw=1.2, label=label)
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    ax.set_xlabel(r"initial scale $\alpha$")
+    return ax
+
+
+def plot_exit_fit(ax: Axes, log_inv_scale: np.ndarray, times: np.ndarray, fit_x: np.ndarray, fit_y: np.ndarray,
+                  slope: float, intercept: float, predicted_slope: float) -> Axes:
+    """Exit times against :math:`\\log(1/\\alpha)`: runs, medians of the fitted scales, the fitted line and
+    a line of the predicted slope through the medians' centroid."""
+    ax.plot(log_inv_scale, times, "o", color="0.55", ms=3, mew=0, label="runs")
+    ax.plot(fit_x, fit_y, "o", color="C0", ms=6, mfc="none", label="median over seeds (fitted)")
+    xs = np.linspace(0, max(log_inv_scale.max(), fit_x.max()) * 1.02, 50)
+    ax.plot(xs, slope * xs + intercept, color="C0", lw=1.2, label=f"fit: slope {slope:.3f}")
+    x0, y0 = fit_x.mean(), fit_y.mean()
+    ax.plot(xs, y0 + predicted_slope * (xs - x0), color="C3", ls="--", lw=1.2,
+            label=f"predicted slope {predicted_slope:.3f}")
+    ax.set_xlabel(r"$\log(1/\alpha)$")
+    ax.set_ylabel("time to leave the first plateau")
+    return ax
+
+
+# --------------------------------------------------------------------------- Chapter 3: stationary points
+
+DETERMINED_COLOUR = "C2"
+UNDETERMINED_COLOUR = "C1"
+
+
+def plot_stationarity_scores(ax: Axes, before: np.ndarray, after: np.ndarray, *, carrying: Sequence[bool],
+                             tol: float, floor: float = 1e-18) -> Axes:
+    """Per-neuron relative stationarity residuals before and after polishing (log scale).
+
+    ``carrying[j]`` marks the neurons with :math:`c_j \\ne 0` after polishing (fact 4 applies to
+    them); the others are drawn grey. Exact zeros are drawn at ``floor``."""
+    j = np.arange(len(before))
+    carrying = np.asarray(carrying, bool)
+    b, a = np.maximum(before, floor), np.maximum(after, floor)
+    ax.plot(j, b, "o", mfc="none", color="C0", ms=6, label="end of gradient descent")
+    ax.plot(j[carrying], a[carrying], "o", color="C3", ms=5, label=r"polished, $c_j \ne 0$")
+    if (~carrying).any():
+        ax.plot(j[~carrying], a[~carrying], "x", color="0.5", ms=5, label=r"polished, $c_j = 0$")
+    ax.axhline(tol, color="k", lw=0.8, ls="--", label=f"tolerance {tol:g}")
+    ax.axhline(np.finfo(float).eps, color="0.5", lw=0.8, ls=":", label="machine epsilon")
+    ax.set_yscale("log")
+    ax.set_xticks(j)
+    ax.set_xlabel("neuron $j$")
+    ax.set_ylabel(r"$\|R_j\| / (\mathrm{rms}(y)\,\mathrm{rms}\|\tilde x\|)$")
+    return ax
+
+
+def _cell_extent_1d(net: ShallowReLU, x: np.ndarray, idx: np.ndarray, S: Sequence[int]) -> tuple[float, float]:
+    t = breakpoints_1d(net)[list(S)] if len(S) else np.zeros(0)
+    t = t[np.isfinite(t)]
+    lo_x, hi_x = x[idx].min(), x[idx].max()
+    left = t[t <= lo_x]
+    right = t[t >= hi_x]
+    lo = max(left.max() if left.size else x.min(), x.min())
+    hi = min(right.min() if right.size else x.max(), x.max())
+    return float(lo), float(hi)
+
+
+def plot_cells_1d(ax: Axes, net: ShallowReLU, X: np.ndarray, y: np.ndarray, cells: Sequence,
+                  S: Sequence[int], *, legend: bool = True) -> Axes:
+    """Data, network and, on each cell between breakpoints, the least-squares line of the cell's data.
+
+    ``cells`` are :class:`~plateau_lib.stationary.PatternCell` objects; a cell's line (dashed)
+    is green where fact 4 determines it, orange where it does not; cells outside every active
+    set are shaded, breakpoints of the neurons in ``S`` dotted."""
+    x = X[:, 0]
+    ax.plot(x, y, "o", ms=3, color="0.45", zorder=2)
+    fine = np.linspace(x.min(), x.max(), 801)
+    ax.plot(fine, net(fine[:, None]), color="C0", lw=2.4, alpha=0.45, zorder=3)
+    for cell in cells:
+        lo, hi = _cell_extent_1d(net, x, cell.indices, S)
+        xs = np.linspace(lo, hi, 50)
+        colour = DETERMINED_COLOUR if cell.determined else UNDETERMINED_COLOUR
+        ax.plot(xs, cell.ls_coef[0] * xs + cell.ls_coef[1], color=colour, lw=1.3, ls="--", zorder=4)
+        if not cell.active:
+            ax.axvspan(lo, hi, color="0.85", alpha=0.6, lw=0, zorder=0)
+    t = breakpoints_1d(net)[list(S)] if len(S) else np.zeros(0)
+    t = t[np.isfinite(t) & (t > x.min()) & (t < x.max())]
+    for tk in t:
+        ax.axvline(tk, color="0.3", lw=0.6, ls=":", zorder=1)
+    ax.set_xlabel("$x$")
+    if legend:
+        ax.legend(handles=cells_1d_legend_handles(), loc="lower right")
+    return ax
+
+
+def cells_1d_legend_handles() -> list:
+    """Legend handles for :func:`plot_cells_1d` (for a legend shared by several panels)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    return [
+        Line2D([], [], ls="none", marker="o", ms=3, color="0.45", label="data"),
+        Line2D([], [], color="C0", lw=2.4, alpha=0.45, label="network"),
+        Line2D([], [], color=DETERMINED_COLOUR, lw=1.3, ls="--", label="cell's LS line, determined by fact 4"),
+        Line2D([], [], color=UNDETERMINED_COLOUR, lw=1.3, ls="--", label="cell's LS line, not determined"),
+        Patch(color="0.85", alpha=0.6, label="cell outside every active set"),
+    ]
+
+
+def plot_catalogue_losses(ax: Axes, rows: Sequence) -> Axes:
+    """Final gradient-descent loss against :math:`L^*` of its final pattern, one marker per run
+    (rows with ``lstar``, ``loss``, ``converged``, ``polished``)."""
+    lstar = np.array([r.lstar for r in rows])
+    loss = np.array([r.loss for r in rows])
+    conv = np.array([r.converged for r in rows])
+    pol = np.array([r.polished for r in rows])
+    lo, hi = min(lstar.min(), loss.min()) / 1.5, max(lstar.max(), loss.max()) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--", label="$L = L^*$")
+    ax.plot(lstar[conv], loss[conv], "o", color="C0", ms=5, label=r"converged ($\|\nabla L\| \leq$ gtol)")
+    ax.plot(lstar[~conv & pol], loss[~conv & pol], "o", mfc="none", color="C2", ms=6,
+            label="not converged, polish accepted")
+    ax.plot(lstar[~conv & ~pol], loss[~conv & ~pol], "x", color="C3", ms=5, label="not converged, polish rejected")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(r"$L^*(D, S)$ of the final pattern")
+    ax.set_ylabel("final loss of gradient descent")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_catalogue_levels(ax: Axes, rows: Sequence, *, jitter: float = 0.12) -> Axes:
+    """Final losses by width (stationary points: filled; others: crosses) with the segmentation
+    lower bound of each width (rows with ``width``, ``seed``, ``loss``, ``polished``, ``lower_bound``)."""
+    widths = sorted({r.width for r in rows})
+    pos = {w: k for k, w in enumerate(widths)}
+    floor = min(r.loss for r in rows) / 1e3
+    for k, r in enumerate(rows):
+        xk = pos[r.width] + jitter * ((k * 0.618) % 1 - 0.5) * 2
+        if r.polished:
+            ax.plot(xk, r.polished_loss, "o", color="C0", ms=5)
+        else:
+            ax.plot(xk, r.loss, "x", color="C3", ms=5)
+    ax.plot([], [], "o", color="C0", ms=5, label="stationary point (polished)")
+    ax.plot([], [], "x", color="C3", ms=5, label="gradient descent, not stationary")
+    for w in widths:
+        lb = next(r.lower_bound for r in rows if r.width == w)
+        ax.hlines(max(lb, floor), pos[w] - 0.35, pos[w] + 0.35, color="k", lw=2,
+                  label="lower bound, $n+1$ pieces" if w == widths[0] else None)
+        if lb < floor:
+            ax.annotate(f"{lb:.0e}", (pos[w], floor), textcoords="offset points", xytext=(0, 4), ha="center",
+                        fontsize=7)
+    ax.set_yscale("log")
+    top = max(max(r.loss for r in rows), max(r.polished_loss for r in rows if r.polished) if any(
+        r.polished for r in rows) else 0.0)
+    ax.set_ylim(top=top * 30)
+    ax.set_xticks(range(len(widths)), [str(w) for w in widths])
+    ax.set_xlabel("width $n$")
+    ax.set_ylabel("loss")
+    ax.legend(loc="upper center", ncol=2, fontsize=7)
+    return ax
+
+
+def plot_cells_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, cells: Sequence, S: Sequence[int], *,
+                  ms: float = 18) -> Axes:
+    """The data points coloured by cell, the lines :math:`w_j\\cdot x + b_j = 0` of the neurons in ``S``,
+    and at each cell its label; cells outside every active set in grey, determined cells ringed."""
+    from matplotlib import patheffects
+
+    cmap = plt.get_cmap("tab10")
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    for k, cell in enumerate(cells):
+        pts = X[cell.indices]
+        colour = "0.75" if not cell.active else cmap(k % 10)
+        ax.scatter(pts[:, 0], pts[:, 1], s=ms, color=colour, lw=0, zorder=2)
+        if cell.determined:
+            ax.scatter(pts[:, 0], pts[:, 1], s=ms * 2.2, facecolor="none", edgecolor="k", lw=0.6, zorder=3)
+        centroid = pts.mean(axis=0)
+        anchor = pts[np.argmin(np.sum((pts - centroid) ** 2, axis=1))]
+        ax.annotate(str(k), anchor, textcoords="offset points", xytext=(5, 5), fontsize=8, weight="bold",
+                    zorder=5, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="w")])
+    span = 3 * float(np.max(hi - lo))
+    for j in S:
+        (w0, w1), b = net.W[j], net.b[j]
+        norm = np.hypot(w0, w1)
+        if norm == 0:
+            continue
+        p = -b * np.array([w0, w1]) / norm**2
+        ax.plot([p[0] + span * w1 / norm, p[0] - span * w1 / norm],
+                [p[1] - span * w0 / norm, p[1] + span * w0 / norm], color="k", lw=0.9)
+        # an arrow from the line's point nearest the centre towards the neuron's active side
+        centre = (lo + hi) / 2
+        foot = centre - (np.dot(net.W[j], centre) + b) * net.W[j] / norm**2
+        if np.all(foot >= lo) and np.all(foot <= hi):
+            ax.annotate("", xy=foot + 0.12 * float(np.max(hi - lo)) * net.W[j] / norm, xytext=foot,
+                        arrowprops={"arrowstyle": "->", "color": "k", "lw": 0.9}, zorder=4)
+    pad = 0.05 * (hi - lo)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.grid(False)
+    return ax
+
+
+def plot_cell_moments(ax: Axes, cells: Sequence, S: Sequence[int], *, scale: float = 1.0,
+                      floor: float = 1e-18) -> Axes:
+    """Matrix of :math:`\\|\\rho_C\\|` (the residual's affine moments on cell :math:`C`) for the cells
+    inside each neuron's active set, with a last column :math:`\\|R_j\\| = \\|\\sum_{C\\subseteq A_j}\\rho_C\\|`,
+    all divided by ``scale`` and on a log colour scale."""
+    S = list(S)
+    M = np.full((len(S), len(cells) + 1), np.nan)
+    for a, j in enumerate(S):
+        total = np.zeros_like(cells[0].moment)
+        for k, cell in enumerate(cells):
+            if j in cell.active:
+                M[a, k] = np.linalg.norm(cell.moment) / scale
+                total = total + cell.moment
+        M[a, -1] = np.linalg.norm(total) / scale
+    shown = np.log10(np.maximum(M, floor))
+    im = ax.imshow(shown, cmap="magma_r", vmin=np.log10(floor), vmax=0, aspect="auto")
+    for a in range(M.shape[0]):
+        for k in range(M.shape[1]):
+            if np.isfinite(M[a, k]):
+                ax.text(k, a, f"{M[a, k]:.0e}", ha="center", va="center", fontsize=6.5,
+                        color="w" if shown[a, k] > np.log10(floor) / 2 else "k")
+    ax.set_xticks(range(M.shape[1]), [str(k) for k in range(len(cells))] + [r"$\Sigma$"])
+    ax.set_yticks(range(len(S)), [f"$j={j}$" for j in S])
+    ax.set_xlabel(r"cell $C \subseteq A_j$ (last column: the sum over them, $R_j$)")
+    ax.axvline(len(cells) - 0.5, color="k", lw=1)
+    ax.grid(False)
+    cb = ax.figure.colorbar(im, ax=ax, shrink=0.85)
+    cb.set_label(r"$\log_{10}$ relative moment")
+    return ax
