@@ -19,7 +19,7 @@ analytic derivatives of :mod:`plateau_lib.network`:
   with :math:`J` the Jacobian of the outputs
   (:func:`~plateau_lib.network.jacobian_from_preactivations`).
 
-Both work on the flat parameter vector of :meth:`ShallowReLU.to_vector`,
+Both work on the flat parameter vector of :meth:`~plateau_lib.network.ShallowReLU.to_vector`,
 ``[c, W.ravel(), b]``. The loss is only piecewise smooth (its gradient jumps where a
 pre-activation :math:`w_j\cdot x_i + b_j` crosses zero; we use
 :math:`\mathrm{relu}'(0) = 0`), so quasi-Newton line searches may stop with an
