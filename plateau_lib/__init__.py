@@ -55,7 +55,16 @@ from .theory import (
     smallest_positive_eigenvalue,
     stationarity_residuals,
 )
-from .trainers import train_adam, train_flow, train_gd, train_lbfgs, train_lm
+from .trainers import (
+    threshold_gains,
+    train_adam,
+    train_anls,
+    train_flow,
+    train_gd,
+    train_lbfgs,
+    train_lm,
+    train_oga,
+)
 
 __all__ = [
     "CatalogueSettings",
@@ -101,11 +110,14 @@ __all__ = [
     "stationarity_residuals",
     "stationarity_scores",
     "stationary_catalogue",
+    "threshold_gains",
     "train_adam",
+    "train_anls",
     "train_flow",
     "train_gd",
     "train_lbfgs",
     "train_lm",
+    "train_oga",
     "undetermined_cells_1d",
 ]
 __version__ = "0.1.0"

@@ -43,7 +43,10 @@ PROG = "python -m plateau_lib"
 
 #: Modules imported by :func:`build_parser` so their ``@register_command`` functions run.
 #: Add e.g. ``"plateau_lib.experiments"`` here when it defines the ``experiment`` command.
-COMMAND_MODULES: tuple[str, ...] = ()
+#: ``benchmarks/`` is a folder of the repository (not installed): its commands exist when run from the root.
+COMMAND_MODULES: tuple[str, ...] = (
+    ("benchmarks.bench_anls",) if __import__("importlib.util").util.find_spec("benchmarks") else ()
+)
 
 Configure = Callable[[argparse.ArgumentParser], None]
 _COMMANDS: dict[str, tuple[Configure, str]] = {}

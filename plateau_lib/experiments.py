@@ -21,7 +21,7 @@ from .network import ShallowReLU, init_network
 from .result import TrainResult
 from .targets import grid, target_values
 
-TRAINER_NAMES = ("gd", "adam", "lbfgs", "lm", "flow")
+TRAINER_NAMES = ("gd", "adam", "lbfgs", "lm", "flow", "anls")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Experiment:
     init_scale : float
         Initialisation scale :math:`\\alpha`.
     trainer : str
-        One of ``"gd"``, ``"adam"``, ``"lbfgs"``, ``"lm"``, ``"flow"``.
+        One of ``"gd"``, ``"adam"``, ``"lbfgs"``, ``"lm"``, ``"flow"``, ``"anls"``.
     options : Mapping
         Trainer keyword options (e.g. ``{"lr": 0.1}``).
     steps, quick_steps : int
@@ -108,6 +108,9 @@ class Experiment:
         options = dict(self.options) | overrides
         if self.trainer == "flow":  # the budget of a gradient-flow experiment is its end time
             options.setdefault("t_end", float(self.budget(quick)))
+        elif self.trainer == "anls":  # the budget of an ANLS experiment is its number of sweeps
+            options.setdefault("sweeps", self.budget(quick))
+            options.setdefault("record_every", self.record_every)
         else:
             options.setdefault("steps", self.budget(quick))
             options.setdefault("record_every", self.record_every)
