@@ -43,6 +43,11 @@ but include recording. Evaluation counts at intermediate iterates are exact for 
 and ANLS; for L-BFGS and LM they are interpolated linearly from the totals (scipy reports
 totals only), marked ``evals_exact = false``.
 
+Budgets (:class:`Budgets`, the same on every problem): the full suite runs 10 seeds with GD and
+Adam 10 000 steps, L-BFGS 2 000 iterations, LM 300 iterations, ANLS 30 sweeps (about 1 minute
+on two cores: 480 runs); ``--quick`` runs 3 seeds with 4 000 / 4 000 / 500 / 100 steps and 15
+sweeps (about 10 s). The best-known search (200 runs per problem) takes about 2.5 minutes.
+
 Run::
 
     python -m plateau_lib bench best-known [--restarts 100]     # once; writes benchmarks/best_known.json

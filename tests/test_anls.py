@@ -104,7 +104,7 @@ def test_continuous_thresholds_are_the_exact_maximum(seed, m, ties, k):
     span = np.ptp(p) if np.ptp(p) > 0 else 1.0
     taus = np.linspace(p.min() - span, p.max() + span, 4001)
     grid_best = max(brute_gain(p, t, tau, s, B) for tau in np.concatenate([taus, p]) for s in (1, -1))
-    assert cand.gain.max() >= grid_best * (1 - 1e-9) - 1e-12
+    assert cand.gain.max() >= grid_best * (1 - 1e-6) - 1e-12  # accuracy: see well_conditioned
     data_best = threshold_gains(p, t, thresholds="data", basis=B).gain.max()
     assert cand.gain.max() >= data_best * (1 - 1e-12)
 

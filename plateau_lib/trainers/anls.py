@@ -219,6 +219,16 @@ def threshold_gains(
     ThresholdCandidates
         Every candidate with its gain. Candidates whose denominator vanishes to round-off (no
         active point, or :math:`\varphi` in the span of ``basis``) have gain 0.
+
+    Notes
+    -----
+    Accuracy. The sums are taken in coordinates centred at the midrange of :math:`p`, prefix
+    sums accumulated from the left and suffix sums from the right, so the relative error of a
+    gain is about :math:`\varepsilon\,(\sum_S p_i^2 + N\tau^2)/\varphi\cdot P^\perp\varphi`
+    (centred :math:`p, \tau`): round-off level unless all active points sit very close to
+    :math:`\tau`. Candidates for which that ratio exceeds :math:`10^{11}` score 0 (a steep
+    neuron fitting a point next to its threshold; :func:`train_anls` re-evaluates the loss of
+    the chosen candidate exactly in any case).
     """
     p = as_float_array(p, "p", 1)
     t = as_float_array(t, "t", 1)
