@@ -528,3 +528,92 @@ def plot_cell_moments(ax: Axes, cells: Sequence, S: Sequence[int], *, scale: flo
     cb = ax.figure.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label(r"$\log_{10}$ relative moment")
     return ax
+
+
+# --------------------------------------------------------------------------- Chapter 4: ANLS
+
+#: One colour per benchmark method (ANLS variants warm, peers cool), shared by the chapter's figures.
+METHOD_COLOURS = {
+    "gd": "C0", "adam": "C9", "lbfgs": "C4", "lm": "C2", "oga": "C7",
+    "anls": "C1", "anls-joint": "C3", "gd+anls": "C5",
+}
+LOWER_BOUND_STYLE = {"color": "k", "lw": 1.0, "ls": "-", "alpha": 0.8}
+
+
+def plot_threshold_target(ax: Axes, search, X: np.ndarray, y: np.ndarray) -> Axes:
+    """One neuron's ANLS target :math:`t` (dots), the data, and the chosen single-ReLU fit
+    :math:`\\gamma\\,\\mathrm{relu}(s(x-\\tau))`; solid vertical: chosen threshold, dotted: the
+    neuron's current breakpoint (if inside the data). ``search``: a
+    :class:`~plateau_lib.avoidance.ThresholdSearch`."""
+    x = X[:, 0]
+    fine = np.linspace(x.min(), x.max(), 801)
+    ax.plot(x, y, "o", ms=2.5, color="0.6", label="data $y$", zorder=2)
+    ax.plot(x, search.target, "o", ms=3.5, color="C0", label=f"target $t$ of neuron {search.neuron}", zorder=3)
+    ax.plot(fine, search.fit(fine), color="C3", lw=1.6,
+            label=rf"best single fit $\gamma\,\mathrm{{relu}}({'+' if search.s > 0 else '-'}(x - \tau))$", zorder=4)
+    ax.axvline(search.tau, color="C3", lw=1.0, zorder=1)
+    if np.isfinite(search.current_tau) and x.min() <= search.current_tau <= x.max():
+        ax.axvline(search.current_tau, color="0.3", lw=1.0, ls=":", label="current breakpoint", zorder=1)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("value")
+    return ax
+
+
+def plot_threshold_gains(ax: Axes, search) -> Axes:
+    """Gain :math:`G(\\tau, s)` of every candidate threshold (right-facing :math:`s=+1` and
+    left-facing :math:`s=-1`), the chosen one (star) and the gain of the neuron's current activation
+    (dashed)."""
+    cand = search.candidates
+    for s, colour, label in ((1, "C0", r"$s=+1$ (active for $x>\tau$)"), (-1, "C1", r"$s=-1$ (active for $x<\tau$)")):
+        sel = cand.s == s
+        order = np.argsort(cand.tau[sel])
+        ax.plot(cand.tau[sel][order], cand.gain[sel][order], ".-", ms=4, lw=0.8, color=colour, label=label)
+    ax.plot(search.tau, search.gain, "*", ms=13, color="C3", zorder=5,
+            label=rf"chosen: $\tau={search.tau:.2f}$, $s={search.s:+d}$")
+    ax.axhline(search.current_gain, color="0.3", lw=1.0, ls="--", label="current activation")
+    ax.set_xlabel(r"threshold $\tau$")
+    ax.set_ylabel(r"gain $(\varphi\cdot t)^2/\varphi\cdot\varphi$")
+    return ax
+
+
+def plot_sweep_updates(ax: Axes, neurons: np.ndarray, proposed: np.ndarray, accepted: np.ndarray,
+                       start_loss: float) -> Axes:
+    """The loss after each proposed neuron update of one sweep: filled if kept, open if rejected;
+    the line follows the loss the sweep carries on with."""
+    neurons, proposed, accepted = np.asarray(neurons), np.asarray(proposed), np.asarray(accepted, bool)
+    kept = np.minimum.accumulate(np.where(accepted, proposed, np.inf))
+    kept = np.minimum(kept, start_loss)
+    k = np.arange(1, len(neurons) + 1)
+    ax.step(np.r_[0, k], np.r_[start_loss, kept], where="post", color="C3", lw=1.2, label="loss the sweep keeps")
+    ax.plot(k[accepted], proposed[accepted], "o", color="C3", ms=5, label="update kept")
+    ax.plot(k[~accepted], proposed[~accepted], "o", mfc="none", color="0.4", ms=5, label="update rejected")
+    ax.set_xticks(np.r_[0, k], ["start"] + [str(j) for j in neurons], fontsize=7)
+    ax.set_xlabel("neuron updated (in sweep order)")
+    ax.set_ylabel("loss $L$")
+    ax.set_yscale("log")
+    return ax
+
+
+def plot_median_band(ax: Axes, x: np.ndarray, q25: np.ndarray, median: np.ndarray, q75: np.ndarray, *,
+                     label: str | None = None, color: str = "C0", alpha: float = 0.18, **kwargs) -> Axes:
+    """A median curve with its interquartile band."""
+    ax.fill_between(x, q25, q75, color=color, alpha=alpha, lw=0)
+    ax.plot(x, median, color=color, label=label, **kwargs)
+    return ax
+
+
+def plot_seed_strips(ax: Axes, values: Sequence[np.ndarray], labels: Sequence[str], *,
+                     colours: Sequence[str] | None = None, jitter: float = 0.12, logy: bool = True) -> Axes:
+    """One column of points per method (one point per seed, jittered deterministically) and a bar at the
+    median of each column."""
+    for k, v in enumerate(values):
+        v = np.asarray(v, float)
+        colour = colours[k] if colours is not None else f"C{k % 10}"
+        offsets = jitter * (np.linspace(-1, 1, v.size) if v.size > 1 else np.zeros(1))
+        ax.plot(k + offsets, v, "o", ms=3, color=colour, alpha=0.65, mew=0)
+        ax.hlines(np.median(v), k - 0.3, k + 0.3, color=colour, lw=2.2)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7.5)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    return ax

@@ -23,8 +23,10 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 def copy_book(dest: Path) -> Path:
-    """A copy of the book's sources (not of the library) to run the command line in."""
+    """A copy of the book's sources (not of the library) to run the command line in, with the
+    committed benchmark tables that Chapter 4 reads."""
     shutil.copytree(ROOT / "book", dest / "book")
+    shutil.copytree(ROOT / "benchmarks", dest / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, dest / name)
     return dest

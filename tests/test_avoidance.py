@@ -1,0 +1,396 @@
+"""Chapter 4's studies: the threshold picture, GD against ANLS, ANLS from a stationary point, the
+variants, and reading the benchmark's results (including the committed full run).
+
+Tolerances: the picture must reproduce the trainer's choice exactly (the same candidates, the same
+argmax), checked to 1e-12 relative; sums recomputed in another order to 1e-10.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import bench_anls  # noqa: E402
+from plateau_lib.avoidance import (  # noqa: E402
+    FAR_FEWER,
+    VARIANT_NAMES,
+    BenchmarkEntry,
+    VariantSettings,
+    anls_from_stationary,
+    benchmark_entries,
+    benchmark_goals,
+    benchmark_schema,
+    benchmark_staleness,
+    check_benchmark,
+    first_reach,
+    gd_vs_anls,
+    is_peer,
+    load_benchmark,
+    lower_median,
+    median_curves,
+    one_sweep,
+    peer_wins,
+    showcase_plateau,
+    threshold_search,
+    variant_study,
+    variant_summary,
+)
+from plateau_lib.experiments import get_experiment  # noqa: E402
+from plateau_lib.network import ShallowReLU, loss  # noqa: E402
+from plateau_lib.trainers.anls import train_anls  # noqa: E402
+
+#: The committed full benchmark run the chapter reads in full mode.
+CACHED = ROOT / "benchmarks" / "results" / "bench_anls.json"
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def random_1d(seed: int, m: int = 25, n: int = 4, scale: float = 1.0):
+    rng = np.random.default_rng(seed)
+    X = np.sort(rng.uniform(-1, 1, m))[:, None]
+    y = np.sin(3 * X[:, 0]) + 0.3 * rng.standard_normal(m)
+    c, W, b = rng.standard_normal(n), rng.standard_normal((n, 1)), rng.standard_normal(n)
+    net = ShallowReLU(scale * c, scale * W, scale * b)
+    return net, X, y
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def test_lower_median():
+    assert lower_median([3.0, 1.0, 2.0]) == 2.0
+    assert lower_median([1.0, 2.0, 3.0, 4.0]) == 2.5
+    # with an infinite value the lower median: finite iff at least half are finite
+    assert lower_median([1.0, 2.0, math.inf, math.inf]) == 2.0
+    assert lower_median([1.0, math.inf, math.inf, math.inf]) == math.inf
+    with pytest.raises(ValueError, match="empty"):
+        lower_median([])
+    with pytest.raises(ValueError, match="NaN"):
+        lower_median([1.0, math.nan])
+
+
+def test_first_reach():
+    e = get_experiment("plateau_1d")
+    X, y = e.data()
+    res = train_anls(e.initial_network(), X, y, sweeps=5)
+    assert first_reach(res, res.loss[0]) == 0
+    k = first_reach(res, res.final_loss)
+    assert k is not None and res.loss[k] <= res.final_loss and (k == 0 or res.loss[k - 1] > res.final_loss)
+    assert first_reach(res, res.final_loss / 2) is None
+    with pytest.raises(ValueError, match="level must be finite"):
+        first_reach(res, math.nan)
+    with pytest.raises(TypeError, match="result must be a TrainResult"):
+        first_reach("run", 1.0)
+
+
+# --------------------------------------------------------------------------- the threshold picture
+
+
+def test_threshold_search_scores_every_candidate_by_hand():
+    net, X, y = random_1d(3)
+    s = threshold_search(net, X, y, 2)
+    A = np.maximum(net.preactivations(X), 0.0)
+    others = A @ net.c - net.c[2] * A[:, 2]
+    assert_allclose(s.target, y - others, atol=1e-12)
+    x = X[:, 0]
+    for tau, sign, gain, count in zip(*s.candidates, strict=True):
+        phi = np.maximum(sign * (x - tau), 0.0)
+        assert count == int((sign * (x - tau) > 0).sum())
+        expected = (phi @ s.target) ** 2 / (phi @ phi) if phi @ phi > 0 else 0.0
+        assert gain == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    assert s.gain == s.candidates.gain.max()
+    # the fit is the least-squares multiple of the chosen activation
+    phi = np.maximum(s.s * (x - s.tau), 0.0)
+    r = s.target - s.fit(x)
+    assert abs(phi @ r) <= 1e-10 * np.linalg.norm(phi) * np.linalg.norm(s.target)
+    assert np.sum(s.target**2) - np.sum(r**2) == pytest.approx(s.gain, rel=1e-10)
+    # the current neuron's gain is scale-free
+    assert s.current_tau == pytest.approx(-net.b[2] / net.W[2, 0])
+    assert s.current_s == int(np.sign(net.W[2, 0]))
+    scaled = net.with_params(W=net.W * 3.0, b=net.b * 3.0, c=net.c / 3.0)
+    assert threshold_search(scaled, X, y, 2).current_gain == pytest.approx(s.current_gain, rel=1e-12)
+
+
+def test_threshold_search_validates():
+    net, X, y = random_1d(0)
+    with pytest.raises(ValueError, match="neuron must be an integer in"):
+        threshold_search(net, X, y, 4)
+    with pytest.raises(ValueError, match="neuron must be an integer in"):
+        threshold_search(net, X, y, True)
+    net2 = ShallowReLU(np.ones(2), np.ones((2, 2)), np.zeros(2))
+    with pytest.raises(ValueError, match="net must be 1-D"):
+        threshold_search(net2, np.zeros((5, 2)), np.ones(5), 0)
+    with pytest.raises(ValueError, match="positive gain"):
+        threshold_search(net.with_params(c=np.zeros(4)), X, np.zeros(len(y)), 0)
+
+
+@given(SEEDS)
+@settings(max_examples=30, deadline=None)
+def test_the_picture_is_what_the_trainer_does(seed):
+    """Whenever the trainer keeps the first update of a sweep, it is the pictured candidate."""
+    net, X, y = random_1d(seed, scale=0.3)
+    anatomy = one_sweep(net, X, y)
+    ex = anatomy.result.extra
+    if ex["update_neuron"].size and ex["update_neuron"][0] == 0 and ex["update_accepted"][0]:
+        assert anatomy.agrees
+    else:
+        assert not anatomy.agrees
+    kept = anatomy.kept_loss()
+    assert np.all(np.diff(np.r_[anatomy.start_loss, kept]) <= 0)
+    assert kept[-1] == pytest.approx(anatomy.result.final_loss, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def race_quick():
+    return gd_vs_anls("plateau_1d", quick=True)
+
+
+def test_gd_vs_anls_share_the_initial_network(race_quick):
+    r = race_quick
+    e = get_experiment("plateau_1d")
+    assert r.seed == e.seed and r.experiment == "plateau_1d"
+    assert_array_equal(r.gd.params[0], r.anls.params[0])
+    assert_array_equal(r.initial.to_vector(), e.initial_network(e.seed).to_vector())
+    assert r.gd.nit == e.quick_steps
+    assert np.all(np.diff(r.anls.loss) <= 0)
+    X, y = e.data()
+    assert r.lower_bound <= r.anls.final_loss and r.lower_bound <= r.gd.final_loss
+    k = r.anls_sweeps_to_gd
+    assert k is not None and r.anls.loss[k] <= r.gd.final_loss
+    assert r.anls_nfev_to_gd == r.anls.extra["nfev_per_sweep"][k]
+    assert math.isfinite(r.anls_time_to_gd)
+    assert r.plateau_steps() == pytest.approx(sum(p.end - p.start for p in r.plateaus))
+    # the claim of the chapter holds in quick mode too
+    assert r.anls.final_loss < r.gd.final_loss and k <= FAR_FEWER * r.gd.nit
+    assert loss(r.anls.net, X, y) == pytest.approx(r.anls.final_loss, rel=1e-12)
+
+
+def test_one_sweep_from_the_plateau(race_quick):
+    X, y = get_experiment("plateau_1d").data()
+    p = showcase_plateau(race_quick.plateaus)
+    assert p.exits and p.start > 0
+    anatomy = one_sweep(race_quick.gd.net_at(p.index), X, y)
+    assert anatomy.agrees
+    # a neuron with no active data (no gradient) is revived by the search
+    assert anatomy.search.current_count == 0 and anatomy.search.count > 0
+    assert anatomy.result.final_loss < anatomy.start_loss
+
+
+def test_showcase_plateau_rule(race_quick):
+    rows = race_quick.plateaus
+    chosen = showcase_plateau(rows)
+    eligible = [r for r in rows if r.exits and r.start > 0]
+    assert chosen.end - chosen.start == max(r.end - r.start for r in eligible)
+    with pytest.raises(ValueError, match="at least one plateau"):
+        showcase_plateau([])
+
+
+def test_anls_from_stationary_point():
+    variants = {"anls": {}, "joint": bench_anls.anls_joint_options(1)}
+    rest = anls_from_stationary("plateau_1d", variants=variants, sweeps=10)
+    assert rest.stationary and rest.polish.accepted
+    X, y = get_experiment("plateau_1d").data()
+    assert rest.start_loss == pytest.approx(loss(rest.start, X, y), rel=1e-12)
+    for res in rest.runs.values():
+        assert res.loss[0] == pytest.approx(rest.start_loss, rel=1e-12)
+        assert np.all(np.diff(res.loss) <= 0)
+        assert res.final_loss < rest.start_loss
+    with pytest.raises(ValueError, match="variants must name"):
+        anls_from_stationary(variants={})
+    with pytest.raises(ValueError, match="seed must be"):
+        anls_from_stationary(seed=-1)
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def test_variant_settings_and_options():
+    s = VariantSettings()
+    assert s.options("global", "plateau_1d") == {}
+    assert s.options("bounded", "plateau_1d") == {"bounded_moves": s.bounded_moves}
+    lr = get_experiment("multi_plateau_1d").options["lr"]
+    assert s.options("bounded+polish", "multi_plateau_1d") == {"bounded_moves": s.bounded_moves,
+                                                                "polish_steps": s.polish_steps, "polish_lr": lr}
+    with pytest.raises(ValueError, match="variant must be one of"):
+        s.options("joint", "plateau_1d")
+    with pytest.raises(ValueError, match="1-D experiments"):
+        VariantSettings(problems=("plateau_2d",))
+    with pytest.raises(ValueError, match="seeds"):
+        VariantSettings(seeds=0)
+    with pytest.raises(TypeError, match="problems must be"):
+        VariantSettings(problems=["plateau_1d"])
+    assert s.n_seeds(True) == s.quick_seeds and s.n_seeds(False) == s.seeds
+
+
+def test_variant_study_rows():
+    settings_ = VariantSettings(problems=("plateau_1d",), seeds=3, quick_seeds=2, sweeps=6)
+    with ThreadPoolExecutor(2) as pool:
+        rows = variant_study(settings_, quick=True, seed=1, executor=pool)
+    assert [(r.variant, r.seed) for r in rows] == [(v, s) for v in VARIANT_NAMES for s in (1, 2)]
+    e = get_experiment("plateau_1d")
+    X, y = e.data()
+    for r in rows:
+        assert len(r.curve) == settings_.sweeps + 1
+        assert np.all(np.diff(r.curve) <= 0) and r.curve[-1] == r.final_loss
+        assert r.ratio_to_lower_bound == pytest.approx(r.final_loss / r.lower_bound)
+        assert r.final_loss >= r.lower_bound
+        res = train_anls(e.initial_network(r.seed), X, y, sweeps=6, **settings_.options(r.variant, "plateau_1d"))
+        assert res.final_loss == r.final_loss
+    summary = variant_summary(rows)
+    assert [(s["problem"], s["variant"]) for s in summary] == [("plateau_1d", v) for v in VARIANT_NAMES]
+    for s in summary:
+        finals = [r.final_loss for r in rows if r.variant == s["variant"]]
+        assert s["final_median"] == pytest.approx(np.median(finals)) and s["seeds"] == 2
+        assert s["curve_median"].shape == (settings_.sweeps + 1,)
+    with pytest.raises(TypeError, match="settings must be a VariantSettings"):
+        variant_study("fast")
+
+
+# --------------------------------------------------------------------------- benchmark results
+
+
+TINY_BUDGETS = bench_anls.Budgets(gd_steps=60, adam_steps=60, lbfgs_steps=10, lm_steps=5, anls_sweeps=3,
+                                  first_order_record_every=10)
+
+
+@pytest.fixture(scope="module")
+def rerun():
+    """The benchmark's quick suite (its problems, methods and levels) at tiny budgets and one seed."""
+    quick = bench_anls.QUICK
+    suite = bench_anls.Suite("tiny", quick.problems, (0,), TINY_BUDGETS, quick.levels, quick.methods)
+    best = bench_anls.load_best_known(bench_anls.BEST_KNOWN_PATH, suite.problems)
+    return suite, bench_anls.run_benchmark(suite, best, workers=1, progress=False)
+
+
+def test_entries_and_goals_agree_with_the_benchmark(rerun, tmp_path):
+    suite, doc = rerun
+    bench_anls.write_results(doc, tmp_path)
+    loaded = load_benchmark(tmp_path / "bench_anls.json")
+    # inf (never reached) is written as null and read back as inf
+    assert any(math.isinf(r["time_to_2x"]) for r in loaded["rows"])
+    for d in (doc, loaded):
+        entries = benchmark_entries(d, level=2.0)
+        summary = {(s["problem"], s["method"]): s for s in d["summary"]}
+        assert len(entries) == len(summary)
+        for e in entries:
+            s = summary[(e.problem, e.method)]
+            assert e.ratio_to_best == pytest.approx(s["ratio_to_best_median"], rel=1e-12)
+            assert e.final_median == pytest.approx(s["final_loss_median"], rel=1e-12)
+            t = s["time_to_2x_median"]
+            assert e.time_to_level == (math.inf if t is None else pytest.approx(t, rel=1e-12))
+            assert e.reached == s["reached_2x"]
+            assert math.isnan(e.ratio_to_lower_bound) == (d["best_known"][e.problem].get("lower_bound") is None)
+        mine = benchmark_goals(d)
+        theirs = bench_anls.goals(doc["rows"], suite)
+        assert len(mine) == len(theirs)
+        for g, h in zip(mine, theirs, strict=True):
+            assert (g.problem, g.variant, g.final_ok, g.speed_ok) == (h["problem"], h["variant"], h["final_ok"],
+                                                                     h["speed_ok"])
+            assert g.ratio_to_best == pytest.approx(h["median_ratio_to_best"], rel=1e-12)
+            assert g.best_peer_time == h["best_peer_time_to_level"] or g.best_peer == h["best_peer"]
+    with pytest.raises(ValueError, match="not one of the benchmark's levels"):
+        benchmark_entries(doc, level=3.0)
+    curves = median_curves(doc, suite.problems[0].name)
+    assert set(curves) == set(suite.methods)
+    with pytest.raises(ValueError, match="no curves"):
+        median_curves(doc, "nowhere")
+
+
+def test_peer_wins_and_peers():
+    assert [m for m in bench_anls.FULL.methods if is_peer(m)] == ["gd", "adam", "lbfgs", "lm", "oga"]
+
+    def entry(method, final, t):
+        return BenchmarkEntry("p", method, 3, final, final, final, final, math.nan, t, 3, 1.0, 2.0)
+
+    entries = [entry("anls", 1.0, 0.5), entry("gd", 2.0, math.inf), entry("lm", 0.5, 0.1), entry("oga", 1.0, 0.5)]
+    assert peer_wins(entries, "anls") == [("p", "lm", "final loss"), ("p", "lm", "time to level")]
+    with pytest.raises(ValueError, match="not a method"):
+        peer_wins(entries, "anls-joint")
+
+
+def test_check_benchmark_rejects_other_documents():
+    with pytest.raises(TypeError, match="doc must be a dict"):
+        check_benchmark([1, 2])
+    with pytest.raises(ValueError, match="missing"):
+        check_benchmark({"rows": []})
+
+
+def test_load_benchmark_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="bench anls --output"):
+        load_benchmark(tmp_path / "none.json")
+
+
+# ---------------------------------------------------------- the committed full run the chapter reads
+
+
+@pytest.fixture(scope="module")
+def cached():
+    if not CACHED.exists():
+        pytest.fail(f"{CACHED} is missing: run `python -m plateau_lib bench anls --output benchmarks/results`")
+    return load_benchmark(CACHED)
+
+
+def test_cached_results_match_a_rerun_schema(cached, rerun):
+    """The committed table has the columns, methods, problems and levels a fresh run produces."""
+    _, doc = rerun
+    mine, fresh = benchmark_schema(cached), benchmark_schema(doc)
+    for key in fresh:
+        if key != "seeds":
+            assert mine[key] == fresh[key], key
+    assert mine["problems"] == [p.name for p in bench_anls.FULL.problems]
+    assert mine["methods"] == list(bench_anls.FULL.methods)
+
+
+def full_suite_staleness(doc):
+    full = bench_anls.FULL
+    return benchmark_staleness(
+        doc, seeds=full.seeds, budgets=asdict(full.budgets), methods=full.methods,
+        problems=[p.name for p in full.problems],
+        best_known=bench_anls.load_best_known(bench_anls.BEST_KNOWN_PATH, full.problems))
+
+
+def test_cached_results_are_the_full_suite(cached):
+    """At least 10 seeds, recorded in the suite and present for every problem and method; the current full
+    budgets, methods, problems and best-known losses (otherwise: regenerate with the documented command)."""
+    seeds = cached["suite"]["seeds"]
+    assert len(seeds) >= 10
+    assert benchmark_schema(cached)["seeds"] == seeds
+    assert cached["suite"]["name"] == "full"
+    assert full_suite_staleness(cached) == []
+    runs = {(r["problem"], r["method"], r["seed"]) for r in cached["rows"]}
+    assert len(runs) == len(cached["rows"]) == len(bench_anls.FULL.problems) * len(bench_anls.FULL.methods) * len(seeds)
+
+
+def test_staleness_is_detected(cached):
+    doc = json.loads(json.dumps(cached, default=float))
+    doc["suite"]["budgets"]["gd_steps"] += 1
+    doc["suite"]["seeds"] = doc["suite"]["seeds"][:-1]
+    first = doc["suite"]["problems"][0]["name"]
+    doc["best_known"][first]["best_known"] *= 2
+    lines = full_suite_staleness(doc)
+    assert len(lines) == 3
+    assert lines[0].startswith("seeds") and lines[1].startswith("budgets") and first in lines[2]
+
+
+def test_studies_validate_their_arguments():
+    with pytest.raises(ValueError, match="unknown experiment"):
+        gd_vs_anls("nowhere")
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        gd_vs_anls("plateau_1d", -1)
+    with pytest.raises(ValueError, match="sweeps"):
+        gd_vs_anls("plateau_1d", sweeps=0)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        variant_study(seed=1.5)
