@@ -67,7 +67,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -78,6 +77,8 @@ from typing import Any
 import numpy as np
 
 import plateau_lib
+from benchmarks._common import cpu_name, positive_int
+from plateau_lib import figures
 from plateau_lib.cli import CommandFailed, UsageError, register_command
 from plateau_lib.experiments import get_experiment
 from plateau_lib.lower_bound import segmentation_lower_bound
@@ -455,7 +456,7 @@ def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, worker
         "seconds": round(elapsed, 1),
         "workers": workers,
         "versions": _versions(),
-        "machine": {"cpu": _cpu_name(), "logical_cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]},
+        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]},
         "suite": _suite_dict(suite),
         "best_known": {p.name: {**best_known[p.name], "reference": refs[p.name]} for p in suite.problems},
         "rows": rows,
@@ -588,21 +589,8 @@ def _finite_or_none(obj: Any) -> Any:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`plateau_lib.figures.atomic_write`)."""
+    figures.atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 def to_json(doc: dict[str, Any]) -> str:
@@ -673,28 +661,9 @@ def _versions() -> dict[str, str]:
             "plateau_lib": plateau_lib.__version__}
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
 
 # ----------------------------------------------------------------------------- command line
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _select(names: Sequence[str] | None) -> tuple[BenchProblem, ...]:
@@ -757,8 +726,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     anls = sub.add_parser("anls", help="ANLS against GD, Adam, L-BFGS, LM and OGA on the benchmark suite")
     anls.add_argument("problems", nargs="*", metavar="PROBLEM", help=f"problems (default: all of {names})")
     anls.add_argument("--quick", action="store_true", help="3 seeds and smaller budgets (about 20 s)")
-    anls.add_argument("--seeds", type=_positive_int, help="number of seeds 0..N-1 (default: 10, quick: 3)")
-    anls.add_argument("--workers", type=_positive_int, default=2, help="worker processes (default: %(default)s)")
+    anls.add_argument("--seeds", type=positive_int, help="number of seeds 0..N-1 (default: 10, quick: 3)")
+    anls.add_argument("--workers", type=positive_int, default=2, help="worker processes (default: %(default)s)")
     anls.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                       help="folder for the results (default: %(default)s)")
     anls.add_argument("--best-known", type=Path, default=BEST_KNOWN_PATH,
@@ -768,8 +737,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     best = sub.add_parser("best-known", help=f"recompute the cached best-known losses ({BEST_KNOWN_PATH.name})")
     best.add_argument("problems", nargs="*", metavar="PROBLEM", help=f"problems (default: all of {names})")
-    best.add_argument("--restarts", type=_positive_int, default=100, help="restarts per kind (default: %(default)s)")
-    best.add_argument("--workers", type=_positive_int, default=2, help="worker processes (default: %(default)s)")
+    best.add_argument("--restarts", type=positive_int, default=100, help="restarts per kind (default: %(default)s)")
+    best.add_argument("--workers", type=positive_int, default=2, help="worker processes (default: %(default)s)")
     best.add_argument("--output", type=Path, default=BEST_KNOWN_PATH, help="cache file (default: %(default)s)")
     best.add_argument("--no-progress", action="store_true", help="no progress bar")
     best.set_defaults(handler=_bench_best_known)

@@ -51,7 +51,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import NoReturn
@@ -59,7 +58,8 @@ from typing import NoReturn
 import numpy as np
 
 import plateau_lib
-from plateau_lib import init_network, train_gd
+from benchmarks._common import cpu_name, positive_int
+from plateau_lib import figures, init_network, train_gd
 from plateau_lib.network import evaluate
 
 SIZES: tuple[tuple[int, int, int], ...] = ((41, 10, 1), (101, 20, 1), (400, 50, 2), (2500, 50, 2), (10_000, 100, 2))
@@ -82,15 +82,6 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def _positive_float(text: str) -> float:
     try:
@@ -109,9 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="3 short repeats per variant instead of 7 longer ones")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--threads", type=_positive_int, metavar="N",
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="threads for NumPy's OpenBLAS and for torch (default: OpenBLAS's current setting)")
-    parser.add_argument("--repeats", type=_positive_int, metavar="R", help="repeats per variant (median reported)")
+    parser.add_argument("--repeats", type=positive_int, metavar="R", help="repeats per variant (median reported)")
     parser.add_argument("--target", type=_positive_float, metavar="SECONDS", help="approximate duration of one repeat")
     args = parser.parse_args(argv)
     if args.json is not None:
@@ -363,31 +354,10 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def write_json(path: str, payload: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench_gd_step.", suffix=".json.tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``payload`` as JSON to ``path`` atomically (:func:`plateau_lib.figures.atomic_write`)."""
+    text = json.dumps(payload, indent=2) + "\n"
+    figures.atomic_write(path, lambda fh: fh.write(text.encode()))
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # --------------------------------------------------------------------------------- main
@@ -429,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(
-        f"\n{_cpu_name()}, {os.cpu_count()} logical CPUs; threads: NumPy/OpenBLAS {blas.threads() or 'unknown'}"
+        f"\n{cpu_name()}, {os.cpu_count()} logical CPUs; threads: NumPy/OpenBLAS {blas.threads() or 'unknown'}"
         + (f", torch {torch.get_num_threads()}" if torch is not None else "")
         + f"; load average {load_at_start:.2f}; median of {settings['repeats']} repeats of "
         f"~{settings['target']:g} s; lr={LR:g}; times in µs per step; ratios are torch / plateau_lib "
@@ -462,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, {
             "benchmark": "one full-batch GD step: plateau_lib vs PyTorch eager (CPU, float64)",
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": {"cpu": _cpu_name(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+            "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
                         "load_average_1min_at_start": load_at_start},
             "versions": {"python": platform.python_version(), "numpy": np.__version__,
                          "plateau_lib": plateau_lib.__version__,
