@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._validation import check_positive_int
 from .network import ShallowReLU, activation_pattern, check_problem
 from .result import TrainResult
 from .theory import SIGNIFICANCE_RTOL, significant_neurons
@@ -69,14 +70,6 @@ def _check_result(result: object) -> TrainResult:
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
     return result
-
-
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 def _check_real(value: object, name: str, *, low: float, strict: bool, high: float | None = None) -> float:
@@ -174,7 +167,7 @@ def default_min_dwell(last_step: int) -> int:
     passing a point and coming back during a fast transition) is absorbed too; pass
     ``min_dwell`` explicitly to resolve fast transitions.
     """
-    last_step = _check_int(last_step, "last_step", 0)
+    last_step = check_positive_int(last_step, "last_step", allow_zero=True)
     return max(1, math.ceil(DEFAULT_DWELL_FRACTION * last_step))
 
 
@@ -230,12 +223,12 @@ def debounce_flips(
     With ``min_dwell = 1`` every run is stable and the filter returns the raw flips.
     """
     arr = _check_flips(flips)
-    last_step = _check_int(last_step, "last_step", 0)
-    min_dwell = _check_int(min_dwell, "min_dwell", 1)
+    last_step = check_positive_int(last_step, "last_step", allow_zero=True)
+    min_dwell = check_positive_int(min_dwell, "min_dwell")
     if len(arr) and arr[:, 0].max() > last_step:
         raise ValueError(f"last_step={last_step} must be >= every flip step, got a flip at step {arr[:, 0].max()}")
     if neurons is not None and (len(arr) or n is not None):
-        width = _check_int(int(arr[:, 2].max()) + 1 if n is None else n, "n", 0)
+        width = check_positive_int(int(arr[:, 2].max()) + 1 if n is None else n, "n", allow_zero=True)
         if len(arr) and arr[:, 2].max() >= width:
             raise ValueError(f"n={width} is smaller than a neuron index in flips ({arr[:, 2].max()})")
         mask = _neuron_mask(neurons, width)
@@ -275,7 +268,7 @@ def debounce_flips(
 
 def _resolve_dwell(result: TrainResult, min_dwell: int | None) -> int:
     last = int(result.steps[-1])
-    return default_min_dwell(last) if min_dwell is None else _check_int(min_dwell, "min_dwell", 1)
+    return default_min_dwell(last) if min_dwell is None else check_positive_int(min_dwell, "min_dwell")
 
 
 def filtered_changes(

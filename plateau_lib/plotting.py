@@ -122,6 +122,16 @@ def plot_network_1d(ax: Axes, net: ShallowReLU, X: np.ndarray, y: np.ndarray, *,
     return ax
 
 
+def _breakpoint_line(ax: Axes, w: np.ndarray, b: float, span: float, **style) -> float:
+    """Draw the line :math:`w\\cdot x + b = 0` (2-D) over a length ``2 span``; return :math:`|w|` (0: nothing drawn)."""
+    norm = float(np.hypot(w[0], w[1]))
+    if norm > 0:
+        p = -b * np.asarray(w) / norm**2
+        ax.plot([p[0] + span * w[1] / norm, p[0] - span * w[1] / norm],
+                [p[1] - span * w[0] / norm, p[1] + span * w[0] / norm], **style)
+    return norm
+
+
 def plot_network_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, *, levels: int = 15,
                     neurons: Sequence[int] | None = None) -> Axes:
     """Filled contours of a 2-D network on the data's bounding box, with the lines
@@ -132,13 +142,7 @@ def plot_network_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, *, levels: int = 
     ax.contourf(g0, g1, values, levels=levels, cmap="viridis")
     span = 3 * float(np.max(hi - lo))
     for j in range(net.n) if neurons is None else neurons:
-        (w0, w1), b = net.W[j], net.b[j]
-        norm = np.hypot(w0, w1)
-        if norm == 0:
-            continue
-        p = -b * np.array([w0, w1]) / norm**2
-        ax.plot([p[0] + span * w1 / norm, p[0] - span * w1 / norm],
-                [p[1] - span * w0 / norm, p[1] + span * w0 / norm], color="w", lw=0.6, alpha=0.8)
+        _breakpoint_line(ax, net.W[j], net.b[j], span, color="w", lw=0.6, alpha=0.8)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
@@ -476,13 +480,10 @@ def plot_cells_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, cells: Sequence, S:
                     zorder=5, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="w")])
     span = 3 * float(np.max(hi - lo))
     for j in S:
-        (w0, w1), b = net.W[j], net.b[j]
-        norm = np.hypot(w0, w1)
+        b = net.b[j]
+        norm = _breakpoint_line(ax, net.W[j], b, span, color="k", lw=0.9)
         if norm == 0:
             continue
-        p = -b * np.array([w0, w1]) / norm**2
-        ax.plot([p[0] + span * w1 / norm, p[0] - span * w1 / norm],
-                [p[1] - span * w0 / norm, p[1] + span * w0 / norm], color="k", lw=0.9)
         # an arrow from the line's point nearest the centre towards the neuron's active side
         centre = (lo + hi) / 2
         foot = centre - (np.dot(net.W[j], centre) + b) * net.W[j] / norm**2
