@@ -3,10 +3,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# MathJax for the book's pages (math without network access), from the npm registry.
+MATHJAX := tools/mathjax/node_modules/.package-lock.json
+# Headless Chromium for the browser check of the built pages (tests/test_browser_check.py).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test lint clean
+.PHONY: install book test lint clean browser lab
 
-install: $(STAMP)
+install: $(STAMP) $(MATHJAX)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 2; }
@@ -15,11 +19,55 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# npm ci installs exactly tools/mathjax/package-lock.json (and writes $(MATHJAX)). Without npm
+# the book still builds, loading MathJax from a CDN, and the browser check is skipped.
+$(MATHJAX): tools/mathjax/package.json tools/mathjax/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "npm ci --prefix tools/mathjax"; \
+	  npm ci --prefix tools/mathjax --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "******************************************************************"; \
+	  echo "WARNING: npm not found, so MathJax is NOT bundled with the book:"; \
+	  echo "its pages load MathJax from a CDN and show raw TeX offline, and"; \
+	  echo "the browser check of make test is skipped. Install Node.js/npm."; \
+	  echo "******************************************************************"; \
+	fi
+
+# Debian's chromium, installed when missing if apt-get can run (as root, or with sudo that
+# needs no password). Otherwise a warning, and the browser check is skipped (loudly).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=no; fi; \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$sudo" != no ]; then \
+	    echo "installing chromium (Debian) for the browser check"; \
+	    $$sudo apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	      >/dev/null || true; \
+	  fi; \
+	fi; \
+	if [ ! -x $(CHROMIUM) ]; then \
+	  echo "******************************************************************"; \
+	  echo "WARNING: Chromium could not be installed ($(CHROMIUM) is missing:"; \
+	  echo "installing it needs apt-get and root or passwordless sudo)."; \
+	  echo "The browser check of the built pages will be SKIPPED."; \
+	  echo "Install it yourself: apt-get install chromium"; \
+	  echo "******************************************************************"; \
+	fi
+
+# JupyterLab (requirements-lab.txt), only to work in the chapters: not part of install.
+LAB_STAMP := $(VENV)/.lab-installed
+$(LAB_STAMP): $(STAMP) requirements-lab.txt constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements-lab.txt -c constraints.txt
+	touch $(LAB_STAMP)
+
+lab: install $(LAB_STAMP)
+	$(BIN)/jupyter lab book/
+
 book: install
 	$(BIN)/python -m plateau_lib book run
 	$(BIN)/python -m plateau_lib book build
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 tests
 
@@ -27,4 +75,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf _build $(VENV)
+	rm -rf _build $(VENV) tools/mathjax/node_modules

@@ -14,7 +14,7 @@ small initialisation -- and runs to its step budget:
                 gain, thresholds at the data, no pattern solve)
 ``anls-joint``  ``train_anls`` with ``criterion="joint"``, ``pattern_solve=True``,
                 ``pair_moves=10`` and ``thresholds="continuous"`` in 1-D, ``"data"`` for d > 1
-                (:func:`anls_joint_options`)
+                (:func:`plateau_lib.avoidance.anls_joint_options`)
 ``gd+anls``     ``anls-joint`` started from ``gd``'s final network (times and evaluations include
                 the GD run's): does ANLS leave the point where GD stopped?
 ==============  ===================================================================================
@@ -79,6 +79,7 @@ import numpy as np
 import plateau_lib
 from benchmarks._common import cpu_name, positive_int
 from plateau_lib import figures
+from plateau_lib.avoidance import anls_joint_options
 from plateau_lib.cli import CommandFailed, UsageError, register_command
 from plateau_lib.experiments import get_experiment
 from plateau_lib.lower_bound import segmentation_lower_bound
@@ -177,17 +178,6 @@ FULL = Suite("full", PROBLEMS, tuple(range(10)), Budgets())
 QUICK = Suite("quick", PROBLEMS, tuple(range(3)),
               Budgets(gd_steps=4_000, adam_steps=4_000, lbfgs_steps=500, lm_steps=100, anls_sweeps=15))
 
-#: ``anls-joint``: the joint gain, the fixed-pattern solve and up to 10 pair moves; thresholds: the exact
-#: continuous optimum in 1-D, the data projections for d > 1 (measured on 4-10 seeds per problem: continuous
-#: thresholds lowered the median 1-D loss by 20-40 %, data thresholds found exact fits of pyramid_2d that
-#: continuous ones missed; pair moves lowered the median 1-D loss by 0-55 %).
-ANLS_JOINT_1D = {"criterion": "joint", "thresholds": "continuous", "pattern_solve": True, "pair_moves": 10}
-ANLS_JOINT_ND = {"criterion": "joint", "thresholds": "data", "pattern_solve": True, "pair_moves": 10}
-
-
-def anls_joint_options(d: int) -> dict[str, Any]:
-    """Options of ``anls-joint`` for input dimension ``d``."""
-    return dict(ANLS_JOINT_1D if d == 1 else ANLS_JOINT_ND)
 ADAM_LR = 1e-2
 
 
@@ -468,7 +458,7 @@ def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, worker
 
 def _suite_dict(suite: Suite) -> dict[str, Any]:
     d = asdict(suite)
-    d["anls_joint_options"] = {"d=1": ANLS_JOINT_1D, "d>1": ANLS_JOINT_ND}
+    d["anls_joint_options"] = {"d=1": anls_joint_options(1), "d>1": anls_joint_options(2)}
     d["adam_lr"] = ADAM_LR
     d["floor_rtol"] = FLOOR_RTOL
     return d

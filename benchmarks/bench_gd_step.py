@@ -53,13 +53,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from typing import NoReturn
 
 import numpy as np
 
 import plateau_lib
 from benchmarks._common import cpu_name, positive_int
 from plateau_lib import figures, init_network, train_gd
+from plateau_lib.cli import ArgumentParser
 from plateau_lib.network import evaluate
 
 SIZES: tuple[tuple[int, int, int], ...] = ((41, 10, 1), (101, 20, 1), (400, 50, 2), (2500, 50, 2), (10_000, 100, 2))
@@ -74,12 +74,6 @@ Runner = Callable[[int], float]  # run(k): do k steps from the initial network, 
 # ----------------------------------------------------------------------------- arguments
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """Bad arguments: one line on stderr and exit status 2 (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
 
 
 
@@ -94,7 +88,7 @@ def _positive_float(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = _ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m benchmarks.bench_gd_step",
         description="Time one full-batch GD step of plateau_lib against PyTorch eager (CPU, float64).",
     )

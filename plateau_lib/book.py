@@ -50,7 +50,19 @@ refuses figure data that did not come from a quick run with the default seed.
 raised again), warnings are errors, nit-picky references, and every warning is listed
 before failing. Jupyter Book does not execute anything (``execute_notebooks: "off"`` in
 ``_config.yml``): the book shows exactly the outputs this runner produced. The HTML lands
-in ``_build/html/index.html``.
+in ``_build/html/index.html``. MathJax ships with the book so that math renders without
+network access: ``make install`` installs the npm package pinned in ``tools/mathjax``
+(``npm ci``), the stage gets the parts the pages load (the ``tex-chtml.js`` component, the
+TeX extensions it may autoload, the CHTML fonts) under ``_mathjax/mathjax/``, and
+``_config.yml`` points ``mathjax_path`` there (Sphinx copies ``html_static_path`` folders into
+``_static``). Without the package the stage gets a small loader that fetches the same
+MathJax version from a CDN, and the build says so in one line on stderr. The build also
+loads this module as a Sphinx extension (:func:`setup`) for one fix: Sphinx 7.4 writes twice
+every inline script that an extension adds after the builder started, and sphinx-thebe's
+second ``const THEBE_JS_URL`` is then a JavaScript error on every page (fixed upstream by
+sphinx-doc/sphinx#13402, after the Sphinx 7 series that Jupyter Book 1.x requires).
+``python -m plateau_lib book browse`` opens every built page in headless Chromium (see
+:mod:`plateau_lib.browser_check`).
 
 **Check (``book check``).** Every figure-data file (``*.npz``, ``*.json``) under
 ``_build/figures/<chapter>/`` is compared with ``tests/reference/<chapter>/``; missing or
@@ -88,7 +100,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -279,7 +291,7 @@ def _notebook_digest(path: Path) -> str:
 
 
 #: Tooling modules that do not compute anything a chapter shows (left out of the library hash).
-_TOOLING = frozenset({"__main__.py", "book.py", "cli.py"})
+_TOOLING = frozenset({"__main__.py", "book.py", "browser_check.py", "cli.py"})
 
 
 def _library_digest() -> str:
@@ -493,6 +505,9 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
                 start_timeout=120,
                 cwd=str(paths.source),
                 config=config,
+                # The book shows an explorer's static fallback, never its widget view, so the
+                # widget state (large, useless without a kernel) is not saved with the notebook.
+                store_widget_state=False,
             )
     except PapermillExecutionError as err:
         seconds = time.perf_counter() - start
@@ -555,6 +570,124 @@ def _copy_file(src: Path, dst: Path) -> None:
 #: from ``book/`` writes its figures to ``book/_build/figures``).
 _NOT_BOOK = frozenset({"_build", "__pycache__"})
 
+#: The MathJax release bundled with the book (pinned in ``tools/mathjax/package.json``).
+MATHJAX_VERSION = "3.2.2"
+#: Stage folder listed in ``html_static_path`` (``_config.yml``); its ``mathjax/`` subfolder
+#: becomes ``_static/mathjax/``. Not ``_static`` itself: Jupyter Book adds every ``*.js`` of a
+#: source ``_static`` folder to every page, which would load all of MathJax's components.
+MATHJAX_STAGE = "_mathjax"
+#: The component ``mathjax_path`` names and, relative to it, what it may load: the TeX
+#: extensions ``autoload`` fetches on first use and the CHTML fonts (woff-v2, what browsers take).
+MATHJAX_ENTRY = "tex-chtml.js"
+MATHJAX_FILES = (MATHJAX_ENTRY, "input/tex/extensions/*.js", "output/chtml/fonts/woff-v2/*.woff")
+MATHJAX_CDN = f"https://cdn.jsdelivr.net/npm/mathjax@{MATHJAX_VERSION}/es5/{MATHJAX_ENTRY}"
+_MATHJAX_LOADER = f"""\
+/* The MathJax bundle is not installed (run: npm ci --prefix tools/mathjax), so this page
+   loads MathJax {MATHJAX_VERSION} from a CDN and needs network access to show its math. */
+(function () {{
+  var script = document.createElement("script");
+  script.src = "{MATHJAX_CDN}";
+  script.async = true;
+  document.head.appendChild(script);
+}})();
+"""
+
+
+def mathjax_bundle(source: str | os.PathLike[str] | None = None) -> Path | None:
+    """The installed MathJax distribution (its ``es5`` folder), or ``None`` if there is none.
+
+    Looks in ``<source>/tools/mathjax/node_modules/mathjax`` (what ``npm ci --prefix
+    tools/mathjax`` installs), then in the repository this package was installed from; a
+    package of another version than :data:`MATHJAX_VERSION` does not count.
+    """
+    here = Path(__file__).resolve().parent.parent
+    candidates = ([Path(source)] if source is not None else []) + [here]
+    for root in candidates:
+        package = root / "tools" / "mathjax" / "node_modules" / "mathjax"
+        try:
+            version = json.loads((package / "package.json").read_text()).get("version")
+        except (OSError, ValueError):
+            continue
+        if version == MATHJAX_VERSION and (package / "es5" / MATHJAX_ENTRY).is_file():
+            return package / "es5"
+    return None
+
+
+def _stage_mathjax(paths: BookPaths) -> bool:
+    """Put MathJax into ``<stage>/_mathjax/mathjax/``; return whether it is the offline bundle.
+
+    Copies the files of :data:`MATHJAX_FILES` from :func:`mathjax_bundle` (only those that
+    changed) and removes anything else there; without a bundle the entry point is a loader
+    that fetches MathJax from :data:`MATHJAX_CDN`.
+    """
+    target = paths.stage / MATHJAX_STAGE / "mathjax"
+    bundle = mathjax_bundle(paths.source)
+    wanted: dict[Path, Path | None] = {}
+    if bundle is None:
+        wanted[Path(MATHJAX_ENTRY)] = None
+    else:
+        for pattern in MATHJAX_FILES:
+            for src in sorted(bundle.glob(pattern)):
+                wanted[src.relative_to(bundle)] = src
+    for rel, src in wanted.items():
+        dst = target / rel
+        if src is None:
+            if not dst.is_file() or dst.read_text() != _MATHJAX_LOADER:
+                atomic_write(dst, lambda fh: fh.write(_MATHJAX_LOADER.encode()))
+            continue
+        have, want = (dst.stat() if dst.is_file() else None), src.stat()
+        if have is None or (have.st_size, have.st_mtime_ns) != (want.st_size, want.st_mtime_ns):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            partial = dst.with_name(f".{dst.name}.partial")
+            shutil.copy2(src, partial)
+            os.replace(partial, dst)
+    if target.is_dir():
+        for dst in sorted(target.rglob("*"), reverse=True):
+            if dst.is_dir():
+                if not any(dst.iterdir()):
+                    dst.rmdir()
+            elif dst.relative_to(target) not in wanted:
+                dst.unlink()
+    return bundle is not None
+
+
+#: Environment variables that override deployment settings of the staged ``_config.yml``
+#: (facts the repository cannot know): variable -> (section, key).
+CONFIG_OVERRIDES = {
+    "PLATEAU_REPOSITORY_URL": ("repository", "url"),
+    "PLATEAU_JUPYTERHUB_URL": ("launch_buttons", "jupyterhub_url"),
+}
+
+
+def config_overrides(environ: Mapping[str, str] | None = None) -> dict[tuple[str, str], str]:
+    """The settings :data:`CONFIG_OVERRIDES` asks for in ``environ`` (default ``os.environ``).
+
+    Raises ``ValueError`` naming the variable if a value set there is not an http(s) URL.
+    """
+    environ = os.environ if environ is None else environ
+    out = {}
+    for variable, keys in CONFIG_OVERRIDES.items():
+        value = environ.get(variable, "").strip()
+        if not value:
+            continue
+        if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+            raise ValueError(f"{variable} must be an http(s) URL, got {value!r}")
+        out[keys] = value.rstrip("/")
+    return out
+
+
+def _write_config(src: Path, dst: Path, overrides: Mapping[tuple[str, str], str]) -> None:
+    """Copy ``_config.yml``, with ``overrides`` applied (then without its comments)."""
+    if not overrides:
+        _copy_file(src, dst)
+        return
+    import yaml
+
+    config = yaml.safe_load(src.read_text())
+    for (section, key), value in overrides.items():
+        config.setdefault(section, {})[key] = value
+    atomic_write(dst, lambda fh: fh.write(yaml.safe_dump(config, sort_keys=False).encode()))
+
 
 def sync_stage(paths: BookPaths) -> None:
     """Mirror the book's non-executed files into the stage and drop what the book no longer has.
@@ -563,11 +696,14 @@ def sync_stage(paths: BookPaths) -> None:
     stage's notebooks are the executed ones), hidden files and ``_build`` folders; removes
     stage files whose source is gone and
     executed notebooks of chapters that no longer exist (Sphinx would warn about them).
+    Also stages MathJax (see :data:`MATHJAX_FILES`), and applies the deployment settings of
+    :func:`config_overrides` to the staged ``_config.yml``.
     """
+    overrides = config_overrides()
     src_book, dst_book = paths.source / "book", paths.stage / "book"
     dst_book.mkdir(parents=True, exist_ok=True)
-    for name in ("_config.yml", "_toc.yml"):
-        _copy_file(paths.source / name, paths.stage / name)
+    _write_config(paths.source / "_config.yml", paths.stage / "_config.yml", overrides)
+    _copy_file(paths.source / "_toc.yml", paths.stage / "_toc.yml")
     wanted = set()
     for src in sorted(src_book.rglob("*")):
         rel = src.relative_to(src_book)
@@ -586,6 +722,7 @@ def sync_stage(paths: BookPaths) -> None:
         keep = rel in wanted or (dst.suffix == ".ipynb" and rel.parent == Path(".") and dst.stem in chapters)
         if not keep:
             dst.unlink()
+    _stage_mathjax(paths)
 
 
 def run_chapters(
@@ -618,6 +755,7 @@ def run_chapters(
         ``KeyboardInterrupt`` propagates after the temporary notebook is removed.
     """
     names = check_chapter_names(names, chapter_names(paths.source))
+    config_overrides()  # a malformed deployment setting fails before anything runs
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     kernel_interpreter()
@@ -658,6 +796,7 @@ def build_html(paths: BookPaths, *, strict: bool = True, allow_stale: bool = Fal
     (status 1, one line per chapter on stderr) if a chapter was never executed or, unless
     ``allow_stale``, is stale (see :func:`stage_problems`).
     """
+    config_overrides()  # a malformed deployment setting fails before anything is built
     missing, stale = stage_problems(paths)
     problems = missing + ([] if allow_stale else stale)
     for line in problems:
@@ -665,6 +804,12 @@ def build_html(paths: BookPaths, *, strict: bool = True, allow_stale: bool = Fal
     if problems:
         return 1
     sync_stage(paths)
+    if mathjax_bundle(paths.source) is None:
+        print(
+            f"book build: warning: MathJax is not installed, so the pages load it from {MATHJAX_CDN} "
+            "and show raw TeX without network access (install it: npm ci --prefix tools/mathjax)",
+            file=sys.stderr,
+        )
     cmd = [
         sys.executable, "-c", "from jupyter_book.cli.main import main; main(prog_name='jupyter-book')",
         "build", str(paths.stage), "--path-output", str(paths.output_root), "--all",
@@ -674,6 +819,31 @@ def build_html(paths: BookPaths, *, strict: bool = True, allow_stale: bool = Fal
     if quiet:
         cmd += ["-q"]
     return subprocess.run(cmd, cwd=paths.output_root, check=False).returncode
+
+
+def _inline_scripts_once(app: object) -> None:
+    """Make the HTML builder write each inline script once (Sphinx 7.4, sphinx-doc/sphinx#13402).
+
+    ``Sphinx.add_js_file(None, body=...)`` after the builder started hands ``None`` to the
+    builder and ``''`` to the registry, which the builder adds again before writing; the two
+    differ, so the script appears twice (sphinx-thebe's ``const`` declarations then throw).
+    Handing the builder ``''`` too, as the upstream fix does, lets its duplicate check see it.
+    """
+    builder = getattr(app, "builder", None)
+    add_js_file = getattr(builder, "add_js_file", None)
+    if add_js_file is None:
+        return
+
+    def add_js_file_once(filename: str | None, **kwargs: object) -> None:
+        add_js_file(filename or "", **kwargs)
+
+    builder.add_js_file = add_js_file_once
+
+
+def setup(app: object) -> dict[str, object]:
+    """Sphinx extension (``sphinx: extra_extensions`` in ``_config.yml``): see :func:`_inline_scripts_once`."""
+    app.connect("builder-inited", _inline_scripts_once)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 # --------------------------------------------------------------------------------------

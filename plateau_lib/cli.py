@@ -17,8 +17,9 @@ which, like every argparse error, prints one line to stderr and exits with statu
 any work starts; it raises :class:`CommandFailed` for a failure it can state in one line
 (exit status 1). Ctrl-C prints one line and exits with status 130.
 
-This module registers ``book`` (``run``, ``build``, ``check``, ``refresh-references``); see
-:mod:`plateau_lib.book` for what each does and why.
+This module registers ``book`` (``run``, ``build``, ``check``, ``refresh-references``,
+``browse``); see :mod:`plateau_lib.book` and :mod:`plateau_lib.browser_check` for what each
+does and why.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import importlib
 import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 __all__ = [
     "COMMAND_MODULES",
@@ -105,11 +107,12 @@ def _non_negative_int(text: str) -> int:
 
 
 def _book_paths():
-    from .book import BookPaths
+    from .book import BookPaths, config_overrides
 
     try:
+        config_overrides()  # deployment settings from the environment (PLATEAU_*_URL)
         return BookPaths.discover()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
 
 
@@ -198,6 +201,32 @@ def _book_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book_browse(args: argparse.Namespace) -> int:
+    from .browser_check import BrowserUnavailable, check_book, expected_explorers, toc_pages
+
+    paths = _book_paths()
+    html = paths.html if args.html is None else Path(args.html)
+    if not (html / "index.html").is_file():
+        raise UsageError(f"no built book at {html} (build it: {PROG} book build)")
+    screenshots = paths.build / "screenshots" if args.screenshots is None else Path(args.screenshots)
+    try:
+        report = check_book(
+            html, screenshots=screenshots, screenshot_pages=toc_pages(paths.source),
+            expected_explorers=expected_explorers(paths.source), progress=not args.no_progress,
+        )
+    except BrowserUnavailable as err:
+        print(f"book browse: cannot check the pages: {err}", file=sys.stderr)
+        return 2
+    for problem in report.problems:
+        print(f"book browse: {problem}", file=sys.stderr)
+    where = f"{len(report.pages)} page(s) of {html} in {report.seconds:.1f}s"
+    if report.problems:
+        print(f"book browse: {len(report.problems)} problem(s) on {where}", file=sys.stderr)
+        return 1
+    print(f"book browse: {where}, no problems; {len(report.screenshots)} screenshot(s) in {screenshots}")
+    return 0
+
+
 @register_command("book", help="execute chapters, build the HTML book, check figure data")
 def _configure_book(parser: argparse.ArgumentParser) -> None:
     from .book import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED
@@ -236,6 +265,22 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     refresh.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
     refresh.add_argument("--no-progress", action="store_true", help="no progress bar")
     refresh.set_defaults(handler=_book_refresh)
+
+    browse = sub.add_parser(
+        "browse",
+        help="open every built page in headless Chromium (offline) and report what is broken",
+        description="Open every page of the built book in headless Chromium without network access and "
+        "report broken images, links and anchors, tracebacks, unrendered math, console errors and "
+        "explorers without widget or fallback; save a screenshot of each toc page. Exit status: 0 no "
+        "problems, 1 problems (one line each on stderr), 2 nothing checked (no built book, or no "
+        "Chromium/Playwright).",
+    )
+    browse.add_argument("--html", metavar="DIR", help="the built HTML folder (default: _build/html)")
+    browse.add_argument(
+        "--screenshots", metavar="DIR", help="folder for the screenshots (default: _build/screenshots)"
+    )
+    browse.add_argument("--no-progress", action="store_true", help="no progress bar")
+    browse.set_defaults(handler=_book_browse)
 
 
 # --------------------------------------------------------------------------------------

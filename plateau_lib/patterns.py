@@ -354,10 +354,7 @@ def _segments(result: TrainResult, changes: NDArray[np.int64]) -> list[Segment]:
     steps = np.asarray(result.steps, dtype=np.float64)
     out = []
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        mid = (start + end - 1) / 2
-        k = int(np.searchsorted(steps, mid))
-        if k == len(steps) or (k > 0 and mid - steps[k - 1] <= steps[k] - mid):
-            k -= 1
+        k = _nearest(steps, (start + end - 1) / 2)
         inside = int(np.searchsorted(raw, end, side="left") - np.searchsorted(raw, start, side="right"))
         out.append(Segment(int(start), int(end), tuple(int(a) for a in result.counts[k]), inside))
     return out
@@ -779,8 +776,18 @@ def plateau_index(result: TrainResult, plateau: Plateau) -> int:
     mid = plateau.middle
     if not steps[0] <= mid <= steps[-1]:
         raise ValueError(f"plateau middle {mid} lies outside the recorded steps [{steps[0]}, {steps[-1]}]")
-    k = int(np.searchsorted(steps, mid))
-    if k == len(steps) or (k > 0 and mid - steps[k - 1] <= steps[k] - mid):
+    return _nearest(steps, mid)
+
+
+def nearest_record(result: TrainResult, step: float) -> int:
+    """Index of the recorded step nearest ``step`` (ties to the earlier step)."""
+    result = _check_result(result)
+    return _nearest(np.asarray(result.steps, dtype=np.float64), _check_real(step, "step", low=-np.inf, strict=False))
+
+
+def _nearest(steps: NDArray[np.float64], t: float) -> int:
+    k = int(np.searchsorted(steps, t))
+    if k == len(steps) or (k > 0 and t - steps[k - 1] <= steps[k] - t):
         k -= 1
     return k
 

@@ -37,11 +37,21 @@ CHANGE_COLOUR = "0.35"
 
 
 def figure(ncols: int = 1, nrows: int = 1, *, width: float = 7.0, height: float = 3.0,
-           **kwargs) -> tuple[Figure, np.ndarray]:
-    """A figure in the book's style with an array of axes (always 2-D, squeezed out by callers)."""
+           detached: bool = False, layout: str | None = "constrained", **kwargs) -> tuple[Figure, np.ndarray]:
+    """A figure in the book's style with an array of axes (always 2-D, squeezed out by callers).
+
+    ``detached=True`` makes a figure that pyplot does not manage: a notebook never shows it
+    by itself and it is freed with its last reference (the explorers redraw one repeatedly
+    and render it to PNG themselves). ``layout=None`` skips matplotlib's constrained layout,
+    which costs about half of a render; the caller then places the axes itself.
+    """
     with mpl.rc_context(STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False,
-                                 layout="constrained", **kwargs)
+        if detached:
+            fig = Figure(figsize=(width, height), layout=layout)
+            axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+        else:
+            fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False,
+                                     layout=layout, **kwargs)
     for ax in axes.flat:
         _style_axes(ax)
     return fig, axes
@@ -117,7 +127,8 @@ def plot_network_1d(ax: Axes, net: ShallowReLU, X: np.ndarray, y: np.ndarray, *,
     if breakpoints:
         t = breakpoints_1d(net)
         t = t[np.isfinite(t) & (t > x.min()) & (t < x.max())]
-        ax.plot(t, net(t[:, None]), "|", ms=10, mew=1.5, color=line.get_color(), zorder=4)
+        if t.size:
+            ax.plot(t, net(t[:, None]), "|", ms=10, mew=1.5, color=line.get_color(), zorder=4)
     ax.set_xlabel("$x$")
     return ax
 

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .experiments import get_experiment
-from .patterns import match_plateaus, pattern_segments, plateau_index, relate
+from .patterns import Segment, match_plateaus, nearest_record, pattern_segments, plateau_index, relate
 from .result import TrainResult
 from .sweeps import sweep
 from .theory import lstar_of_network
@@ -105,6 +105,27 @@ def plateau_rows(result: TrainResult, X: NDArray, y: NDArray, *, seed: int = 0) 
             raw_changes=int(match.raw_changes_inside or 0), filtered_changes=int(match.changes_inside),
             exits=bool(p.end < last), index=index,
         ))
+    return rows
+
+
+def segment_levels(result: TrainResult, X: NDArray, y: NDArray, segments: Sequence[Segment]) -> NDArray[np.float64]:
+    r"""The level :math:`L^*(D, S)` of each constant-pattern segment of a run.
+
+    For each segment ``[start, end)`` (e.g. of :func:`~plateau_lib.patterns.pattern_segments`)
+    the network recorded nearest its middle step gives the pattern :math:`D` and the
+    weight-carrying neurons :math:`S` (:func:`~plateau_lib.theory.lstar_of_network`). This is
+    the loss the run would settle at if the pattern stayed as it is (claim C2): on a plateau
+    the loss sits on its segment's level.
+
+    Returns
+    -------
+    ndarray, shape (len(segments), 3)
+        Rows ``(start, end, L*)``.
+    """
+    rows = np.empty((len(segments), 3))
+    for k, seg in enumerate(segments):
+        net = result.net_at(nearest_record(result, (seg.start + seg.end - 1) / 2))
+        rows[k] = seg.start, seg.end, lstar_of_network(net, X, y)
     return rows
 
 

@@ -1,11 +1,27 @@
-"""Shared fixtures: small seeded problems."""
+"""Shared fixtures: small seeded problems; the book executed and built once per session."""
 
 from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from plateau_lib import init_network
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: each xdist worker executes the book itself
+    fcntl = None
+
+from plateau_lib import book, init_network
+from plateau_lib.book import BookPaths, ChapterRun
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_problem(m: int, n: int, d: int, seed: int, scale: float = 1.0):
@@ -20,3 +36,105 @@ def make_problem(m: int, n: int, d: int, seed: int, scale: float = 1.0):
 @pytest.fixture
 def problem_1d():
     return make_problem(41, 10, 1, seed=0)
+
+
+# --------------------------------------------------------------------------------------
+# The book, executed once in quick mode and built once (shared by test_book.py and
+# test_browser_check.py, and by the pytest-xdist workers of one session)
+
+
+def _run_to_json(run: ChapterRun) -> dict:
+    return {**dataclasses.asdict(run), "notebook": None if run.notebook is None else str(run.notebook)}
+
+
+def _run_from_json(data: dict) -> ChapterRun:
+    return ChapterRun(**{**data, "notebook": None if data["notebook"] is None else Path(data["notebook"])})
+
+
+@contextlib.contextmanager
+def _once_per_session(tmp_path_factory, name: str) -> Iterator[tuple[Path, Path | None]]:
+    """``(folder, record)`` for work done once per test session.
+
+    Under pytest-xdist the workers share it: the first to take a file lock in the session's
+    common temporary folder does the work and writes ``record``; the others wait and read
+    it. Without xdist (or without ``fcntl``) ``record`` is ``None`` and the folder is private.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or fcntl is None:
+        yield tmp_path_factory.mktemp(name), None
+        return
+    common = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
+    with (common / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield common / name, common / f"{name}.json"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Every chapter executed once in quick mode into a temporary staging book: ``(paths, runs)``.
+
+    Under pytest-xdist (``make test`` runs ``-n 2``) the workers share one execution (the
+    tests only read the stage, except the one HTML build of ``built_html``).
+    """
+    with _once_per_session(tmp_path_factory, "book-shared") as (folder, record):
+        paths = BookPaths.for_source(ROOT, output_root=folder)
+        if record is not None and record.exists():
+            return paths, [_run_from_json(r) for r in json.loads(record.read_text())]
+        folder.mkdir(exist_ok=True)
+        runs = book.run_chapters(paths, quick=True, progress=False)
+        if record is not None:
+            record.write_text(json.dumps([_run_to_json(r) for r in runs]))
+        return paths, runs
+
+
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send this process's (and its children's) stdout and stderr to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("wb") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltBook:
+    """The strict HTML build of the executed book: its paths, exit status and output."""
+
+    paths: BookPaths
+    status: int
+    log: str
+
+
+@pytest.fixture(scope="session")
+def built_html(executed, tmp_path_factory) -> BuiltBook:
+    """The staging book of ``executed`` built once, strictly, into ``<output_root>/_build/html``.
+
+    ``test_strict_html_build`` asserts the build passed; the browser check opens its pages.
+    Shared by the xdist workers like ``executed`` (the build writes into its output root).
+    """
+    paths, _ = executed
+    with _once_per_session(tmp_path_factory, "book-html") as (folder, record):
+        if record is not None and record.exists():
+            data = json.loads(record.read_text())
+            return BuiltBook(paths, data["status"], data["log"])
+        folder.mkdir(exist_ok=True)
+        log = folder / "build.log"
+        with _output_to(log):
+            status = book.build_html(paths, strict=True, quiet=True)
+        built = BuiltBook(paths, status, log.read_text(errors="replace"))
+        if record is not None:
+            record.write_text(json.dumps({"status": built.status, "log": built.log}))
+        return built

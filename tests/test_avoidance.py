@@ -31,6 +31,7 @@ from plateau_lib.avoidance import (  # noqa: E402
     BenchmarkEntry,
     VariantSettings,
     anls_from_stationary,
+    anls_joint_options,
     benchmark_entries,
     benchmark_goals,
     benchmark_schema,
@@ -199,7 +200,7 @@ def test_showcase_plateau_rule(race_quick):
 
 
 def test_anls_from_stationary_point():
-    variants = {"anls": {}, "joint": bench_anls.anls_joint_options(1)}
+    variants = {"anls": {}, "joint": anls_joint_options(1)}
     rest = anls_from_stationary("plateau_1d", variants=variants, sweeps=10)
     assert rest.stationary and rest.polish.accepted
     X, y = get_experiment("plateau_1d").data()

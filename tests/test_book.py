@@ -4,13 +4,12 @@ The fast tests check the committed sources. The slow ones execute every chapter 
 quick mode into a temporary staging book (a session fixture shared by all of them),
 compare the figure data with ``tests/reference``, show the comparison can fail, and build
 the HTML strictly. Under ``pytest -n 2`` (``make test``) the workers share that one
-execution (see the ``executed`` fixture).
+execution and that one build (see the ``executed`` and ``built_html`` fixtures in conftest.py).
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import os
 import shutil
@@ -20,13 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: each xdist worker executes the book itself
-    fcntl = None
-
 from plateau_lib import book
-from plateau_lib.book import BookPaths, ChapterRun, UnknownChapterError
+from plateau_lib.book import BookPaths, UnknownChapterError
 from plateau_lib.figures import glue_values, save_data, save_figure, save_values
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,42 +193,9 @@ def test_check_refuses_data_of_a_full_run(tmp_path):
 # Execution, check and build (slow: one quick execution of every chapter, shared)
 
 
-def _run_to_json(run: ChapterRun) -> dict:
-    return {**dataclasses.asdict(run), "notebook": None if run.notebook is None else str(run.notebook)}
-
-
-def _run_from_json(data: dict) -> ChapterRun:
-    return ChapterRun(**{**data, "notebook": None if data["notebook"] is None else Path(data["notebook"])})
-
-
-@pytest.fixture(scope="session")
-def executed(tmp_path_factory):
-    """Every chapter executed once in quick mode into a temporary staging book.
-
-    Under pytest-xdist (``make test`` runs ``-n 2``) the workers share one execution: the
-    first to take a file lock in the session's common temporary folder executes the
-    chapters, the others wait and reuse its stage (the tests only read it, except the one
-    HTML build).
-    """
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker is None or fcntl is None:
-        paths = BookPaths.for_source(ROOT, output_root=tmp_path_factory.mktemp("book"))
-        return paths, book.run_chapters(paths, quick=True, progress=False)
-    common = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
-    paths = BookPaths.for_source(ROOT, output_root=common / "book-shared")
-    record = common / "book-shared.json"
-    with (common / "book-shared.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if record.exists():
-                runs = [_run_from_json(r) for r in json.loads(record.read_text())]
-            else:
-                paths.output_root.mkdir(exist_ok=True)
-                runs = book.run_chapters(paths, quick=True, progress=False)
-                record.write_text(json.dumps([_run_to_json(r) for r in runs]))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return paths, runs
+# The session fixtures ``executed`` (every chapter run once in quick mode) and ``built_html``
+# (its strict HTML build, which tests/test_browser_check.py opens in a browser) live in
+# tests/conftest.py, shared by this module and the browser check.
 
 
 @pytest.mark.slow
@@ -295,9 +256,9 @@ def test_check_detects_a_perturbed_data_file(executed, tmp_path):
 
 
 @pytest.mark.slow
-def test_strict_html_build(executed):
-    paths, _ = executed
-    assert book.build_html(paths, strict=True, quiet=True) == 0
+def test_strict_html_build(built_html):
+    paths = built_html.paths
+    assert built_html.status == 0, f"the strict build failed:\n{built_html.log[-6000:]}"
     html = paths.html
     assert (html / "index.html").is_file()
     for entry in book.toc_files(ROOT):
@@ -349,3 +310,36 @@ def test_failing_cell_is_reported_in_one_line(tmp_path):
     assert not paths.staged_notebook(chapter).exists()
     assert not list(paths.running.glob("*"))
     assert book.stage_problems(paths, [chapter])[0], "a failed chapter must count as not executed"
+
+
+# --------------------------------------------------------------------------------------
+# Deployment settings from the environment
+
+
+def test_config_overrides_from_the_environment():
+    env = {"PLATEAU_REPOSITORY_URL": "https://example.org/me/fork/", "PLATEAU_JUPYTERHUB_URL": " "}
+    assert book.config_overrides(env) == {("repository", "url"): "https://example.org/me/fork"}
+    assert book.config_overrides({}) == {}
+    with pytest.raises(ValueError, match="PLATEAU_JUPYTERHUB_URL must be an http"):
+        book.config_overrides({"PLATEAU_JUPYTERHUB_URL": "hub.example.org"})
+
+
+def test_staged_config_carries_the_overrides(tmp_path, monkeypatch):
+    import yaml
+
+    source = tmp_path / "src"
+    shutil.copytree(BOOK, source / "book", ignore=shutil.ignore_patterns("_build", "*.ipynb"))
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, source / name)
+    paths = BookPaths.for_source(source, output_root=tmp_path / "out")
+    committed = yaml.safe_load((ROOT / "_config.yml").read_text())
+    monkeypatch.delenv("PLATEAU_REPOSITORY_URL", raising=False)
+    monkeypatch.delenv("PLATEAU_JUPYTERHUB_URL", raising=False)
+    book.sync_stage(paths)
+    assert (paths.stage / "_config.yml").read_bytes() == (ROOT / "_config.yml").read_bytes()
+    monkeypatch.setenv("PLATEAU_JUPYTERHUB_URL", "https://hub.my-university.edu")
+    book.sync_stage(paths)
+    staged = yaml.safe_load((paths.stage / "_config.yml").read_text())
+    assert staged["launch_buttons"]["jupyterhub_url"] == "https://hub.my-university.edu"
+    staged["launch_buttons"]["jupyterhub_url"] = committed["launch_buttons"]["jupyterhub_url"]
+    assert staged == committed  # nothing else changed

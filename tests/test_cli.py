@@ -133,3 +133,10 @@ def test_failing_chapter_exits_1_with_one_line(tmp_path):
     assert len(reports) == 1, proc.stderr
     assert f"in cell {len(nb['cells']) - 1} (0-based)" in reports[0]
     assert "RuntimeError: broken on purpose" in reports[0]
+
+
+def test_malformed_deployment_setting_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("PLATEAU_REPOSITORY_URL", "not a url")
+    assert cli.main(["book", "build"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "PLATEAU_REPOSITORY_URL must be an http(s) URL" in err[0]

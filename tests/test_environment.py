@@ -48,6 +48,7 @@ def environment_pins() -> dict[str, str]:
 
 RUNTIME = requirement_pins("requirements.txt")
 DEV = requirement_pins("requirements-dev.txt")
+LAB = requirement_pins("requirements-lab.txt")
 CONSTRAINTS = requirement_pins("constraints.txt")
 
 
@@ -57,7 +58,7 @@ def test_runtime_and_dev_pins_do_not_overlap_with_different_versions():
 
 
 def test_environment_yml_pins_equal_requirements():
-    expected = {**RUNTIME, **DEV}
+    expected = {**RUNTIME, **DEV, **LAB}
     actual = environment_pins()
     missing = {k: v for k, v in expected.items() if k not in actual}
     extra = {k: v for k, v in actual.items() if k not in expected}
@@ -92,3 +93,8 @@ def test_environment_python_satisfies_requires_python():
     version = pythons[0].split("=", 1)[1].lstrip("=")
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert version in SpecifierSet(requires), f"environment.yml python={version} but pyproject requires {requires}"
+
+
+@pytest.mark.parametrize("name", sorted(LAB))
+def test_lab_pins_are_in_constraints(name):
+    assert CONSTRAINTS.get(name) == LAB[name], f"{name}: requirements-lab.txt and constraints.txt disagree"

@@ -1,0 +1,690 @@
+r"""Open every page of the built HTML book in headless Chromium and report what a reader would see broken.
+
+This is the last check of ``make test`` (after the strict build) and the command
+``python -m plateau_lib book browse``. The strict Sphinx build catches broken sources; this
+catches what only shows in a browser: scripts that throw, images that do not load, math
+that stays raw TeX, explorers without their picture.
+
+**How.** The HTML folder is served by :mod:`http.server` on ``127.0.0.1`` (an ephemeral port,
+a thread of this process), and Debian's ``chromium`` is driven with Playwright (the PyPI
+package; its own browser download is never used: ``executable_path`` points at the system
+browser). Every request that does not go to the local server is aborted and reported: the
+book must work without network access, so a script, style sheet, font or image from a
+network host is a problem (links in the text are not requests and are fine). Each page
+opens in a fresh tab; after its ``load`` event the check waits for MathJax to finish
+typesetting, then inspects the DOM. Each page is opened as a first visit (a fresh browser
+context: no storage, no cache), so an error a reader meets on arriving at any page shows.
+
+**What fails** (one :class:`Problem` each, with the page and a one-line detail):
+
+- ``image``: an ``<img>`` that did not load or decode (``naturalWidth == 0``; SVGs without an
+  intrinsic size only need to decode);
+- ``resource``: an HTTP error status (404, ...) or a failed request for a local resource;
+- ``external``: a request to a network host (blocked);
+- ``link`` / ``anchor``: an ``<a href>`` to a local page that does not exist, or whose
+  ``#fragment`` names no element (``id``, or ``name`` of an ``<a>``) of the target page;
+- ``traceback``: the text ``Traceback (most recent call last)`` anywhere outside an error output;
+- ``error-output``: an element myst-nb uses for error or stderr outputs (classes
+  ``output traceback``, ``output error``, ``output stderr``) or a docutils system message
+  (``system-message``, ``problematic``);
+- ``math``: elements of class ``math`` (Sphinx's math nodes) without a MathJax
+  ``mjx-container`` after typesetting, a TeX error (``mjx-merror``), MathJax that did not
+  finish, or raw TeX delimiters (``\(``, ``\[``, ``$$``, ``\begin{``) in the page's text
+  (outside code, and outside ``math`` elements, which the first check covers);
+- ``console`` / ``page-error``: a console message of type ``error`` or an uncaught exception
+  from the book's own origin ("Failed to load resource" messages are left to the network
+  checks above, which name the resource);
+- ``explorer``: a notebook cell tagged ``explorer`` (myst-nb puts each cell tag on the cell's
+  ``div`` as the class ``tag_<tag>``) showing neither a live widget (a visible element of
+  class ``jupyter-widgets`` or ``widget-*``) nor its static fallback (an element of class
+  ``plateau-explorer-static`` holding an ``<img>`` that loaded and some text, the note), or a
+  page whose number of explorer cells differs from the expected one;
+- ``widget``: a widget view (``<script type="application/vnd.jupyter.widget-view+json">``)
+  that no widget manager rendered: a dead widget.
+
+Pages are the ``*.html`` files of the folder, Sphinx's ``genindex``, ``search`` and
+``py-modindex`` included (they pass), except the folders Sphinx fills with assets
+(``_static`` holds the theme's HTML *templates*, which are not pages). A page that is only a
+``<meta http-equiv="refresh">`` redirect (Jupyter Book's ``index.html``) is not opened; its
+target must exist. A full-page screenshot of each chosen page (by default every visited
+page outside Sphinx's index and search pages) is saved as ``<name>.png`` (the page's stem,
+or its path with ``-`` where stems collide), written to a temporary file and moved into
+place. Pages taller than :data:`MAX_SCREENSHOT_HEIGHT` CSS pixels are cut there (the API
+reference would otherwise take many seconds to rasterize).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html.parser
+import http.server
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "CHROMIUM_ARGS",
+    "DEFAULT_CHROMIUM",
+    "BrowseReport",
+    "BrowserUnavailable",
+    "Problem",
+    "browser_unavailable_reason",
+    "check_book",
+    "expected_explorers",
+    "find_chromium",
+    "toc_pages",
+]
+
+#: Debian's Chromium (``apt-get install chromium``); ``PLATEAU_CHROMIUM`` overrides it.
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+#: Headless, no sandbox (we may run as root), and none of Chromium's own network traffic
+#: (without the background-networking flags it keeps trying to reach Google's services).
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+#: Screenshots are cut at this height (CSS pixels).
+MAX_SCREENSHOT_HEIGHT = 40000
+#: Window size of the browser (CSS pixels): wide enough for the theme's sidebars.
+VIEWPORT = {"width": 1280, "height": 900}
+#: Folders of a Sphinx HTML build that hold assets, not pages.
+ASSET_FOLDERS = frozenset({"_static", "_sources", "_images", "_downloads"})
+#: Sphinx's generated pages: visited, but not screenshotted by default.
+GENERATED_PAGES = frozenset({"genindex.html", "search.html", "py-modindex.html"})
+WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
+EXPLORER_TAG = "explorer"
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium or Playwright is missing, or the browser does not start."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing a reader would see broken: the page (relative to the HTML folder), a kind, a detail."""
+
+    page: str
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.page}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class BrowseReport:
+    """Outcome of :func:`check_book`.
+
+    Attributes
+    ----------
+    problems : list of Problem
+        Sorted by page, kind and detail; empty when every page passed.
+    pages : list of str
+        The pages opened in the browser (paths relative to the HTML folder).
+    screenshots : dict of str to Path
+        Page -> screenshot written.
+    blocked : list of tuple of str
+        ``(page, resource type, url)`` of every request to a network host (all aborted).
+    seconds : float
+        Wall time of the check.
+    """
+
+    problems: list[Problem] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+    screenshots: dict[str, Path] = field(default_factory=dict)
+    blocked: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --------------------------------------------------------------------------------------
+# What to check
+
+
+def find_chromium(executable: str | os.PathLike[str] | None = None) -> str | None:
+    """The Chromium to drive: ``executable``, else ``$PLATEAU_CHROMIUM``, else Debian's; ``None`` if absent."""
+    candidate = executable or os.environ.get("PLATEAU_CHROMIUM") or DEFAULT_CHROMIUM
+    found = shutil.which(str(candidate))
+    return found
+
+
+def browser_unavailable_reason(executable: str | os.PathLike[str] | None = None) -> str | None:
+    """Why the check cannot run here (one line), or ``None`` when Playwright and Chromium are present."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the Python package playwright is not installed (it is pinned in requirements-dev.txt: make install)"
+    if find_chromium(executable) is None:
+        wanted = executable or os.environ.get("PLATEAU_CHROMIUM") or DEFAULT_CHROMIUM
+        return f"no Chromium at {wanted} (install it as root: apt-get install chromium; make test tries to)"
+    return None
+
+
+def toc_pages(source: str | os.PathLike[str]) -> list[str]:
+    """The HTML pages of the ``_toc.yml`` entries of the book at ``source`` (``book/intro.html``, ...)."""
+    from .book import toc_files
+
+    return [f"{entry}.html" for entry in toc_files(source)]
+
+
+def expected_explorers(source: str | os.PathLike[str]) -> dict[str, int]:
+    """Page -> number of code cells tagged ``explorer`` in each chapter notebook of the book at ``source``.
+
+    Read from the committed notebooks (``book/<chapter>.ipynb``), so the expectation follows
+    the sources; chapters without explorers map to 0.
+    """
+    from .book import chapter_names
+
+    source = Path(source)
+    counts = {}
+    for name in chapter_names(source):
+        cells = json.loads((source / "book" / f"{name}.ipynb").read_text())["cells"]
+        counts[f"book/{name}.html"] = sum(
+            1 for c in cells
+            if c.get("cell_type") == "code" and EXPLORER_TAG in c.get("metadata", {}).get("tags", [])
+        )
+    return counts
+
+
+def _pages(root: Path) -> list[str]:
+    pages = []
+    for path in sorted(root.rglob("*.html")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in ASSET_FOLDERS:
+            continue
+        pages.append(rel.as_posix())
+    return pages
+
+
+_REFRESH = re.compile(
+    r"""<meta\s[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*content\s*=\s*["']\s*\d+\s*;\s*url\s*=\s*([^"'>]+)""",
+    re.IGNORECASE,
+)
+
+
+def _redirect_target(path: Path) -> str | None:
+    """The URL a page redirects to, if the page is only a ``<meta http-equiv="refresh">``."""
+    text = path.read_text(errors="replace")
+    if len(text) > 2000 or "<body" in text.lower():
+        return None
+    match = _REFRESH.search(text)
+    return match.group(1).strip() if match else None
+
+
+class _Ids(html.parser.HTMLParser):
+    """The ``id`` attributes (and ``<a name>``) of a page that was not opened in the browser."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if value and (key == "id" or (key == "name" and tag == "a")):
+                self.ids.add(value)
+
+
+def _static_ids(path: Path) -> set[str]:
+    parser = _Ids()
+    parser.feed(path.read_text(errors="replace"))
+    return parser.ids
+
+
+def _screenshot_names(pages: list[str]) -> dict[str, str]:
+    stems: dict[str, int] = {}
+    for page in pages:
+        stems[Path(page).stem] = stems.get(Path(page).stem, 0) + 1
+    dashed = {page: Path(page).with_suffix("").as_posix().replace("/", "-") for page in pages}
+    return {page: Path(page).stem if stems[Path(page).stem] == 1 else dashed[page] for page in pages}
+
+
+def _short(text: object, limit: int = 160) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------
+# The local server
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def _serve(root: Path) -> Iterator[str]:
+    """Serve ``root`` on 127.0.0.1 (ephemeral port) in a thread; yield the base URL (with a trailing slash)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="book-browse-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------------------
+# In the page
+
+#: Runs in each page after ``load``; returns everything the checks need in one round trip.
+_INSPECT = r"""
+async ({mathTimeout, imageTimeout}) => {
+  const withTimeout = (promise, ms, value) =>
+    Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(value), ms))]);
+  const text = (el) => (el.textContent || "").replace(/\s+/g, " ").trim();
+  const out = {};
+
+  // MathJax: wait for its typesetting (startup.promise) if it started at all.
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    out.mathjax = await withTimeout(
+      MathJax.startup.promise.then(() => "ok", (e) => "error: " + e), mathTimeout, "timeout");
+  } else {
+    out.mathjax = [...document.scripts].some((s) => /mathjax/i.test(s.src || "")) ? "not-started" : "absent";
+  }
+  const maths = [...document.querySelectorAll(".math")].filter((e) => !e.parentElement.closest(".math"));
+  out.mathTotal = maths.length;
+  out.mathRaw = maths.filter((e) => !e.querySelector("mjx-container")).map(text);
+  out.mathErrors = [...document.querySelectorAll("mjx-merror")].map(
+    (e) => e.getAttribute("data-mjx-error") || text(e));
+
+  // Images: lazy ones load now; each must decode (and have a size unless it is an SVG).
+  const images = [...document.images];
+  images.forEach((img) => { if (img.loading === "lazy") img.loading = "eager"; });
+  out.brokenImages = [];
+  for (const img of images) {
+    const src = img.getAttribute("src") || "";
+    const decoded = await withTimeout(img.decode().then(() => true, () => false), imageTimeout, false);
+    const svg = /\.svg([?#]|$)/i.test(src) || src.startsWith("data:image/svg");
+    if (!decoded || (img.naturalWidth === 0 && !svg)) out.brokenImages.push([src, img.src]);
+  }
+
+  // Text outside scripts and styles: tracebacks (outside error outputs) and raw TeX (also
+  // outside code and math elements).
+  const errorOutputs = ".output.traceback, .output.error, .output.stderr, .system-message, .problematic";
+  const never = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE"]);
+  const notText = new Set(["PRE", "CODE", "KBD", "SAMP", "TEXTAREA", "MJX-CONTAINER"]);
+  out.tracebacks = [];
+  out.rawTex = [];
+  const seenTraceback = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || never.has(parent.tagName) || parent.closest("script, style, noscript, template")) continue;
+    const value = node.nodeValue || "";
+    if (value.includes("Traceback (most recent call last)") && !parent.closest(errorOutputs)) {
+      const block = parent.closest("pre, div, p, li, td") || parent;
+      if (!seenTraceback.has(block)) {
+        seenTraceback.add(block);
+        const lines = (block.textContent || "").split("\n").map((l) => l.trim()).filter((l) => l);
+        out.tracebacks.push(lines[lines.length - 1] || "");
+      }
+    }
+    let inCode = false;
+    for (let e = parent; e; e = e.parentElement) {
+      if (notText.has(e.tagName) || e.classList.contains("highlight") || e.classList.contains("math")) {
+        inCode = true;
+        break;
+      }
+    }
+    if (!inCode) {
+      const match = value.match(/\\\(|\\\[|\$\$|\\begin\{/);
+      if (match) {
+        const start = Math.max(0, match.index - 30);
+        out.rawTex.push(value.slice(start, match.index + 50));
+      }
+    }
+  }
+  out.errorOutputs = [...document.querySelectorAll(errorOutputs)].map(
+    (e) => [e.className, (text(e) || "(empty)").slice(0, 200)]);
+
+  // Explorers and widgets.
+  const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  const loaded = (img) => img.complete && img.naturalWidth > 0;
+  out.explorers = [...document.querySelectorAll(".cell.tag_explorer")].map((cell) => {
+    const live = [...cell.querySelectorAll(".jupyter-widgets, [class*='widget-']")].some(visible);
+    const fallback = [...cell.querySelectorAll(".plateau-explorer-static")].some((box) => {
+      const note = [...box.childNodes].some((n) => n.nodeName !== "IMG" && (n.textContent || "").trim());
+      return [...box.querySelectorAll("img")].some(loaded) && note;
+    });
+    const id = cell.id || (cell.querySelector("[id]") || {}).id || "";
+    return {live, fallback, id};
+  });
+  out.deadWidgets = [...document.querySelectorAll(`script[type="WIDGET_VIEW_MIMETYPE"]`)]
+    .filter((s) => {
+      const before = s.previousElementSibling;
+      return !(before && before.classList.contains("widget-subarea") && before.children.length > 0);
+    })
+    .map((s) => {
+      try { return JSON.parse(s.textContent).model_id || "?"; } catch (e) { return "?"; }
+    });
+
+  // Links and anchors.
+  out.links = [...document.querySelectorAll("a[href]")].map((a) => [a.getAttribute("href"), a.href]);
+  out.ids = [...document.querySelectorAll("[id]")].map((e) => e.id)
+    .concat([...document.querySelectorAll("a[name]")].map((e) => e.getAttribute("name")));
+  if (document.fonts && document.fonts.ready) await withTimeout(document.fonts.ready, 5000, null);
+  out.height = Math.ceil(document.documentElement.scrollHeight);
+  return out;
+}
+""".replace("WIDGET_VIEW_MIMETYPE", WIDGET_VIEW_MIMETYPE)
+
+
+@dataclass
+class _PageFindings:
+    """What the browser saw on one page (collected by listeners and :data:`_INSPECT`)."""
+
+    problems: list[Problem] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+
+
+def _inspect_page(
+    context: object,
+    base: str,
+    page_name: str,
+    report: BrowseReport,
+    *,
+    timeout: float,
+    screenshot: Path | None,
+    expected_explorer_count: int | None,
+) -> _PageFindings:
+    found = _PageFindings()
+    listening = [True]  # events of a page being closed (aborted requests, ...) are not its problems
+
+    def add(kind: str, detail: str) -> None:
+        _add_problem(found.problems, page_name, kind, detail)
+
+    def add_event(kind: str, detail: str) -> None:
+        if listening[0]:
+            add(kind, detail)
+
+    page = context.new_page()
+    page.set_default_timeout(timeout * 1000)
+
+    def on_console(msg: object) -> None:
+        if msg.type != "error" or msg.text.startswith("Failed to load resource"):
+            return
+        url = (msg.location or {}).get("url") or ""
+        if url and not url.startswith(base):
+            return  # not the book's own script (external scripts are blocked anyway)
+        where = f" ({_local(url, base)}:{msg.location.get('lineNumber', 0) + 1})" if url else ""
+        add_event("console", f"{_short(msg.text)}{where}")
+
+    failed_responses: list[tuple[str, int]] = []
+
+    def on_response(response: object) -> None:
+        if listening[0] and response.url.startswith(base) and response.status >= 400:
+            failed_responses.append((response.url, response.status))
+
+    failed_requests: list[tuple[str, str]] = []
+
+    def on_failed(request: object) -> None:
+        if listening[0] and request.url.startswith(base):
+            failed_requests.append((request.url, str(request.failure)))
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: add_event("page-error", _short(error)))
+    page.on("response", on_response)
+    page.on("requestfailed", on_failed)
+    report_blocked_from = len(report.blocked)
+    try:
+        page.goto(base + urllib.parse.quote(page_name), wait_until="load")
+        seen = page.evaluate(_INSPECT, {"mathTimeout": timeout * 1000, "imageTimeout": timeout * 1000})
+        if screenshot is not None:
+            _screenshot(page, screenshot, seen["height"])
+            report.screenshots[page_name] = screenshot
+    finally:
+        listening[0] = False
+        page.close()
+    for _, kind, url in report.blocked[report_blocked_from:]:
+        add("external", f"{kind} from the network blocked (the book must work offline): {_short(url, 200)}")
+
+    for src, _ in seen["brokenImages"]:
+        add("image", f"image did not load: {_short(src, 100) or '(no src)'}")
+    reported = {url for _, url in seen["brokenImages"]}  # a missing image is one problem, not two
+    for url, status in failed_responses:
+        if url not in reported:
+            add("resource", f"HTTP {status} for {_local(url, base)}")
+    reported |= {url for url, _ in failed_responses}  # Chromium also aborts a script with an error status
+    for url, failure in failed_requests:
+        if url not in reported:
+            add("resource", f"request failed for {_local(url, base)}: {failure}")
+    if seen["mathjax"] == "not-started" and seen["mathTotal"]:
+        add("math", "MathJax is on the page but did not start (its script did not load or failed)")
+    elif seen["mathjax"] == "timeout":
+        add("math", f"MathJax did not finish typesetting within {timeout:g} s")
+    elif seen["mathjax"] not in ("ok", "absent"):
+        add("math", f"MathJax failed: {_short(seen['mathjax'], 160)}")
+    if seen["mathRaw"]:
+        add("math", f"{len(seen['mathRaw'])} of {seen['mathTotal']} math element(s) not rendered by MathJax, "
+                    f"e.g. {_short(seen['mathRaw'][0], 80)!r}")
+    for error in sorted(set(seen["mathErrors"])):
+        add("math", f"TeX error: {_short(error, 120)}")
+    if seen["rawTex"]:
+        add("math", f"raw TeX in the text ({len(seen['rawTex'])} place(s)), e.g. {_short(seen['rawTex'][0], 80)!r}")
+    for line in seen["tracebacks"]:
+        add("traceback", f"Python traceback in the page: {_short(line, 160)}")
+    for classes, snippet in seen["errorOutputs"]:
+        add("error-output", f"element of class {classes!r}: {_short(snippet, 120)}")
+    for i, explorer in enumerate(seen["explorers"]):
+        if not (explorer["live"] or explorer["fallback"]):
+            where = f" (id {explorer['id']})" if explorer["id"] else ""
+            add("explorer", f"explorer cell {i + 1}{where} shows neither a live widget nor its static fallback "
+                            "(a loaded image and a note in .plateau-explorer-static)")
+    if expected_explorer_count is not None and len(seen["explorers"]) != expected_explorer_count:
+        add("explorer", f"expected {expected_explorer_count} explorer cell(s) (cells tagged {EXPLORER_TAG!r}), "
+                        f"found {len(seen['explorers'])}")
+    for model in seen["deadWidgets"]:
+        add("widget", f"widget view (model {model}) that no widget manager rendered: a dead widget")
+    found.links = [tuple(link) for link in seen["links"]]
+    found.ids = set(seen["ids"])
+    return found
+
+
+def _add_problem(problems: list[Problem], page: str, kind: str, detail: str) -> None:
+    problem = Problem(page, kind, detail)
+    if problem not in problems:
+        problems.append(problem)
+
+
+def _local(url: str, base: str) -> str:
+    return urllib.parse.unquote(url[len(base):]) if url.startswith(base) else url
+
+
+def _screenshot(page: object, target: Path, height: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.partial.png")
+    try:
+        if height > MAX_SCREENSHOT_HEIGHT:
+            clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": MAX_SCREENSHOT_HEIGHT}
+            page.screenshot(path=str(partial), full_page=True, clip=clip)
+        else:
+            page.screenshot(path=str(partial), full_page=True)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------
+# Links
+
+
+def _check_links(
+    root: Path, base: str, findings: Mapping[str, _PageFindings], problems: list[Problem]
+) -> None:
+    """Every local ``<a href>`` must name an existing file and, with a fragment, an element of that page."""
+    ids_of: dict[str, set[str]] = {name: f.ids for name, f in findings.items()}
+    for page_name, found in findings.items():
+        for href, url in found.links:
+            if not url.startswith(base):
+                continue  # another host, mailto:, javascript:, ...
+            parts = urllib.parse.urlsplit(url)
+            target = urllib.parse.unquote(parts.path)[len(urllib.parse.urlsplit(base).path):]
+            if target == "" or target.endswith("/"):
+                target += "index.html"
+            path = root / target
+            if not path.is_file():
+                _add_problem(problems, page_name, "link", f"broken link {href!r}: no {target} in the book")
+                continue
+            fragment = urllib.parse.unquote(parts.fragment)
+            if not fragment or path.suffix != ".html":
+                continue
+            if target not in ids_of:
+                ids_of[target] = _static_ids(path)
+            if fragment not in ids_of[target]:
+                _add_problem(problems, page_name, "anchor", f"broken anchor {href!r}: no id {fragment!r} in {target}")
+
+
+# --------------------------------------------------------------------------------------
+# The check
+
+
+def check_book(
+    html: str | os.PathLike[str],
+    *,
+    screenshots: str | os.PathLike[str] | None = None,
+    screenshot_pages: Iterable[str] | None = None,
+    expected_explorers: Mapping[str, int] | None = None,
+    executable: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+) -> BrowseReport:
+    """Open every page of a built HTML book in headless Chromium and collect its problems.
+
+    Parameters
+    ----------
+    html : path
+        The HTML folder (``_build/html``).
+    screenshots : path, optional
+        Folder for the screenshots (created); none are taken if omitted.
+    screenshot_pages : iterable of str, optional
+        Pages to screenshot (paths relative to ``html``, e.g. ``book/intro.html``); default:
+        every visited page but Sphinx's index and search pages. A page listed here that does
+        not exist is a problem.
+    expected_explorers : mapping of str to int, optional
+        Page -> number of cells tagged ``explorer`` it must have (see
+        :func:`expected_explorers`); a listed page that does not exist is a problem.
+    executable : path, optional
+        Chromium to drive (default: :func:`find_chromium`).
+    progress : bool
+        Show a progress bar over pages (on stderr).
+    timeout : float
+        Seconds allowed for loading a page, for MathJax and for each image.
+
+    Returns
+    -------
+    BrowseReport
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``html`` is not a folder with HTML pages.
+    BrowserUnavailable
+        If Playwright or Chromium is missing, or Chromium does not start.
+    """
+    start = time.perf_counter()
+    root = Path(html).resolve()
+    if not root.is_dir() or not any(root.glob("*.html")):
+        raise FileNotFoundError(f"no HTML book at {root} (build it: python -m plateau_lib book build)")
+    reason = browser_unavailable_reason(executable)
+    if reason is not None:
+        raise BrowserUnavailable(reason)
+    chromium = find_chromium(executable)
+
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+    from tqdm.auto import tqdm
+
+    report = BrowseReport()
+    pages = _pages(root)
+    redirects = {p: t for p in pages if (t := _redirect_target(root / p)) is not None}
+    visit = [p for p in pages if p not in redirects]
+    if screenshot_pages is None:
+        wanted_shots = [p for p in visit if p not in GENERATED_PAGES]
+    else:
+        wanted_shots = list(screenshot_pages)
+    shot_names = _screenshot_names(wanted_shots)
+    expected = dict(expected_explorers or {})
+    for page_name in sorted(set(wanted_shots) - set(visit)):
+        _add_problem(report.problems, page_name, "link", "page to screenshot is missing from the book")
+    for page_name in sorted(set(expected) - set(visit)):
+        _add_problem(report.problems, page_name, "explorer", "page with expected explorers is missing from the book")
+    for page_name, target in redirects.items():
+        resolved = (root / page_name).parent / urllib.parse.unquote(urllib.parse.urlsplit(target).path)
+        if not resolved.is_file():
+            _add_problem(report.problems, page_name, "link", f"redirects to {target!r}, which does not exist")
+
+    findings: dict[str, _PageFindings] = {}
+    with _serve(root) as base, sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS), headless=True)
+        except PlaywrightError as err:
+            raise BrowserUnavailable(f"Chromium ({chromium}) did not start: {_short(err, 300)}") from None
+        try:
+            current = {"page": ""}
+
+            def on_route(route: object) -> None:
+                request = route.request
+                if request.url.startswith(base):
+                    route.continue_()
+                else:
+                    report.blocked.append((current["page"], request.resource_type, request.url))
+                    route.abort("blockedbyclient")
+
+            bar = tqdm(visit, desc="book browse", unit="page", disable=not progress, file=sys.stderr)
+            try:
+                for page_name in bar:
+                    bar.set_postfix_str(page_name)
+                    current["page"] = page_name
+                    shot = (
+                        Path(screenshots) / f"{shot_names[page_name]}.png"
+                        if screenshots is not None and page_name in shot_names else None
+                    )
+                    # A fresh context per page: every page is a first visit (empty storage and
+                    # cache), as for a reader who follows a link to it.
+                    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+                    context.route("**/*", on_route)
+                    try:
+                        found = _inspect_page(
+                            context, base, page_name, report, timeout=timeout, screenshot=shot,
+                            expected_explorer_count=expected.get(page_name),
+                        )
+                    except PlaywrightError as err:
+                        detail = f"could not inspect the page: {_short(err)}"
+                        _add_problem(report.problems, page_name, "page-error", detail)
+                        continue
+                    finally:
+                        context.close()
+                    findings[page_name] = found
+                    report.problems.extend(p for p in found.problems if p not in report.problems)
+                    report.pages.append(page_name)
+            finally:
+                bar.close()
+        finally:
+            browser.close()
+    _check_links(root, base, findings, report.problems)
+    report.problems.sort()
+    report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,559 @@
+r"""Interactive explorers: gradient descent with its plateau levels, and ANLS against GD.
+
+An explorer is three plain pieces and a thin widget layer on top:
+
+* a frozen *settings* object (:class:`GDSettings`, :class:`AnlsSettings`) whose fields are the
+  controls, checked on construction (a bad value raises an error naming the field);
+* a *compute* function, settings :math:`\to` view (:func:`compute_gd`, :func:`compute_anls`),
+  which runs the library's trainers and analyses;
+* a *draw* function, view :math:`\to` matplotlib figure (:func:`draw_gd`, :func:`draw_anls`).
+
+:class:`Explorer` ties them to ipywidgets controls. ipywidgets is imported only when a widget
+is built, so the library works without Jupyter. Moving a control replaces one settings field,
+recomputes and redraws; the figure is rendered to PNG into an ``Image`` widget, so no
+interactive matplotlib backend is needed.
+
+Displayed in a notebook, an explorer offers two representations of itself: the live widget
+(``application/vnd.jupyter.widget-view+json``) and a static HTML fallback, a PNG of its
+current state with a note on how to run it live. A Jupyter front end with a kernel shows the
+widget. The book's HTML build drops the widget view (``nb_mime_priority_overrides`` in
+``_config.yml``) and shows the fallback, so a page never carries a dead widget.
+
+Speed: with the defaults (the ``plateau_1d`` experiment's quick budget, 8000 GD steps on 41
+points and 10 neurons) an update of the GD explorer takes about 0.3 s on one core, training,
+pattern analysis and PNG rendering included; the ANLS explorer adds 30 ANLS sweeps (about
+0.01 s in the design's variant).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+
+from ._validation import check_choice, check_positive_float, check_positive_int
+from .avoidance import SWEEPS, VARIANT_NAMES, VARIANTS, anls_joint_options
+from .experiments import Experiment, get_experiment
+from .lower_bound import segmentation_lower_bound
+from .network import ShallowReLU
+from .patterns import pattern_segments
+from .plotting import PLATEAU_COLOUR, figure, plot_counts, plot_loss, plot_network_1d, plot_plateaus
+from .result import TrainResult
+from .studies import PlateauRow, plateau_rows, segment_levels
+from .targets import TARGETS, target_latex
+from .trainers.anls import train_anls
+
+#: Targets the explorers offer: the 1-D ones (the network is drawn against the data).
+ONE_D_TARGETS: tuple[str, ...] = tuple(name for name, (d, _, _) in TARGETS.items() if d == 1)
+#: The registered experiment whose settings are the explorers' defaults.
+DEFAULT_EXPERIMENT = "plateau_1d"
+#: At most about this many recorded steps per run (the stride grows with the budget).
+MAX_RECORDS = 2000
+#: ANLS variants of the ANLS explorer: Chapter 4's four and the benchmark's ``anls-joint``.
+ANLS_VARIANTS: tuple[str, ...] = (*VARIANT_NAMES, "joint")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class GDSettings:
+    r"""What the gradient-descent explorer trains.
+
+    Attributes
+    ----------
+    target : str
+        A 1-D target of :data:`plateau_lib.targets.TARGETS` (:data:`ONE_D_TARGETS`).
+    points : int
+        Number of equispaced data points :math:`m \ge 2` on :math:`[-1, 1]`.
+    width : int
+        Number of neurons :math:`n`.
+    init_scale : float
+        Initialisation scale :math:`\alpha`: every parameter is drawn from :math:`N(0, \alpha^2)`.
+    lr : float
+        Gradient-descent step size :math:`\eta`.
+    steps : int
+        Gradient-descent budget.
+    seed : int
+        Seed of the initial network.
+    """
+
+    target: str
+    points: int
+    width: int
+    init_scale: float
+    lr: float
+    steps: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        check_choice(self.target, "target", ONE_D_TARGETS)
+        if check_positive_int(self.points, "points") < 2:
+            raise ValueError(f"points must be >= 2, got {self.points}")
+        check_positive_int(self.width, "width")
+        check_positive_float(self.init_scale, "init_scale")
+        check_positive_float(self.lr, "lr")
+        check_positive_int(self.steps, "steps")
+        check_positive_int(self.seed, "seed", allow_zero=True)
+
+    @classmethod
+    def defaults(cls, **changes: Any) -> GDSettings:
+        """The :data:`DEFAULT_EXPERIMENT`'s data, network, step size and quick budget, with ``changes``."""
+        e = get_experiment(DEFAULT_EXPERIMENT)
+        base = {"target": e.target, "points": e.m, "width": e.width, "init_scale": e.init_scale,
+                "lr": float(e.options["lr"]), "steps": e.budget(quick=True), "seed": e.seed}
+        return cls(**(base | _extra_defaults(cls) | changes))
+
+    def experiment(self) -> Experiment:
+        """The registered default experiment with these settings."""
+        return get_experiment(DEFAULT_EXPERIMENT).with_changes(
+            name="explorer", target=self.target, m=self.points, width=self.width, init_scale=self.init_scale,
+            options={"lr": self.lr}, steps=self.steps, seed=self.seed,
+            record_every=max(1, self.steps // MAX_RECORDS),
+        )
+
+
+@dataclass(frozen=True)
+class AnlsSettings(GDSettings):
+    r"""What the ANLS-versus-GD explorer trains: :class:`GDSettings` plus the ANLS run.
+
+    Attributes
+    ----------
+    sweeps : int
+        ANLS sweep budget.
+    variant : str
+        One of :data:`ANLS_VARIANTS` (options: :func:`anls_variant_options`).
+    """
+
+    sweeps: int = SWEEPS
+    variant: str = "global"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int(self.sweeps, "sweeps")
+        check_choice(self.variant, "variant", ANLS_VARIANTS)
+
+
+def _extra_defaults(cls: type) -> dict[str, Any]:
+    """Defaults of the fields a settings subclass adds (those with a default value)."""
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
+def anls_variant_options(variant: str, lr: float) -> dict[str, Any]:
+    """Options of :func:`~plateau_lib.trainers.anls.train_anls` for an explorer variant.
+
+    Chapter 4's variants (:meth:`~plateau_lib.avoidance.VariantSettings.options_for`, polishing
+    with the gradient-descent step ``lr``) and ``"joint"``, the benchmark's ``anls-joint``
+    (:func:`~plateau_lib.avoidance.anls_joint_options`).
+    """
+    variant = check_choice(variant, "variant", ANLS_VARIANTS)
+    if variant == "joint":
+        return anls_joint_options(1)
+    return VARIANTS.options_for(variant, lr)
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class GDView:
+    """A computed state of the gradient-descent explorer.
+
+    Attributes
+    ----------
+    settings : GDSettings
+    X, y : ndarray
+        The data.
+    result : TrainResult
+        The gradient-descent run.
+    plateaus : list of PlateauRow
+        Its detected plateaus (empty if the run diverged).
+    levels : ndarray, shape (k, 3)
+        Rows ``(start, end, L*)``: each flicker-filtered constant-pattern segment and
+        :math:`L^*(D, S)` of its pattern (:func:`~plateau_lib.studies.segment_levels`).
+    seconds : float
+        Wall time of the computation.
+    """
+
+    settings: GDSettings
+    X: NDArray[np.float64]
+    y: NDArray[np.float64]
+    result: TrainResult
+    plateaus: list[PlateauRow]
+    levels: NDArray[np.float64]
+    seconds: float
+
+    def summary(self) -> str:
+        """One line: final loss, plateaus, pattern changes, time."""
+        r = self.result
+        if not r.success:
+            return f"gradient descent stopped: {r.message}"
+        filtered = max(len(self.levels) - 1, 0)
+        return (f"final loss {r.final_loss:.3g} after {r.nit} steps; {len(self.plateaus)} plateau(s) detected; "
+                f"{filtered} pattern changes after the flicker filter ({len(r.pattern_changes)} raw); "
+                f"computed in {self.seconds:.2f} s")
+
+
+@dataclass(frozen=True)
+class AnlsView:
+    """A computed state of the ANLS-versus-GD explorer.
+
+    Attributes
+    ----------
+    settings : AnlsSettings
+    X, y : ndarray
+        The data.
+    initial : ShallowReLU
+        The common initial network.
+    gd, anls : TrainResult
+        Gradient descent and ANLS from ``initial``.
+    lower_bound : float
+        The segmentation lower bound of fact 5 with ``width + 1`` pieces.
+    seconds : float
+        Wall time of the computation.
+    """
+
+    settings: AnlsSettings
+    X: NDArray[np.float64]
+    y: NDArray[np.float64]
+    initial: ShallowReLU
+    gd: TrainResult
+    anls: TrainResult
+    lower_bound: float
+    seconds: float
+
+    def summary(self) -> str:
+        """One line: both final losses and times, and the lower bound."""
+        g, a = self.gd, self.anls
+        gd = f"{g.final_loss:.3g} in {g.wall_time:.2f} s" if g.success else f"stopped ({g.message})"
+        return (f"GD: {gd}; ANLS ({self.settings.variant}): {a.final_loss:.3g} in {a.wall_time:.3f} s "
+                f"({a.nit} sweeps); lower bound {self.lower_bound:.3g}; computed in {self.seconds:.2f} s")
+
+
+def compute_gd(settings: GDSettings) -> GDView:
+    """Train by gradient descent as ``settings`` say and analyse the run's plateaus and patterns."""
+    if not isinstance(settings, GDSettings):
+        raise TypeError(f"settings must be a GDSettings, got {type(settings).__name__}")
+    start = time.perf_counter()
+    experiment = settings.experiment()
+    X, y = experiment.data()
+    result = experiment.run(settings.seed)
+    if np.all(np.isfinite(result.loss)):
+        plateaus = plateau_rows(result, X, y, seed=settings.seed)
+        levels = segment_levels(result, X, y, pattern_segments(result))
+    else:  # diverged: the recorded losses are not finite, there is nothing to segment
+        plateaus, levels = [], np.empty((0, 3))
+    return GDView(settings, X, y, result, plateaus, levels, time.perf_counter() - start)
+
+
+def compute_anls(settings: AnlsSettings) -> AnlsView:
+    """Train by gradient descent and by ANLS from the same initial network."""
+    if not isinstance(settings, AnlsSettings):
+        raise TypeError(f"settings must be an AnlsSettings, got {type(settings).__name__}")
+    start = time.perf_counter()
+    experiment = settings.experiment()
+    X, y = experiment.data()
+    net = experiment.initial_network(settings.seed)
+    gd = experiment.run(settings.seed, net=net)
+    anls = train_anls(net, X, y, sweeps=settings.sweeps, **anls_variant_options(settings.variant, settings.lr))
+    bound = segmentation_lower_bound(X[:, 0], y, settings.width + 1)
+    return AnlsView(settings, X, y, net, gd, anls, bound, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- drawing
+
+GD_COLOUR, ANLS_COLOUR = "C0", "C1"
+
+
+def _panels() -> tuple[Figure, np.ndarray]:
+    """Three panels in a row with fixed margins (no constrained layout: a redraw costs half)."""
+    fig, axes = figure(3, width=11.0, height=3.6, detached=True, layout=None)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.83, wspace=0.28)
+    return fig, axes
+
+
+def draw_gd(view: GDView) -> Figure:
+    """Loss with the levels :math:`L^*(D,S)` of its constant-pattern segments; counts; the network.
+
+    Panel 1 draws the loss against step + 1, each flicker-filtered constant-pattern segment's
+    :math:`L^*(D,S)` as a dashed black line over the segment, and the detected plateaus in
+    red: on a plateau the loss sits on the dashed line (claim C2). Panel 2 draws every
+    neuron's activation count :math:`a_j`; panel 3 the final network against the data.
+    """
+    fig, axes = _panels()
+    ax_loss, ax_counts, ax_net = axes[0]
+    r = view.result
+    plot_loss(ax_loss, r, color=GD_COLOUR, label="GD loss")
+    if len(view.levels):
+        start, end, level = view.levels.T
+        ax_loss.hlines(level, np.maximum(start, 1), end, color="k", lw=1, ls="--", zorder=4,
+                       label=r"$L^*(D,S)$ of the segment's pattern")
+    plot_plateaus(ax_loss, view.plateaus)
+    ax_loss.legend(loc="lower left")
+    ax_loss.set_title("loss and predicted plateau levels")
+    plot_counts(ax_counts, r)
+    ax_counts.set_title("activation counts $a_j$")
+    plot_network_1d(ax_net, r.net, view.X, view.y, label="network after GD", color=GD_COLOUR)
+    ax_net.legend(loc="best")
+    ax_net.set_title(f"target ${target_latex(view.settings.target)}$")
+    fig.suptitle(view.summary(), fontsize=9)
+    return fig
+
+
+def _evaluations(result: TrainResult) -> NDArray[np.float64]:
+    """Cumulative loss evaluations at each recorded step of a GD or ANLS run."""
+    if "nfev_per_sweep" in result.extra:
+        per_sweep = result.extra["nfev_per_sweep"]
+        return per_sweep[np.minimum(result.steps, len(per_sweep) - 1)].astype(np.float64)
+    return (result.steps + 1).astype(np.float64)
+
+
+def draw_anls(view: AnlsView) -> Figure:
+    """GD and ANLS from one initial network: loss against evaluations and wall time; the fits.
+
+    Panels 1 and 2 draw both losses against the number of loss evaluations (machine
+    independent) and against wall time, with the lower bound of fact 5 dotted; panel 3 both
+    final networks against the data.
+    """
+    fig, axes = _panels()
+    ax_ev, ax_time, ax_net = axes[0]
+    runs = (("GD", view.gd, GD_COLOUR), (f"ANLS ({view.settings.variant})", view.anls, ANLS_COLOUR))
+    for label, result, colour in runs:
+        ax_ev.plot(_evaluations(result), result.loss, color=colour, label=label)
+        ax_time.plot(np.maximum(result.times, 1e-6), result.loss, color=colour, label=label)
+    for ax, xlabel in ((ax_ev, "loss evaluations"), (ax_time, "wall time [s]")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("loss $L$")
+        if view.lower_bound > 0:
+            ax.axhline(view.lower_bound, color=PLATEAU_COLOUR, ls=":", lw=1.2, label="lower bound (fact 5)")
+    ax_ev.legend(loc="lower left")
+    ax_ev.set_title("loss against evaluations")
+    ax_time.set_title("loss against wall time")
+    plot_network_1d(ax_net, view.gd.net, view.X, view.y, label="GD", color=GD_COLOUR)
+    plot_network_1d(ax_net, view.anls.net, view.X, view.y, label="ANLS", color=ANLS_COLOUR, data=False)
+    ax_net.legend(loc="best")
+    ax_net.set_title(f"target ${target_latex(view.settings.target)}$")
+    fig.suptitle(view.summary(), fontsize=9)
+    return fig
+
+
+# --------------------------------------------------------------------------- controls
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of an explorer, bound to a settings field.
+
+    Attributes
+    ----------
+    field : str
+        The settings field it sets.
+    label : str
+        Its label.
+    kind : {"choice", "int", "log"}
+        A drop-down of ``options``; an integer slider on ``[low, high]`` with ``step``; a
+        logarithmic slider on ``[low, high]`` with ``step`` in :math:`\\log_{10}`.
+    """
+
+    field: str
+    label: str
+    kind: str
+    low: float = 0.0
+    high: float = 0.0
+    step: float = 1.0
+    options: tuple[str, ...] = ()
+
+    def widget(self, widgets: Any, value: Any) -> Any:
+        """The ipywidgets control (``widgets`` is the ipywidgets module) holding ``value``."""
+        common = {"description": self.label, "continuous_update": False,
+                  "style": {"description_width": "8em"}}
+        if self.kind == "choice":
+            common.pop("continuous_update")
+            return widgets.Dropdown(options=self.options, value=value, **common)
+        if self.kind == "int":
+            return widgets.IntSlider(value=value, min=int(self.low), max=int(self.high), step=int(self.step), **common)
+        return widgets.FloatLogSlider(value=value, base=10, min=math.log10(self.low), max=math.log10(self.high),
+                                      step=self.step, readout_format=".2g", **common)
+
+
+#: Controls of the gradient-descent explorer.
+GD_CONTROLS: tuple[Control, ...] = (
+    Control("target", "target", "choice", options=ONE_D_TARGETS),
+    Control("width", "width n", "int", 1, 40),
+    Control("points", "data points m", "int", 5, 201),
+    Control("init_scale", "init. scale α", "log", 1e-6, 1.0, 0.25),
+    Control("lr", "step size η", "log", 1e-3, 1.0, 0.05),
+    Control("steps", "GD steps", "int", 1000, 50_000, 1000),
+    Control("seed", "seed", "int", 0, 99),
+)
+#: Controls of the ANLS-versus-GD explorer.
+ANLS_CONTROLS: tuple[Control, ...] = (
+    *GD_CONTROLS,
+    Control("variant", "ANLS variant", "choice", options=ANLS_VARIANTS),
+    Control("sweeps", "ANLS sweeps", "int", 1, 100),
+)
+
+
+# --------------------------------------------------------------------------- the explorer
+
+_NOTE = (
+    "<strong>Static picture.</strong> The book's pages are rendered without a Python kernel, so this "
+    "is the explorer in its default state. In a running notebook the same cell shows controls for {controls}, "
+    "and the figure follows them. Open this chapter on Binder or a JupyterHub (the rocket icon at the top "
+    'of the page), or run it on your machine as described in <a href="running.html">Running the book</a>.'
+)
+
+
+class Explorer:
+    """Controls, a figure and a status line, kept in step with a settings object.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier (``"gd"``, ``"anls"``), written into the static fallback.
+    settings : GDSettings or AnlsSettings
+        Initial settings.
+    compute : callable
+        settings :math:`\\to` view.
+    draw : callable
+        view :math:`\\to` :class:`matplotlib.figure.Figure`.
+    controls : sequence of Control
+        One control per settings field to expose.
+    title : str
+        Shown above the controls and used as the static picture's alternative text.
+
+    Attributes
+    ----------
+    settings, view, figure
+        The current settings, computed view and drawn figure (replaced together by
+        :meth:`update`, so they always agree).
+    """
+
+    def __init__(self, name: str, settings: Any, compute: Callable[[Any], Any], draw: Callable[[Any], Figure],
+                 controls: Sequence[Control], *, title: str) -> None:
+        known = {f.name for f in fields(settings)}
+        unknown = [c.field for c in controls if c.field not in known]
+        if unknown:
+            raise ValueError(f"controls name unknown settings fields: {', '.join(unknown)}")
+        self.name, self.title = name, title
+        self._compute, self._draw, self._specs = compute, draw, tuple(controls)
+        self.settings = settings
+        self.view = compute(settings)
+        self.figure = draw(self.view)
+        self._ui: dict[str, Any] | None = None
+
+    def update(self, **changes: Any) -> None:
+        """Replace settings fields (checked first), recompute and redraw.
+
+        On an invalid value nothing changes and the error propagates.
+        """
+        settings = replace(self.settings, **changes)
+        view = self._compute(settings)
+        self.settings, self.view, self.figure = settings, view, self._draw(view)
+        if self._ui is not None:
+            self._refresh()
+
+    def png(self, dpi: float = 90) -> bytes:
+        """The current figure as PNG bytes."""
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
+
+    # ----- widget layer (ipywidgets imported here only)
+
+    def _build(self) -> dict[str, Any]:
+        import ipywidgets as widgets
+
+        controls = {c.field: c.widget(widgets, getattr(self.settings, c.field)) for c in self._specs}
+        for field, control in controls.items():
+            control.observe(self._on_change(field), names="value")
+        image = widgets.Image(value=self.png(), format="png", layout=widgets.Layout(max_width="100%"))
+        status = widgets.HTML(value=html.escape(self.view.summary()))
+        grid = widgets.GridBox(list(controls.values()),
+                               layout=widgets.Layout(grid_template_columns="repeat(3, minmax(16em, 1fr))"))
+        box = widgets.VBox([widgets.HTML(f"<b>{html.escape(self.title)}</b>"), grid, status, image])
+        return {"controls": controls, "image": image, "status": status, "box": box}
+
+    def _on_change(self, field: str) -> Callable[[Mapping[str, Any]], None]:
+        def handler(change: Mapping[str, Any]) -> None:
+            assert self._ui is not None
+            self._ui["status"].value = "<i>computing…</i>"
+            try:
+                self.update(**{field: change["new"]})
+            except (TypeError, ValueError) as err:
+                self._ui["status"].value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+        return handler
+
+    def _refresh(self) -> None:
+        assert self._ui is not None
+        self._ui["image"].value = self.png()
+        self._ui["status"].value = html.escape(self.view.summary())
+
+    def _widgets(self) -> dict[str, Any]:
+        if self._ui is None:
+            self._ui = self._build()
+        return self._ui
+
+    @property
+    def controls(self) -> dict[str, Any]:
+        """The ipywidgets controls by settings field (built on first use)."""
+        return self._widgets()["controls"]
+
+    @property
+    def widget(self) -> Any:
+        """The whole explorer as one ipywidgets box (built on first use)."""
+        return self._widgets()["box"]
+
+    # ----- static fallback and notebook display
+
+    def static_html(self) -> str:
+        """A self-contained HTML fallback: a PNG of the current state and how to run it live."""
+        data = base64.b64encode(self.png(dpi=110)).decode("ascii")
+        labels = ", ".join(c.label for c in self._specs)
+        alt = html.escape(f"{self.title}: {self.view.summary()}", quote=True)
+        return (
+            f'<div class="plateau-explorer-static" data-explorer="{html.escape(self.name, quote=True)}">'
+            f'<img src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%"/>'
+            f'<p class="plateau-explorer-note">{_NOTE.format(controls=html.escape(labels))}</p></div>'
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        try:
+            bundle = dict(self.widget._repr_mimebundle_())
+        except ImportError:  # no ipywidgets: the static picture only
+            bundle = {"text/plain": repr(self)}
+        bundle["text/html"] = self.static_html()
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<Explorer {self.name!r}: {self.view.summary()}>"
+
+
+def gd_explorer(**settings: Any) -> Explorer:
+    """The gradient-descent explorer of Chapter 1 (``settings`` override :meth:`GDSettings.defaults`).
+
+    Example: ``gd_explorer(width=20).update(lr=0.05)``; in a notebook, display the returned
+    object (last expression of a cell).
+    """
+    return Explorer("gd", GDSettings.defaults(**settings), compute_gd, draw_gd, GD_CONTROLS,
+                    title="Gradient descent, its plateaus and their predicted levels")
+
+
+def anls_explorer(**settings: Any) -> Explorer:
+    """The ANLS-versus-GD explorer of Chapter 4.
+
+    ``settings`` override the defaults: :meth:`GDSettings.defaults` plus the ANLS fields' defaults.
+    """
+    return Explorer("anls", AnlsSettings.defaults(**settings), compute_anls, draw_anls, ANLS_CONTROLS,
+                    title="ANLS against gradient descent from the same initial network")

@@ -1,0 +1,319 @@
+"""The built book in a browser: every page opened in headless Chromium without network access.
+
+``test_the_built_book_passes_the_browser_check`` opens the HTML of the strict build
+(``built_html`` in conftest.py, so under ``make test`` it runs after that build) and saves a
+screenshot of every toc page to ``_build/screenshots/`` of the repository. The negative
+tests show that each kind of problem is caught, on tiny hand-written pages. Without Chromium
+or Playwright (``make test`` installs both when it can) or without the MathJax bundle
+(``npm ci --prefix tools/mathjax``) the browser tests are skipped with a loud reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plateau_lib import book, browser_check
+from plateau_lib.browser_check import Problem, check_book
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+#: A 1x1 PNG.
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+def _require_browser() -> None:
+    reason = browser_check.browser_unavailable_reason()
+    if reason is not None:
+        pytest.skip(
+            "BROWSER CHECK SKIPPED: the browser could not be installed or found on this machine: "
+            f"{reason}. make test installs Debian's chromium when it runs as root (or with sudo)."
+        )
+
+
+def _require_mathjax() -> None:
+    if book.mathjax_bundle(ROOT) is None:
+        pytest.skip(
+            "BROWSER CHECK SKIPPED: the MathJax bundle is not installed (npm ci --prefix tools/mathjax; "
+            "make install does it when npm exists), so the pages cannot render math offline."
+        )
+
+
+# --------------------------------------------------------------------------------------
+# The offline MathJax bundle and its configuration (fast, no browser)
+
+
+def test_mathjax_pins_agree():
+    package = json.loads((ROOT / "tools" / "mathjax" / "package.json").read_text())
+    assert package["dependencies"] == {"mathjax": book.MATHJAX_VERSION}, "pin an exact version"
+    lock = json.loads((ROOT / "tools" / "mathjax" / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/mathjax"]["version"] == book.MATHJAX_VERSION
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+
+
+def test_config_points_mathjax_at_the_staged_bundle():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    assert config["mathjax_path"] == f"mathjax/{book.MATHJAX_ENTRY}"
+    assert book.MATHJAX_STAGE in config["html_static_path"]
+    assert "_static" not in config["html_static_path"], "Jupyter Book would add every *.js of it to every page"
+
+
+def test_stage_gets_the_bundle_or_a_cdn_loader(tmp_path, monkeypatch):
+    paths = book.BookPaths.for_source(ROOT, output_root=tmp_path)
+    target = paths.stage / book.MATHJAX_STAGE / "mathjax"
+    monkeypatch.setattr(book, "mathjax_bundle", lambda source=None: None)
+    assert book._stage_mathjax(paths) is False
+    assert [p.name for p in target.rglob("*") if p.is_file()] == [book.MATHJAX_ENTRY]
+    assert book.MATHJAX_CDN in (target / book.MATHJAX_ENTRY).read_text()
+    monkeypatch.undo()
+    if book.mathjax_bundle(ROOT) is None:
+        pytest.skip("the MathJax bundle is not installed (npm ci --prefix tools/mathjax)")
+    assert book._stage_mathjax(paths) is True
+    entry = target / book.MATHJAX_ENTRY
+    assert book.MATHJAX_CDN not in entry.read_text(), "the CDN loader must be replaced by the bundle"
+    assert any(target.glob("output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"))
+    assert any(target.glob("input/tex/extensions/*.js"))
+    before = entry.stat().st_mtime_ns
+    assert book._stage_mathjax(paths) is True and entry.stat().st_mtime_ns == before, "unchanged files are kept"
+
+
+@pytest.mark.slow
+def test_built_pages_load_nothing_from_the_network(built_html):
+    """Static check (runs without a browser too): no script, style sheet, font, image or frame
+    of a page comes from a network host; links in the text may point anywhere."""
+    html = built_html.paths.html
+    assert built_html.status == 0, "the strict build failed (see test_strict_html_build)"
+    tag = re.compile(r"<(script|link|img|iframe|source|video|audio)\b[^>]*>", re.IGNORECASE)
+    url = re.compile(r"""\b(?:src|href)\s*=\s*["'](?:https?:)?//[^"']*""", re.IGNORECASE)
+    external = sorted(
+        {
+            f"{page.relative_to(html)}: {match.group(0)[:160]}"
+            for page in html.rglob("*.html")
+            if page.relative_to(html).parts[0] != "_static"
+            for match in tag.finditer(page.read_text(errors="replace"))
+            if url.search(match.group(0)) and not re.search(r"rel=[\"']?(?:canonical|alternate)", match.group(0))
+        }
+    )
+    assert (html / "_static" / "mathjax" / book.MATHJAX_ENTRY).is_file(), "MathJax is not served by the book"
+    assert not external, "pages load from the network:\n" + "\n".join(external)
+
+
+# --------------------------------------------------------------------------------------
+# The book itself
+
+
+@pytest.mark.slow
+def test_the_built_book_passes_the_browser_check(built_html):
+    _require_browser()
+    _require_mathjax()
+    assert built_html.status == 0, "the strict build failed (see test_strict_html_build)"
+    html = built_html.paths.html
+    shots = browser_check.toc_pages(ROOT)
+    explorers = browser_check.expected_explorers(ROOT)  # from the committed notebooks' tags
+    report = check_book(
+        html, screenshots=SCREENSHOTS, screenshot_pages=shots, expected_explorers=explorers, progress=False
+    )
+    assert not report.problems, f"{len(report.problems)} problem(s) in the browser:\n" + "\n".join(
+        map(str, report.problems)
+    )
+    assert not report.blocked
+    assert set(shots) <= set(report.pages)
+    assert {"genindex.html", "search.html"} <= set(report.pages)
+    for page in shots:
+        image = SCREENSHOTS / f"{Path(page).stem}.png"
+        assert report.screenshots[page] == image
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot of {page}"
+    assert not list(SCREENSHOTS.glob(".*")), "temporary screenshot files left behind"
+
+
+# --------------------------------------------------------------------------------------
+# The check can fail: a tiny hand-written book, one defect per folder, exactly the expected
+# problem(s) each (all folders are checked in one browser session: one launch, not one per case)
+
+_HEAD = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"
+_TAIL = "</body></html>"
+_FALLBACK = (
+    "<div class='cell tag_explorer'><div class='cell_output'><div class='plateau-explorer-static'>"
+    f"<img src='data:image/png;base64,{PNG}' alt='explorer'><p>A picture of the explorer; run it live.</p>"
+    "</div></div></div>"
+)
+
+#: Case -> (files of its folder, the problem(s) expected there). ``{c}`` is the case's folder.
+#: Every folder also gets ``other.html`` with an element ``id="part"``.
+CASES: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {
+    # Every feature the defects break, intact: an image, links with anchors, a script, an
+    # explorer with its static fallback.
+    "clean": (
+        {
+            "index.html": "<h1 id='top'>Title</h1><img src='pic.png' alt='pic'><p><a href='other.html#part'>o</a> "
+                          f"<a href='#top'>top</a> <a href='../index.html'>up</a></p><script src='ok.js'></script>"
+                          f"{_FALLBACK}",
+            "ok.js": "console.log('fine');",
+        },
+        [],
+    ),
+    "missing-image": (
+        {"index.html": "<img src='missing.png' alt='gone'>"},
+        [("image", "image did not load: missing.png")],
+    ),
+    "broken-anchor": (
+        {"index.html": "<a href='other.html#nowhere'>x</a>"},
+        [("anchor", "broken anchor 'other.html#nowhere': no id 'nowhere' in {c}/other.html")],
+    ),
+    "broken-link": (
+        {"index.html": "<a href='book/gone.html'>x</a>"},
+        [("link", "broken link 'book/gone.html': no {c}/book/gone.html in the book")],
+    ),
+    "traceback": (
+        {"index.html": "<pre>Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom</pre>"},
+        [("traceback", "Python traceback in the page: ValueError: boom")],
+    ),
+    "error-output": (
+        {"index.html": "<div class='output stderr'><pre>RuntimeWarning: overflow</pre></div>"},
+        [("error-output", "element of class 'output stderr': RuntimeWarning: overflow")],
+    ),
+    "console-error": (
+        {"index.html": "<script src='app.js'></script>", "app.js": "console.error('boom from the book');"},
+        [("console", "boom from the book ({c}/app.js:1)")],
+    ),
+    "uncaught-exception": (
+        {"index.html": "<script>const a = 1; const a = 2;</script>"},
+        [("page-error", "Identifier 'a' has already been declared")],
+    ),
+    "missing-script": (
+        {"index.html": "<script src='gone.js'></script>"},
+        [("resource", "HTTP 404 for {c}/gone.js")],
+    ),
+    "network-script": (
+        {"index.html": "<script src='https://cdn.example.org/lib.js'></script>"},
+        [("external", "script from the network blocked (the book must work offline): https://cdn.example.org/lib.js")],
+    ),
+    "explorer-without-fallback": (
+        {"index.html": "<div class='cell tag_explorer'><div class='cell_output'><p>(nothing)</p></div></div>"},
+        [("explorer", "explorer cell 1 shows neither a live widget nor its static fallback "
+                      "(a loaded image and a note in .plateau-explorer-static)")],
+    ),
+    "explorer-fallback-image-broken": (
+        {"index.html": _FALLBACK.replace(f"data:image/png;base64,{PNG}", "data:image/png;base64,AAAA")},
+        [("explorer", "explorer cell 1 shows neither a live widget nor its static fallback "
+                      "(a loaded image and a note in .plateau-explorer-static)"),
+         ("image", "image did not load: data:image/png;base64,AAAA")],
+    ),
+    "explorer-count": (  # expected 2 (see EXPECTED_EXPLORERS)
+        {"index.html": _FALLBACK},
+        [("explorer", "expected 2 explorer cell(s) (cells tagged 'explorer'), found 1")],
+    ),
+    "dead-widget": (
+        {"index.html": _FALLBACK + "<script type='application/vnd.jupyter.widget-view+json'>"
+                                   '{"version_major": 2, "version_minor": 0, "model_id": "abc123"}</script>'},
+        [("widget", "widget view (model abc123) that no widget manager rendered: a dead widget")],
+    ),
+    "raw-tex-in-math": (
+        {"index.html": r"<p>Energy <span class='math notranslate nohighlight'>\(E = mc^2\)</span>.</p>"},
+        [("math", r"1 of 1 math element(s) not rendered by MathJax, e.g. '\\(E = mc^2\\)'")],
+    ),
+    "raw-tex-in-text": (
+        {"index.html": r"<p>The loss $$L = \sum_i r_i^2$$ stays.</p>"},
+        [("math", r"raw TeX in the text (1 place(s)), e.g. 'The loss $$L = \\sum_i r_i^2$$ stays.'")],
+    ),
+    "redirect": (
+        {"index.html": "<meta http-equiv='Refresh' content='0; url=book/gone.html' />"},
+        [("link", "redirects to 'book/gone.html', which does not exist")],
+    ),
+}
+EXPECTED_EXPLORERS = {"clean/index.html": 1, "explorer-count/index.html": 2, "missing/index.html": 1}
+
+
+def _write_book(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".html") and "http-equiv" not in text:
+            text = _HEAD + text + _TAIL
+        path.write_text(text)
+    if "other.html" not in files:
+        (folder / "other.html").write_text(_HEAD + "<h2 id='part'>Part</h2>" + _TAIL)
+    return folder
+
+
+def test_each_defect_is_exactly_its_problem(tmp_path):
+    """One check over a book with a folder per case of :data:`CASES` (one browser launch, not one
+    per case, and one test so that the xdist workers do not both run it)."""
+    _require_browser()
+    html = tmp_path / "html"
+    for case, (files, _) in CASES.items():
+        _write_book(html / case, files)
+    (html / "clean" / "pic.png").write_bytes(base64.b64decode(PNG))
+    (html / "index.html").write_text(_HEAD + "<h1>Cases</h1>" + _TAIL)
+    shots = tmp_path / "shots"
+    report = check_book(html, screenshots=shots, screenshot_pages=["clean/index.html"],
+                        expected_explorers=EXPECTED_EXPLORERS, progress=False, timeout=10)
+
+    wrong = []
+    for case, (_, problems) in CASES.items():
+        found = sorted((p.kind, p.detail) for p in report.problems if p.page.split("/")[0] == case)
+        expected = sorted((kind, detail.format(c=case)) for kind, detail in problems)
+        if found != expected:
+            wrong.append(f"{case}: expected {expected}, found {found}")
+    assert not wrong, "\n".join(wrong)
+
+    others = [p for p in report.problems if p.page.split("/")[0] not in CASES]
+    missing = Problem("missing/index.html", "explorer", "page with expected explorers is missing from the book")
+    assert others == [missing]
+    pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html"))
+    assert report.pages == [p for p in pages if p != "redirect/index.html"]  # a redirect is not opened
+    assert report.screenshots == {"clean/index.html": shots / "index.png"}
+    assert (shots / "index.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [url for _, _, url in report.blocked] == ["https://cdn.example.org/lib.js"]
+
+
+def test_expected_explorers_come_from_the_notebooks():
+    counts = browser_check.expected_explorers(ROOT)
+    assert set(counts) == {f"book/{name}.html" for name in book.chapter_names(ROOT)}
+    for page, count in counts.items():
+        cells = json.loads((ROOT / page.replace(".html", ".ipynb")).read_text())["cells"]
+        assert count == sum("explorer" in c.get("metadata", {}).get("tags", []) for c in cells)
+
+
+# --------------------------------------------------------------------------------------
+# The command line
+
+
+def test_browse_help():
+    proc = subprocess.run(
+        [sys.executable, "-m", "plateau_lib", "book", "browse", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("usage: python -m plateau_lib book browse") and "--html" in proc.stdout
+
+
+def test_browse_without_a_built_book_is_a_usage_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "plateau_lib", "book", "browse", "--html", str(tmp_path / "nothing")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert len(proc.stderr.splitlines()) == 1 and "no built book" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_browse_reports_problems_with_exit_status_1(tmp_path):
+    _require_browser()
+    html = _write_book(tmp_path / "html", {"index.html": "<a href='gone.html'>x</a>"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "plateau_lib", "book", "browse", "--html", str(html),
+         "--screenshots", str(tmp_path / "shots"), "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert "book browse: index.html: link: broken link 'gone.html': no gone.html in the book" in lines
+    assert lines[-1].startswith("book browse: ") and "problem(s)" in lines[-1]
