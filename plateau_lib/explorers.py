@@ -479,7 +479,7 @@ class Explorer:
         for field, control in controls.items():
             control.observe(self._on_change(field), names="value")
         image = widgets.Image(value=self.png(), format="png", layout=widgets.Layout(max_width="100%"))
-        status = widgets.HTML(value=html.escape(self.view.summary()))
+        status = widgets.HTML(value=self._ready())
         grid = widgets.GridBox(list(controls.values()),
                                layout=widgets.Layout(grid_template_columns="repeat(3, minmax(16em, 1fr))"))
         box = widgets.VBox([widgets.HTML(f"<b>{html.escape(self.title)}</b>"), grid, status, image])
@@ -497,8 +497,16 @@ class Explorer:
 
     def _refresh(self) -> None:
         assert self._ui is not None
+        start = time.perf_counter()
         self._ui["image"].value = self.png()
-        self._ui["status"].value = html.escape(self.view.summary())
+        self._ui["status"].value = self._ready(time.perf_counter() - start)
+
+    def _ready(self, render: float | None = None) -> str:
+        """The status line: the figure's title holds the results, this line the timing."""
+        took = f"computed in {self.view.seconds:.2f} s"
+        if render is not None:
+            took += f", drawn in {render:.2f} s"
+        return f"<i>Move a control to recompute ({took}).</i>"
 
     def _widgets(self) -> dict[str, Any]:
         if self._ui is None:
