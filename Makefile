@@ -54,7 +54,7 @@ browser:
 	  echo "******************************************************************"; \
 	fi
 
-# JupyterLab (requirements-lab.txt), only to work in the chapters: not part of install.
+# JupyterLab (requirements-lab.txt): to work in the chapters, and for the live explorer test.
 LAB_STAMP := $(VENV)/.lab-installed
 $(LAB_STAMP): $(STAMP) requirements-lab.txt constraints.txt
 	$(BIN)/python -m pip install --quiet -r requirements-lab.txt -c constraints.txt
@@ -67,7 +67,8 @@ book: install
 	$(BIN)/python -m plateau_lib book run
 	$(BIN)/python -m plateau_lib book build
 
-test: install browser
+# JupyterLab and the browser serve the browser checks (the built pages; the explorers live).
+test: install browser $(LAB_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 tests
 
