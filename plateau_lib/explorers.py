@@ -193,14 +193,13 @@ class GDView:
     seconds: float
 
     def summary(self) -> str:
-        """One line: final loss, plateaus, pattern changes, time."""
+        """One line: final loss, plateaus and pattern changes (the figure's title)."""
         r = self.result
         if not r.success:
             return f"gradient descent stopped: {r.message}"
         filtered = max(len(self.levels) - 1, 0)
         return (f"final loss {r.final_loss:.3g} after {r.nit} steps; {len(self.plateaus)} plateau(s) detected; "
-                f"{filtered} pattern changes after the flicker filter ({len(r.pattern_changes)} raw); "
-                f"computed in {self.seconds:.2f} s")
+                f"{filtered} pattern changes after the flicker filter ({len(r.pattern_changes)} raw)")
 
 
 @dataclass(frozen=True)
@@ -232,11 +231,11 @@ class AnlsView:
     seconds: float
 
     def summary(self) -> str:
-        """One line: both final losses and times, and the lower bound."""
+        """One line: both final losses and wall times, and the lower bound (the figure's title)."""
         g, a = self.gd, self.anls
         gd = f"{g.final_loss:.3g} in {g.wall_time:.2f} s" if g.success else f"stopped ({g.message})"
         return (f"GD: {gd}; ANLS ({self.settings.variant}): {a.final_loss:.3g} in {a.wall_time:.3f} s "
-                f"({a.nit} sweeps); lower bound {self.lower_bound:.3g}; computed in {self.seconds:.2f} s")
+                f"({a.nit} sweeps); lower bound {self.lower_bound:.3g}")
 
 
 def compute_gd(settings: GDSettings) -> GDView:
