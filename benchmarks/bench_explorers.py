@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import cpu_name, positive_int
 from plateau_lib import figures
-from plateau_lib.cli import ArgumentParser
+from plateau_lib.benchmark import cpu_name
+from plateau_lib.cli import ArgumentParser, positive_int
 from plateau_lib.explorers import (
     AnlsSettings,
     Explorer,

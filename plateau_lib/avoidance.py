@@ -14,7 +14,7 @@ the companion's reading of the paper's principle); this module only *runs* it an
   gradient-descent polishing) over seeds, through :func:`~plateau_lib.sweeps.sweep`;
 * :func:`load_benchmark`, :func:`benchmark_entries`, :func:`benchmark_goals`,
   :func:`benchmark_schema`, :func:`benchmark_staleness` -- reading and summarising the results document of the benchmark
-  ``benchmarks/bench_anls.py`` (the library does not import the benchmark: it reads its output).
+  :mod:`plateau_lib.benchmark` (this module reads its output and does not import it).
 
 Medians over seeds. Where a quantity can be infinite (the time to reach a loss level that some
 runs never reach) the median is the *lower* median (:func:`lower_median`), as in the

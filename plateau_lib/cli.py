@@ -44,11 +44,7 @@ __all__ = [
 PROG = "python -m plateau_lib"
 
 #: Modules imported by :func:`build_parser` so their ``@register_command`` functions run.
-#: Add e.g. ``"plateau_lib.experiments"`` here when it defines the ``experiment`` command.
-#: ``benchmarks/`` is a folder of the repository (not installed): its commands exist when run from the root.
-COMMAND_MODULES: tuple[str, ...] = (
-    ("benchmarks.bench_anls",) if __import__("importlib.util").util.find_spec("benchmarks") else ()
-)
+COMMAND_MODULES: tuple[str, ...] = ("plateau_lib.benchmark",)
 
 Configure = Callable[[argparse.ArgumentParser], None]
 _COMMANDS: dict[str, tuple[Configure, str]] = {}
@@ -89,6 +85,14 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 

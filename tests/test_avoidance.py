@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,12 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import bench_anls  # noqa: E402
-from plateau_lib.avoidance import (  # noqa: E402
+from plateau_lib import benchmark
+from plateau_lib.avoidance import (
     FAR_FEWER,
     VARIANT_NAMES,
     BenchmarkEntry,
@@ -50,12 +44,12 @@ from plateau_lib.avoidance import (  # noqa: E402
     variant_study,
     variant_summary,
 )
-from plateau_lib.experiments import get_experiment  # noqa: E402
-from plateau_lib.network import ShallowReLU, loss  # noqa: E402
-from plateau_lib.trainers.anls import train_anls  # noqa: E402
+from plateau_lib.experiments import get_experiment
+from plateau_lib.network import ShallowReLU, loss
+from plateau_lib.trainers.anls import train_anls
 
 #: The committed full benchmark run the chapter reads in full mode.
-CACHED = ROOT / "benchmarks" / "results" / "bench_anls.json"
+CACHED = benchmark.RESULTS_PATH
 SEEDS = st.integers(0, 2**32 - 1)
 
 
@@ -263,22 +257,22 @@ def test_variant_study_rows():
 # --------------------------------------------------------------------------- benchmark results
 
 
-TINY_BUDGETS = bench_anls.Budgets(gd_steps=60, adam_steps=60, lbfgs_steps=10, lm_steps=5, anls_sweeps=3,
+TINY_BUDGETS = benchmark.Budgets(gd_steps=60, adam_steps=60, lbfgs_steps=10, lm_steps=5, anls_sweeps=3,
                                   first_order_record_every=10)
 
 
 @pytest.fixture(scope="module")
 def rerun():
     """The benchmark's quick suite (its problems, methods and levels) at tiny budgets and one seed."""
-    quick = bench_anls.QUICK
-    suite = bench_anls.Suite("tiny", quick.problems, (0,), TINY_BUDGETS, quick.levels, quick.methods)
-    best = bench_anls.load_best_known(bench_anls.BEST_KNOWN_PATH, suite.problems)
-    return suite, bench_anls.run_benchmark(suite, best, workers=1, progress=False)
+    quick = benchmark.QUICK
+    suite = benchmark.Suite("tiny", quick.problems, (0,), TINY_BUDGETS, quick.levels, quick.methods)
+    best = benchmark.load_best_known(benchmark.BEST_KNOWN_PATH, suite.problems)
+    return suite, benchmark.run_benchmark(suite, best, workers=1, progress=False)
 
 
 def test_entries_and_goals_agree_with_the_benchmark(rerun, tmp_path):
     suite, doc = rerun
-    bench_anls.write_results(doc, tmp_path)
+    benchmark.write_results(doc, tmp_path)
     loaded = load_benchmark(tmp_path / "bench_anls.json")
     # inf (never reached) is written as null and read back as inf
     assert any(math.isinf(r["time_to_2x"]) for r in loaded["rows"])
@@ -295,7 +289,7 @@ def test_entries_and_goals_agree_with_the_benchmark(rerun, tmp_path):
             assert e.reached == s["reached_2x"]
             assert math.isnan(e.ratio_to_lower_bound) == (d["best_known"][e.problem].get("lower_bound") is None)
         mine = benchmark_goals(d)
-        theirs = bench_anls.goals(doc["rows"], suite)
+        theirs = benchmark.goals(doc["rows"], suite)
         assert len(mine) == len(theirs)
         for g, h in zip(mine, theirs, strict=True):
             assert (g.problem, g.variant, g.final_ok, g.speed_ok) == (h["problem"], h["variant"], h["final_ok"],
@@ -311,7 +305,7 @@ def test_entries_and_goals_agree_with_the_benchmark(rerun, tmp_path):
 
 
 def test_peer_wins_and_peers():
-    assert [m for m in bench_anls.FULL.methods if is_peer(m)] == ["gd", "adam", "lbfgs", "lm", "oga"]
+    assert [m for m in benchmark.FULL.methods if is_peer(m)] == ["gd", "adam", "lbfgs", "lm", "oga"]
 
     def entry(method, final, t):
         return BenchmarkEntry("p", method, 3, final, final, final, final, math.nan, t, 3, 1.0, 2.0)
@@ -351,16 +345,16 @@ def test_cached_results_match_a_rerun_schema(cached, rerun):
     for key in fresh:
         if key != "seeds":
             assert mine[key] == fresh[key], key
-    assert mine["problems"] == [p.name for p in bench_anls.FULL.problems]
-    assert mine["methods"] == list(bench_anls.FULL.methods)
+    assert mine["problems"] == [p.name for p in benchmark.FULL.problems]
+    assert mine["methods"] == list(benchmark.FULL.methods)
 
 
 def full_suite_staleness(doc):
-    full = bench_anls.FULL
+    full = benchmark.FULL
     return benchmark_staleness(
         doc, seeds=full.seeds, budgets=asdict(full.budgets), methods=full.methods,
         problems=[p.name for p in full.problems],
-        best_known=bench_anls.load_best_known(bench_anls.BEST_KNOWN_PATH, full.problems))
+        best_known=benchmark.load_best_known(benchmark.BEST_KNOWN_PATH, full.problems))
 
 
 def test_cached_results_are_the_full_suite(cached):
@@ -372,7 +366,7 @@ def test_cached_results_are_the_full_suite(cached):
     assert cached["suite"]["name"] == "full"
     assert full_suite_staleness(cached) == []
     runs = {(r["problem"], r["method"], r["seed"]) for r in cached["rows"]}
-    assert len(runs) == len(cached["rows"]) == len(bench_anls.FULL.problems) * len(bench_anls.FULL.methods) * len(seeds)
+    assert len(runs) == len(cached["rows"]) == len(benchmark.FULL.problems) * len(benchmark.FULL.methods) * len(seeds)
 
 
 def test_staleness_is_detected(cached):

@@ -287,8 +287,6 @@ def test_strict_build_fails_on_a_warning(executed, tmp_path):
 def test_failing_cell_is_reported_in_one_line(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(ROOT / "book", source / "book")
-    # Chapter 4 reads the committed benchmark tables (and their module) from benchmarks/.
-    shutil.copytree(ROOT / "benchmarks", source / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, source / name)
     chapter = CHAPTERS[-1]

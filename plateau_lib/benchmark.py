@@ -1,13 +1,13 @@
-r"""ANLS against its peers on a suite of problems, seeds and budgets (claim C5).
+r"""The ANLS benchmark: ANLS against its peers on a suite of problems, seeds and budgets (claim C5).
 
 Every method starts from the *same* initial network per (problem, seed) -- the problem's own
 small initialisation -- and runs to its step budget:
 
 ==============  ===================================================================================
-``gd``          :func:`plateau_lib.train_gd`, the problem's step size
-``adam``        :func:`plateau_lib.train_adam`, step ``1e-2``
-``lbfgs``       :func:`plateau_lib.train_lbfgs` (analytic gradient)
-``lm``          :func:`plateau_lib.train_lm`, trust-region reflective (analytic Jacobian)
+``gd``          :func:`~plateau_lib.trainers.first_order.train_gd`, the problem's step size
+``adam``        :func:`~plateau_lib.trainers.first_order.train_adam`, step ``1e-2``
+``lbfgs``       :func:`~plateau_lib.trainers.scipy_based.train_lbfgs` (analytic gradient)
+``lm``          :func:`~plateau_lib.trainers.scipy_based.train_lm`, trust-region reflective (analytic Jacobian)
 ``oga``         :func:`plateau_lib.trainers.greedy.train_oga` (grows its own network: no initial net;
                 in 2-D its dictionary directions are drawn from ``default_rng(seed)``)
 ``anls``        :func:`plateau_lib.trainers.anls.train_anls` with the design's choices (single-neuron
@@ -52,6 +52,10 @@ Run::
 
     python -m plateau_lib bench best-known [--restarts 100]     # once; writes benchmarks/best_known.json
     python -m plateau_lib bench anls [--quick] [--output DIR]   # writes DIR/bench_anls.{json,csv}
+
+The cached best-known losses and the committed results live in the repository's
+``benchmarks/`` folder (:data:`BENCHMARK_DIR`), next to the other benchmarks; this module is
+part of the library so that Chapter 4, the tests and the command line import it from anywhere.
 """
 
 from __future__ import annotations
@@ -66,7 +70,6 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -76,24 +79,27 @@ from typing import Any
 
 import numpy as np
 
-import plateau_lib
-from benchmarks._common import cpu_name, positive_int
-from plateau_lib import figures
-from plateau_lib.avoidance import anls_joint_options
-from plateau_lib.cli import CommandFailed, UsageError, register_command
-from plateau_lib.experiments import get_experiment
-from plateau_lib.lower_bound import segmentation_lower_bound
-from plateau_lib.network import ShallowReLU, init_network
-from plateau_lib.result import TrainResult
-from plateau_lib.sweeps import sweep
-from plateau_lib.targets import grid, target_values
-from plateau_lib.trainers import train_adam, train_gd, train_lbfgs, train_lm
-from plateau_lib.trainers.anls import train_anls
-from plateau_lib.trainers.greedy import train_oga
+from . import __version__, figures
+from .avoidance import anls_joint_options
+from .cli import CommandFailed, UsageError, positive_int, register_command
+from .experiments import get_experiment
+from .lower_bound import segmentation_lower_bound
+from .network import ShallowReLU, init_network
+from .result import TrainResult
+from .sweeps import sweep
+from .targets import grid, target_values
+from .trainers import train_adam, train_gd, train_lbfgs, train_lm
+from .trainers.anls import train_anls
+from .trainers.greedy import train_oga
 
-HERE = Path(__file__).resolve().parent
-BEST_KNOWN_PATH = HERE / "best_known.json"
-DEFAULT_OUTPUT = HERE / "results"
+#: The repository's ``benchmarks/`` folder (plateau_lib is installed in editable mode from the repository).
+BENCHMARK_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+#: The cache of best-known losses (``python -m plateau_lib bench best-known``).
+BEST_KNOWN_PATH = BENCHMARK_DIR / "best_known.json"
+#: Where ``python -m plateau_lib bench anls`` writes its results by default.
+DEFAULT_OUTPUT = BENCHMARK_DIR / "results"
+#: The committed results of the full suite, which Chapter 4 reads.
+RESULTS_PATH = DEFAULT_OUTPUT / "bench_anls.json"
 BEST_KNOWN_COMMAND = "python -m plateau_lib bench best-known"
 #: Losses below FLOOR_RTOL * L(0) count as exact fits.
 FLOOR_RTOL = 1e-12
@@ -179,6 +185,18 @@ QUICK = Suite("quick", PROBLEMS, tuple(range(3)),
               Budgets(gd_steps=4_000, adam_steps=4_000, lbfgs_steps=500, lm_steps=100, anls_sweeps=15))
 
 ADAM_LR = 1e-2
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where available), recorded with timings."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 # ----------------------------------------------------------------------------- threads
@@ -648,7 +666,7 @@ def _versions() -> dict[str, str]:
     import scipy
 
     return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "plateau_lib": plateau_lib.__version__}
+            "plateau_lib": __version__}
 
 
 
@@ -734,25 +752,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     best.set_defaults(handler=_bench_best_known)
 
 
-if __name__ != "__main__":  # run as a script, main() registers the imported module's copy instead
-    register_command("bench", help="benchmarks: ANLS against its peers; best-known losses")(configure)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m benchmarks.bench_anls ...`` is ``python -m plateau_lib bench ...``."""
-    import importlib
-
-    from plateau_lib import cli
-
-    importlib.import_module("benchmarks.bench_anls")  # registers the command
-    return cli.main(["bench", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+register_command("bench", help="benchmarks: ANLS against its peers; best-known losses")(configure)
 
 
 __all__ = [
+    "BENCHMARK_DIR", "BEST_KNOWN_PATH", "DEFAULT_OUTPUT", "RESULTS_PATH", "cpu_name",
     "FULL", "PROBLEMS", "QUICK", "BenchProblem", "Budgets", "Suite", "compute_best_known", "goals",
     "load_best_known", "run_benchmark", "run_task", "summarise", "write_results",
 ]

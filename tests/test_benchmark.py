@@ -1,4 +1,4 @@
-"""The ANLS benchmark: schema of its results, the best-known cache, and its command line."""
+"""The ANLS benchmark (plateau_lib.benchmark): schema of its results, the best-known cache, and its command line."""
 
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import bench_anls  # noqa: E402
-from benchmarks.bench_anls import (  # noqa: E402
+from plateau_lib import benchmark, cli
+from plateau_lib.benchmark import (
     PROBLEMS,
     BenchProblem,
     Budgets,
@@ -27,7 +23,8 @@ from benchmarks.bench_anls import (  # noqa: E402
     run_benchmark,
     write_results,
 )
-from plateau_lib import cli  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = BenchProblem(name="tiny_bump", target="bump", m=21, d=1, width=4)
 TINY_2D = BenchProblem(name="tiny_pyramid", target="pyramid_2d", m=16, d=2, width=3)
@@ -69,7 +66,7 @@ def test_results_schema(results):
             assert key in row, key
         assert row["final_loss"] <= row["initial_loss"] * (1 + 1e-12) or row["method"] == "adam"
         curve = row["curve"]
-        assert len(curve["time"]) == len(curve["loss"]) == len(curve["evals"]) <= bench_anls.CURVE_POINTS + 2
+        assert len(curve["time"]) == len(curve["loss"]) == len(curve["evals"]) <= benchmark.CURVE_POINTS + 2
         assert curve["loss"][-1] == row["final_loss"]
         if row["d"] == 1:
             assert row["gap_to_lower_bound"] >= -1e-12
@@ -105,9 +102,9 @@ def test_results_are_written_as_json_and_csv(results, tmp_path):
 
 
 def test_committed_best_known_cache_covers_the_suite():
-    entries = load_best_known(bench_anls.BEST_KNOWN_PATH, PROBLEMS)
-    doc = json.loads(bench_anls.BEST_KNOWN_PATH.read_text())
-    assert doc["command"].startswith(bench_anls.BEST_KNOWN_COMMAND)
+    entries = load_best_known(benchmark.BEST_KNOWN_PATH, PROBLEMS)
+    doc = json.loads(benchmark.BEST_KNOWN_PATH.read_text())
+    assert doc["command"].startswith(benchmark.BEST_KNOWN_COMMAND)
     for p in PROBLEMS:
         assert entries[p.name]["lm_restarts"] >= 100
         assert entries[p.name]["best_known"] <= entries[p.name]["lm_best"]
@@ -124,9 +121,9 @@ def test_stale_or_missing_cache_is_reported(tmp_path):
 
 def test_suites_are_frozen():
     with pytest.raises(AttributeError):
-        bench_anls.FULL.seeds = (0,)
-    assert len(bench_anls.FULL.seeds) >= 10 and len(bench_anls.FULL.problems) >= 5
-    names = {p.name for p in bench_anls.FULL.problems}
+        benchmark.FULL.seeds = (0,)
+    assert len(benchmark.FULL.seeds) >= 10 and len(benchmark.FULL.problems) >= 5
+    names = {p.name for p in benchmark.FULL.problems}
     assert {"plateau_1d", "multi_plateau_1d", "plateau_2d"} <= names
 
 
@@ -176,7 +173,7 @@ def test_quick_run_from_the_command_line(tmp_path):
     assert proc.stderr == ""
     doc = json.loads((out / "bench_anls.json").read_text())
     assert doc["suite"]["name"] == "quick" and doc["suite"]["seeds"] == [0]
-    assert {r["method"] for r in doc["rows"]} == set(bench_anls.QUICK.methods)
+    assert {r["method"] for r in doc["rows"]} == set(benchmark.QUICK.methods)
     assert "| bump_1d | anls-joint |" in proc.stdout
 
 
@@ -184,7 +181,7 @@ def test_ctrl_c_writes_nothing(tmp_path, monkeypatch):
     def interrupted(task):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bench_anls, "run_task", interrupted)
+    monkeypatch.setattr(benchmark, "run_task", interrupted)
     out = tmp_path / "out"
     status = cli.main(["bench", "anls", "--quick", "bump_1d", "--workers", "1", "--no-progress",
                        "--output", str(out)])
