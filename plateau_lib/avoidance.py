@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._validation import check_positive_int
-from .experiments import get_experiment
+from .experiments import get_experiment, register_study
 from .lower_bound import segmentation_lower_bound
 from .network import ShallowReLU, check_problem
 from .result import TrainResult
@@ -493,7 +493,7 @@ class VariantSettings:
 
 
 #: The chapter's variant study.
-VARIANTS = VariantSettings()
+VARIANTS = register_study("anls_variants", VariantSettings())
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ import numpy as np
 from . import __version__, figures
 from .avoidance import anls_joint_options
 from .cli import CommandFailed, UsageError, positive_int, register_command
-from .experiments import get_experiment
+from .experiments import get_experiment, register_study
 from .lower_bound import segmentation_lower_bound
 from .network import ShallowReLU, init_network
 from .result import TrainResult
@@ -180,9 +180,12 @@ PROBLEMS: tuple[BenchProblem, ...] = (
     BenchProblem(name="pyramid_2d", target="pyramid_2d", m=225, d=2, width=20),
 )
 
-FULL = Suite("full", PROBLEMS, tuple(range(10)), Budgets())
-QUICK = Suite("quick", PROBLEMS, tuple(range(3)),
-              Budgets(gd_steps=4_000, adam_steps=4_000, lbfgs_steps=500, lm_steps=100, anls_sweeps=15))
+#: The full suite (the study ``anls_benchmark``): every problem, 10 seeds, the default budgets.
+FULL = register_study("anls_benchmark", Suite("full", PROBLEMS, tuple(range(10)), Budgets()))
+#: The quick suite (the study ``anls_benchmark_quick``): 3 seeds and smaller budgets.
+QUICK = register_study("anls_benchmark_quick", Suite(
+    "quick", PROBLEMS, tuple(range(3)),
+    Budgets(gd_steps=4_000, adam_steps=4_000, lbfgs_steps=500, lm_steps=100, anls_sweeps=15)))
 
 ADAM_LR = 1e-2
 

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._validation import as_float_array, check_data, check_positive_float, check_positive_int
-from .experiments import Experiment, get_experiment
+from .experiments import Experiment, get_experiment, register_study
 from .network import ShallowReLU, check_problem
 from .patterns import detect_plateaus, filtered_changes
 from .result import TrainResult
@@ -1048,7 +1048,7 @@ class RegimeSweep:
     Attributes
     ----------
     name : str
-        Name of the sweep (for tables and a future registry entry).
+        Name of the sweep (its name in the study registry, :func:`~plateau_lib.experiments.get_study`).
     base : str
         Registered experiment (:func:`~plateau_lib.experiments.get_experiment`) run at each
         scale with ``init_scale`` replaced; everything else (data, width, trainer, step,
@@ -1106,8 +1106,8 @@ class RegimeSweep:
         return np.unique(np.concatenate([[0], np.round(np.geomspace(1, budget, self.grid_points))])).astype(np.int64)
 
 
-#: The sweep of Chapter 2 (to move to the experiment registry).
-REGIME_SWEEP = RegimeSweep()
+#: The sweep of Chapter 2, registered as the study ``regime_1d``.
+REGIME_SWEEP = register_study("regime_1d", RegimeSweep())
 
 
 @dataclass(frozen=True, eq=False)

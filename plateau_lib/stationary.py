@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._validation import as_float_array, check_positive_float, check_positive_int
-from .experiments import get_experiment
+from .experiments import get_experiment, register_study
 from .lower_bound import segmentation_lower_bound
 from .network import ShallowReLU, check_problem, evaluate
 from .result import TrainResult
@@ -629,14 +629,15 @@ class CatalogueSettings:
 
 #: The showcase of Chapter 3: ``plateau_1d`` at its own width and seed, gradient descent until
 #: :math:`\|\nabla L\|_2 \le 10^{-6}` (or 80 000 steps), then the polish; the same in quick mode.
-POLISH_DEMO = CatalogueSettings(widths=(10,), seeds=1, quick_seeds=1, steps=80_000, quick_steps=80_000, gtol=1e-6)
+POLISH_DEMO = register_study("polish_demo", CatalogueSettings(widths=(10,), seeds=1, quick_seeds=1, steps=80_000,
+                                                                quick_steps=80_000, gtol=1e-6))
 #: The 1-D catalogue of Chapter 3: ``plateau_1d`` at widths 3, 5, 10, 20.
-CATALOGUE_1D = CatalogueSettings()
+CATALOGUE_1D = register_study("catalogue_1d", CatalogueSettings())
 #: The 2-D catalogue of Chapter 3: ``plateau_2d`` at small widths, where gradient descent can
 #: reach stationary points within the budget (at larger widths it ends sliding along pattern
 #: boundaries; see the chapter).
-CATALOGUE_2D = CatalogueSettings(experiment="plateau_2d", widths=(2, 3, 4, 6), seeds=10, quick_seeds=5,
-                                 steps=20_000, quick_steps=20_000)
+CATALOGUE_2D = register_study("catalogue_2d", CatalogueSettings(experiment="plateau_2d", widths=(2, 3, 4, 6), seeds=10,
+                                                                 quick_seeds=5, steps=20_000, quick_steps=20_000))
 
 
 @dataclass(frozen=True)
