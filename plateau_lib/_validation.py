@@ -13,8 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 
-def as_float_array(value: ArrayLike, name: str, ndim: int) -> NDArray[np.float64]:
-    """Return ``value`` as a finite float64 array with ``ndim`` dimensions."""
+def as_float_array(value: ArrayLike, name: str, ndim: int, *, allow_empty: bool = False) -> NDArray[np.float64]:
+    """Return ``value`` as a finite float64 array with ``ndim`` dimensions (non-empty unless ``allow_empty``)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
     try:
@@ -24,7 +24,7 @@ def as_float_array(value: ArrayLike, name: str, ndim: int) -> NDArray[np.float64
     if arr.ndim != ndim:
         shape = {1: "(m,)", 2: "(m, d)"}.get(ndim, f"{ndim}-D")
         raise ValueError(f"{name} must be a {ndim}-D array {shape}, got shape {arr.shape}")
-    if arr.size == 0:
+    if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, found NaN or inf")
@@ -52,15 +52,24 @@ def check_positive_int(value: object, name: str, *, allow_zero: bool = False) ->
     return int(value)
 
 
-def check_positive_float(value: object, name: str, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a float, requiring it to be finite and positive (or >= 0)."""
+def check_real(value: object, name: str, *, low: float, strict: bool, high: float | None = None) -> float:
+    """Return ``value`` as a finite float with ``value > low`` (``>= low`` unless ``strict``) and ``< high``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    bad_low = value <= low if strict else value < low
+    bad_high = high is not None and value >= high
+    if not np.isfinite(value) or bad_low or bad_high:
+        rel = ">" if strict else ">="
+        upper = f" and < {high}" if high is not None else ""
+        low_text = f"{low:g}" if low != 0 else "0"
+        raise ValueError(f"{name} must be finite and {rel} {low_text}{upper}, got {value}")
     return value
+
+
+def check_positive_float(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float, requiring it to be finite and positive (or >= 0)."""
+    return check_real(value, name, low=0.0, strict=not allow_zero)
 
 
 def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:

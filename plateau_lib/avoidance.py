@@ -39,7 +39,7 @@ from ._validation import check_positive_int
 from .experiments import get_experiment, register_study
 from .lower_bound import segmentation_lower_bound
 from .network import ShallowReLU, check_problem
-from .result import TrainResult
+from .result import TrainResult, check_result
 from .stationary import POLISH_DEMO, PolishResult, run_to_stationary_point
 from .studies import PlateauRow, plateau_rows
 from .sweeps import sweep
@@ -56,21 +56,9 @@ FAR_FEWER = 0.01
 ANLS_PREFIXES = ("anls", "gd+")
 
 
-def _check_seed(seed: object, name: str = "seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {seed!r}")
-    return int(seed)
-
-
-def _check_result(result: object, name: str = "result") -> TrainResult:
-    if not isinstance(result, TrainResult):
-        raise TypeError(f"{name} must be a TrainResult, got {type(result).__name__}")
-    return result
-
-
 def first_reach(result: TrainResult, level: float) -> int | None:
     """The first recorded step (sweep, for ANLS) at which the loss is at most ``level``; None if never."""
-    result = _check_result(result)
+    result = check_result(result)
     level = float(level)
     if not math.isfinite(level):
         raise ValueError(f"level must be finite, got {level!r}")
@@ -364,7 +352,7 @@ def gd_vs_anls(name: str = "plateau_1d", seed: int | None = None, *, quick: bool
     (``quick``: its quick budget).
     """
     experiment = get_experiment(name)
-    seed = experiment.seed if seed is None else _check_seed(seed)
+    seed = experiment.seed if seed is None else check_positive_int(seed, "seed", allow_zero=True)
     sweeps = check_positive_int(sweeps, "sweeps")
     X, y = experiment.data()
     net = experiment.initial_network(seed)
@@ -417,7 +405,7 @@ def anls_from_stationary(name: str = "plateau_1d", seed: int | None = None, *,
     ``variants`` maps a name to ANLS options (default: ``{"anls": {}}``, the design's options).
     """
     experiment = get_experiment(name)
-    seed = experiment.seed if seed is None else _check_seed(seed)
+    seed = experiment.seed if seed is None else check_positive_int(seed, "seed", allow_zero=True)
     sweeps = check_positive_int(sweeps, "sweeps")
     variants = {"anls": {}} if variants is None else {str(k): dict(v) for k, v in variants.items()}
     if not variants:
@@ -548,7 +536,7 @@ def variant_study(settings: VariantSettings | None = None, *, quick: bool = Fals
     settings = VARIANTS if settings is None else settings
     if not isinstance(settings, VariantSettings):
         raise TypeError(f"settings must be a VariantSettings, got {type(settings).__name__}")
-    seed = _check_seed(seed)
+    seed = check_positive_int(seed, "seed", allow_zero=True)
     items = [(settings, p, v, seed + k) for p in settings.problems for v in VARIANT_NAMES
              for k in range(settings.n_seeds(quick))]
     return sweep(_variant_row, items, executor=executor, progress=progress, desc="ANLS variants")

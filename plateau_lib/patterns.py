@@ -34,9 +34,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import check_positive_int
+from ._validation import as_float_array, check_positive_int, check_real
 from .network import ShallowReLU, activation_pattern, check_problem
-from .result import TrainResult
+from .result import TrainResult, check_result
 from .theory import SIGNIFICANCE_RTOL, significant_neurons
 
 __all__ = [
@@ -64,39 +64,6 @@ DEFAULT_DWELL_FRACTION = 0.01
 # --------------------------------------------------------------------------------------
 # validation helpers (local: they name this module's arguments)
 # --------------------------------------------------------------------------------------
-
-
-def _check_result(result: object) -> TrainResult:
-    if not isinstance(result, TrainResult):
-        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
-    return result
-
-
-def _check_real(value: object, name: str, *, low: float, strict: bool, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    bad_low = value <= low if strict else value < low
-    bad_high = high is not None and value >= high
-    if not math.isfinite(value) or bad_low or bad_high:
-        rel = ">" if strict else ">="
-        upper = f" and < {high}" if high is not None else ""
-        raise ValueError(f"{name} must be finite and {rel} {low}{upper}, got {value}")
-    return value
-
-
-def _as_1d(values: object, name: str) -> NDArray[np.float64]:
-    if isinstance(values, (str, bytes)) or values is None:
-        raise TypeError(f"{name} must be an array of numbers, got {type(values).__name__}")
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of numbers: {err}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, found NaN or inf")
-    return arr
 
 
 def _check_flips(flips: object) -> NDArray[np.int64]:
@@ -296,7 +263,7 @@ def filtered_changes(
         Sorted distinct steps ``s >= 1`` at which some filtered entry changes (the
         filtered pattern at ``s`` differs from that at ``s - 1``); see :func:`debounce_flips`.
     """
-    result = _check_result(result)
+    result = check_result(result)
     dwell = _resolve_dwell(result, min_dwell)
     n = result.net.n
     mask = _neuron_mask(neurons, n)
@@ -392,7 +359,7 @@ def raw_segments(result: TrainResult) -> list[Segment]:
     The same as :func:`pattern_segments` with ``min_dwell=1`` and all neurons, computed
     from ``result.pattern_changes``; for side-by-side comparison with the filtered ones.
     """
-    result = _check_result(result)
+    result = check_result(result)
     return _segments(result, np.unique(np.asarray(result.pattern_changes, dtype=np.int64)))
 
 
@@ -529,8 +496,8 @@ def detect_plateaus(
     step plays the role of the origin of log-time: if the loss hardly changes over the
     first ``window``-fold stretch (e.g. steps 1 to 2), that stretch is flat too.
     """
-    t = _as_1d(steps, "steps")
-    L = _as_1d(loss, "loss")
+    t = as_float_array(steps, "steps", 1, allow_empty=True)
+    L = as_float_array(loss, "loss", 1, allow_empty=True)
     if len(t) != len(L):
         raise ValueError(f"steps and loss must have the same length, got {len(t)} and {len(L)}")
     if len(t) and t.min() < 0:
@@ -539,9 +506,9 @@ def detect_plateaus(
         raise ValueError("steps must be strictly increasing")
     if np.any(L <= 0):
         raise ValueError("loss must be > 0 everywhere (plateaus are judged on log L)")
-    slope_tol = _check_real(slope_tol, "slope_tol", low=0.0, strict=False)
-    window = _check_real(window, "window", low=1.0, strict=True)
-    min_span = _check_real(min_span, "min_span", low=1.0, strict=False)
+    slope_tol = check_real(slope_tol, "slope_tol", low=0.0, strict=False)
+    window = check_real(window, "window", low=1.0, strict=True)
+    min_span = check_real(min_span, "min_span", low=1.0, strict=False)
 
     positive = np.flatnonzero(t > 0)
     if len(positive) < 2:
@@ -678,10 +645,10 @@ def relate(
             raise ValueError(
                 f"segments must be consecutive, got [{prev.start}, {prev.end}) followed by [{nxt.start}, {nxt.end})"
             )
-    edge_tol = _check_real(edge_tol, "edge_tol", low=0.0, strict=False, high=0.5)
+    edge_tol = check_real(edge_tol, "edge_tol", low=0.0, strict=False, high=0.5)
     raw = None
     if raw_changes is not None:
-        raw = np.sort(_as_1d(raw_changes, "raw_changes")) if np.size(raw_changes) else np.zeros(0)
+        raw = np.sort(as_float_array(raw_changes, "raw_changes", 1)) if np.size(raw_changes) else np.zeros(0)
     starts = np.array([s.start for s in segments], dtype=np.float64)
     ends = np.array([s.end for s in segments], dtype=np.float64)
     boundaries = starts[1:]
@@ -745,10 +712,10 @@ def match_plateaus(
     list of PlateauMatch
         One per plateau, in time order, with ``neurons`` set to the neurons used.
     """
-    result = _check_result(result)
+    result = check_result(result)
     check_problem(result.net, X, y)
     if rel_tol is not None:
-        rel_tol = _check_real(rel_tol, "rel_tol", low=0.0, strict=False)
+        rel_tol = check_real(rel_tol, "rel_tol", low=0.0, strict=False)
     out = []
     for plateau in detect_plateaus(result.steps, result.loss, slope_tol=slope_tol, window=window, min_span=min_span):
         if rel_tol is None:
@@ -769,7 +736,7 @@ def match_plateaus(
 
 def plateau_index(result: TrainResult, plateau: Plateau) -> int:
     """Index of the recorded step nearest the plateau's middle (ties to the earlier step)."""
-    result = _check_result(result)
+    result = check_result(result)
     if not isinstance(plateau, Plateau):
         raise TypeError(f"plateau must be a Plateau, got {type(plateau).__name__}")
     steps = np.asarray(result.steps, dtype=np.float64)
@@ -781,8 +748,8 @@ def plateau_index(result: TrainResult, plateau: Plateau) -> int:
 
 def nearest_record(result: TrainResult, step: float) -> int:
     """Index of the recorded step nearest ``step`` (ties to the earlier step)."""
-    result = _check_result(result)
-    return _nearest(np.asarray(result.steps, dtype=np.float64), _check_real(step, "step", low=-np.inf, strict=False))
+    result = check_result(result)
+    return _nearest(np.asarray(result.steps, dtype=np.float64), check_real(step, "step", low=-np.inf, strict=False))
 
 
 def _nearest(steps: NDArray[np.float64], t: float) -> int:

@@ -81,3 +81,10 @@ class TrainResult:
             f"pattern_changes={len(self.pattern_changes)}, nfev={self.nfev}, "
             f"wall_time={self.wall_time:.3g}s, message={self.message!r})"
         )
+
+
+def check_result(result: object, name: str = "result") -> TrainResult:
+    """Require a :class:`TrainResult` (the error names the argument)."""
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"{name} must be a TrainResult, got {type(result).__name__}")
+    return result
