@@ -225,3 +225,21 @@ def glue_values(output_dir: str | os.PathLike[str], /, **values: object) -> Path
         for key, value in values.items():
             glue(key, _plain(value, key), display=False)
     return path
+
+
+def glue_figure(name: str, fig: Any) -> None:
+    """Glue a figure for a ``{glue:figure}`` directive, then close it.
+
+    ``myst_nb.glue(name, fig, display=False)`` records the figure without showing it; closing
+    it afterwards keeps matplotlib's inline backend from also showing it at the end of the
+    cell, which would put the figure on the page twice (once in the cell's output, once where
+    the prose places it).
+    """
+    name = _check_name(name)
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -117,6 +117,23 @@ def test_unknown_chapter_is_rejected():
 # figures.py and the comparison (fast)
 
 
+def test_glue_figure_records_and_closes(capsys):
+    import matplotlib.pyplot as plt
+
+    from plateau_lib.figures import glue_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    glue_figure("fig_test", fig)
+    assert not plt.fignum_exists(fig.number)
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        glue_figure("fig_test", object())
+    other = plt.figure()
+    with pytest.raises(ValueError, match="name"):
+        glue_figure("bad name!", other)
+    plt.close(other)
+
+
 def test_save_figure_writes_image_and_data(tmp_path):
     import matplotlib
 
@@ -213,6 +230,19 @@ def test_every_chapter_executes_in_quick_mode(executed):
         assert not [o for o in outputs if o.get("name") == "stderr"], f"{name} wrote to stderr"
     assert not list(paths.running.glob("*")), "temporary notebooks left behind"
     assert book.stage_problems(paths) == ([], [])
+
+
+@pytest.mark.slow
+def test_glued_figures_are_not_shown_twice(executed):
+    """A cell that glues a figure for a {glue:figure} directive must not also show it as output."""
+    paths, _ = executed
+    for name in CHAPTERS:
+        nb = _load(paths.staged_notebook(name))
+        for index, cell in enumerate(nb["cells"]):
+            outputs = cell.get("outputs", [])
+            glued = [o for o in outputs if "application/papermill.record/image/png" in o.get("data", {})]
+            shown = [o for o in outputs if "image/png" in o.get("data", {})]
+            assert not (glued and shown), f"{name} cell {index} glues a figure and also shows it"
 
 
 @pytest.mark.slow
