@@ -62,8 +62,7 @@ def check_real(value: object, name: str, *, low: float, strict: bool, high: floa
     if not np.isfinite(value) or bad_low or bad_high:
         rel = ">" if strict else ">="
         upper = f" and < {high}" if high is not None else ""
-        low_text = f"{low:g}" if low != 0 else "0"
-        raise ValueError(f"{name} must be finite and {rel} {low_text}{upper}, got {value}")
+        raise ValueError(f"{name} must be finite and {rel} {low:g}{upper}, got {value}")
     return value
 
 

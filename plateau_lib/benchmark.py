@@ -80,7 +80,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, figures
-from .avoidance import anls_joint_options
+from .avoidance import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
 from .cli import CommandFailed, UsageError, positive_int, register_command
 from .experiments import get_experiment, register_study
 from .lower_bound import segmentation_lower_bound
@@ -543,8 +543,8 @@ def median_curves(rows: list[dict[str, Any]], suite: Suite, points: int = 60) ->
     return out
 
 
-def goals(rows: list[dict[str, Any]], suite: Suite, *, factor: float = 1.5, speedup: float = 10.0,
-          level: float = 2.0) -> list[dict[str, Any]]:
+def goals(rows: list[dict[str, Any]], suite: Suite, *, factor: float = GOAL_FACTOR, speedup: float = GOAL_SPEEDUP,
+          level: float = GOAL_LEVEL) -> list[dict[str, Any]]:
     """The performance goals, per problem and ANLS variant, with the measured numbers.
 
     ``final_ok``: the median final loss is within ``factor`` of the best-known reference.

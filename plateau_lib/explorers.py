@@ -33,7 +33,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -111,7 +111,7 @@ class GDSettings:
         e = get_experiment(DEFAULT_EXPERIMENT)
         base = {"target": e.target, "points": e.m, "width": e.width, "init_scale": e.init_scale,
                 "lr": float(e.options["lr"]), "steps": e.budget(quick=True), "seed": e.seed}
-        return cls(**(base | _extra_defaults(cls) | changes))
+        return cls(**(base | changes))  # a subclass's own fields keep their dataclass defaults
 
     def experiment(self) -> Experiment:
         """The registered default experiment with these settings."""
@@ -141,11 +141,6 @@ class AnlsSettings(GDSettings):
         super().__post_init__()
         check_positive_int(self.sweeps, "sweeps")
         check_choice(self.variant, "variant", ANLS_VARIANTS)
-
-
-def _extra_defaults(cls: type) -> dict[str, Any]:
-    """Defaults of the fields a settings subclass adds (those with a default value)."""
-    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 def anls_variant_options(variant: str, lr: float) -> dict[str, Any]:

@@ -83,6 +83,12 @@ def _check_name(name: object) -> str:
     return name
 
 
+def _check_figure(fig: Any) -> Any:
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    return fig
+
+
 def _check_arrays(arrays: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
     if not arrays:
         raise ValueError("pass the arrays the figure plots as keyword arguments (e.g. step=..., loss=...)")
@@ -144,9 +150,7 @@ def save_figure(
     dict
         ``{"png": Path, ..., "npz": Path}``: every file written.
     """
-    name = _check_name(name)
-    if not hasattr(fig, "savefig"):
-        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    name, fig = _check_name(name), _check_figure(fig)
     formats = tuple(formats)
     unknown = [f for f in formats if f not in IMAGE_FORMATS]
     if not formats or unknown:
@@ -235,9 +239,7 @@ def glue_figure(name: str, fig: Any) -> None:
     cell, which would put the figure on the page twice (once in the cell's output, once where
     the prose places it).
     """
-    name = _check_name(name)
-    if not hasattr(fig, "savefig"):
-        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    name, fig = _check_name(name), _check_figure(fig)
     import matplotlib.pyplot as plt
     from myst_nb import glue
 

@@ -41,6 +41,7 @@ from .theory import SIGNIFICANCE_RTOL, significant_neurons
 
 __all__ = [
     "DEFAULT_DWELL_FRACTION",
+    "EDGE_TOL",
     "Plateau",
     "PlateauMatch",
     "Segment",
@@ -49,6 +50,7 @@ __all__ = [
     "detect_plateaus",
     "filtered_changes",
     "match_plateaus",
+    "nearest_record",
     "pattern_segments",
     "plateau_index",
     "plateau_network",
@@ -59,6 +61,9 @@ __all__ = [
 
 DEFAULT_DWELL_FRACTION = 0.01
 """Default ``min_dwell`` as a fraction of the run length (see :func:`default_min_dwell`)."""
+#: Default share of a plateau, at each end, in which a pattern change still counts as "within"
+#: one segment (the loss is still settling onto the plateau or already leaving it; :func:`relate`).
+EDGE_TOL = 0.1
 
 
 # --------------------------------------------------------------------------------------
@@ -597,7 +602,7 @@ def relate(
     plateaus: Sequence[Plateau],
     segments: Sequence[Segment],
     *,
-    edge_tol: float = 0.1,
+    edge_tol: float = EDGE_TOL,
     raw_changes: ArrayLike | None = None,
 ) -> list[PlateauMatch]:
     r"""For each plateau, the constant-pattern segment that contains it (claim C2).
@@ -687,7 +692,7 @@ def match_plateaus(
     *,
     min_dwell: int | None = None,
     rel_tol: float | None = SIGNIFICANCE_RTOL,
-    edge_tol: float = 0.1,
+    edge_tol: float = EDGE_TOL,
     slope_tol: float = 0.1,
     window: float = 2.0,
     min_span: float = 2.0,

@@ -66,6 +66,22 @@ IntArray = NDArray[np.int64]
 SLIDING_MAX_GAP = 20
 #: Default least number of toggles of one entry that make a sliding phase.
 SLIDING_MIN_TOGGLES = 20
+#: Tolerances of the resolved fixed-pattern flow (:func:`fixed_pattern_flow`: DOP853 relative and
+#: absolute) and of its sampling grid (:func:`resolved_history`: trapezoid error of
+#: :math:`\int\lambda`, most grid points).
+FLOW_RTOL, FLOW_ATOL = 1e-12, 1e-14
+QUAD_TOL, MAX_POINTS = 1e-8, 3201
+#: Steps over which the end of a run is summarised (medians of the loss, the final sliding state).
+TAIL_STEPS = 100
+#: Share of a run at its end over which "has come to rest" is judged (:class:`RegimeRow`).
+TAIL_FRACTION = 0.1
+#: Chapter 2's checks: the exit-time slope within this relative distance of the prediction
+#: (fact 3); a run has come to rest when its loss changed by at most ``REST_RTOL`` (relative)
+#: over its last ``TAIL_FRACTION``; a sliding loss within ``SLIDING_LEVEL_ATOL`` (relative) of
+#: its pinned level.
+EXIT_SLOPE_RTOL = 0.05
+REST_RTOL = 1e-5
+SLIDING_LEVEL_ATOL = 1e-4
 _CHUNK = 1000
 
 
@@ -156,8 +172,8 @@ def fixed_pattern_flow(
     *,
     t_end: float,
     t_eval: ArrayLike | None = None,
-    rtol: float = 1e-12,
-    atol: float = 1e-14,
+    rtol: float = FLOW_RTOL,
+    atol: float = FLOW_ATOL,
     method: str = "DOP853",
     dense_output: bool = False,
 ) -> FixedPatternRun:
@@ -404,9 +420,9 @@ def resolved_history(
     S: Iterable[int] | None,
     *,
     t_end: float,
-    quad_tol: float = 1e-8,
+    quad_tol: float = QUAD_TOL,
     min_points: int = 201,
-    max_points: int = 3201,
+    max_points: int = MAX_POINTS,
 ) -> tuple[FixedPatternRun, ConvergenceHistory]:
     r""":func:`fixed_pattern_flow` and :func:`convergence_history` on a grid fine enough for the bound.
 
@@ -1014,7 +1030,7 @@ class SlidingState:
 
 def final_sliding_state(
     result: TrainResult, X: ArrayLike, y: ArrayLike, phases: Sequence[SlidingPhase], *,
-    max_gap: int = SLIDING_MAX_GAP, window: int = 100, rel_tol: float = SIGNIFICANCE_RTOL,
+    max_gap: int = SLIDING_MAX_GAP, window: int = TAIL_STEPS, rel_tol: float = SIGNIFICANCE_RTOL,
 ) -> SlidingState | None:
     """The pinned level at the end of a run whose last steps are a sliding phase, else ``None``.
 
@@ -1149,8 +1165,9 @@ class RegimeRow:
     end_loss, end_pinned, end_lstar_off, end_lstar_on : float
         :class:`SlidingState` values at the end (``nan`` unless ``end_sliding``).
     tail_change : float
-        Relative decrease of the loss over the last 10% of the run, between the medians of
-        the 100 steps before step ``0.9 * budget`` and of the last 100 steps (medians, so that
+        Relative decrease of the loss over the last ``TAIL_FRACTION`` (10%) of the run, between the
+        medians of the ``TAIL_STEPS`` (100) steps before step ``0.9 * budget`` and of the last
+        ``TAIL_STEPS`` steps (medians, so that
         gradient descent's flicker does not count): about 0 when the run has come to rest.
     n_directions : int
         Number of distinct directions :math:`v_j/|v_j|` among the weighted neurons at the
@@ -1214,8 +1231,9 @@ def regime_run(item: tuple[RegimeSweep, float, int, bool]) -> RegimeRow:
     theta0, theta1 = result.params[0], result.params[-1]
     grid = settings.step_grid(quick)
     grid_loss = np.interp(grid, steps, loss)  # every step is recorded: exact at the grid
-    before = (steps >= 0.9 * last - 100) & (steps < 0.9 * last)
-    end_med = float(np.median(loss[steps >= last - 100]))
+    cut = (1 - TAIL_FRACTION) * last
+    before = (steps >= cut - TAIL_STEPS) & (steps < cut)
+    end_med = float(np.median(loss[steps >= last - TAIL_STEPS]))
     tail_change = (float(np.median(loss[before])) - end_med) / end_med if before.any() else math.nan
     weighted = significant_neurons(result.net, X, y)
     nan = math.nan
@@ -1415,6 +1433,15 @@ __all__ = [
     "RegimeSweep",
     "SLIDING_MAX_GAP",
     "SLIDING_MIN_TOGGLES",
+    "EXIT_SLOPE_RTOL",
+    "FLOW_ATOL",
+    "FLOW_RTOL",
+    "MAX_POINTS",
+    "QUAD_TOL",
+    "REST_RTOL",
+    "SLIDING_LEVEL_ATOL",
+    "TAIL_FRACTION",
+    "TAIL_STEPS",
     "SlidingPhase",
     "SlidingState",
     "balance_drift",

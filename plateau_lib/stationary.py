@@ -60,6 +60,9 @@ SPAN_RTOL = 1e-8
 #: cell's least-squares fit. At an exact stationary point the difference on a determined cell
 #: is round-off (:math:`\sim 10^{-15}`); gradient descent alone stops orders of magnitude above it.
 AGREEMENT_RTOL = 1e-9
+#: Share of a run at its end in which pattern changes mark it as still sliding
+#: (:attr:`CatalogueRow.late_changes`).
+LATE_FRACTION = 0.1
 
 
 def _augment(X: FloatArray) -> FloatArray:
@@ -670,7 +673,7 @@ class CatalogueRow:
     last_change : int
         Last step at which the pattern changed (0 if never).
     late_changes : int
-        Pattern changes in the last 10% of the steps taken: many of them mean the run is
+        Pattern changes in the last ``LATE_FRACTION`` (10%) of the steps taken: many of them mean the run is
         sliding along a pattern boundary (a data point flickering across a breakpoint).
     min_margin : float
         Smallest distance :math:`|w_j\cdot x_i + b_j|/\|w_j\|` of a data point to the
@@ -810,7 +813,7 @@ def _catalogue_row(args: tuple[CatalogueSettings, int, int, bool]) -> CatalogueR
         loss=result.final_loss, lstar=lstar, rel_gap=rel_gap,
         gap_bound=gap_bound(net, X, y, polish.neurons), n_significant=len(polish.neurons),
         last_change=int(result.pattern_changes[-1]) if len(result.pattern_changes) else 0,
-        late_changes=int(np.sum(result.pattern_changes > 0.9 * result.nit)),
+        late_changes=int(np.sum(result.pattern_changes > (1 - LATE_FRACTION) * result.nit)),
         min_margin=_min_margin(net, X, polish.neurons),
         polished=polish.accepted, polished_loss=polish.loss_after,
         polished_stationarity=polish.stationarity_after, pattern_flips=polish.pattern_flips, lower_bound=lb,
