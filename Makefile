@@ -8,7 +8,7 @@ MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test lint clean browser lab
+.PHONY: install book test test-seeds lint clean browser lab
 
 install: $(STAMP) $(MATHJAX)
 
@@ -71,6 +71,13 @@ book: install
 test: install browser $(LAB_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 tests
+
+# Every chapter over seeds 0-9, full mode then quick mode, each seed in _build/seeds/; prints a
+# chapter x seed table and writes it to book/seed-table-*.md, which book/reproducibility.md shows.
+SEEDS ?= 0-9
+test-seeds: install
+	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --table book/seed-table-full.md
+	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --quick --table book/seed-table-quick.md
 
 lint: install
 	$(BIN)/ruff check .

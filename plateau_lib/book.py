@@ -291,7 +291,7 @@ def _notebook_digest(path: Path) -> str:
 
 
 #: Tooling modules that do not compute anything a chapter shows (left out of the library hash).
-_TOOLING = frozenset({"__main__.py", "book.py", "browser_check.py", "cli.py"})
+_TOOLING = frozenset({"__main__.py", "book.py", "browser_check.py", "cli.py", "seed_sweep.py"})
 
 
 def _library_digest() -> str:

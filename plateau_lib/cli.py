@@ -18,7 +18,7 @@ any work starts; it raises :class:`CommandFailed` for a failure it can state in 
 (exit status 1). Ctrl-C prints one line and exits with status 130.
 
 This module registers ``book`` (``run``, ``build``, ``check``, ``refresh-references``,
-``browse``); see :mod:`plateau_lib.book` and :mod:`plateau_lib.browser_check` for what each
+``seeds``, ``browse``); see :mod:`plateau_lib.book` and :mod:`plateau_lib.browser_check` for what each
 does and why.
 """
 
@@ -205,6 +205,30 @@ def _book_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    from .seed_sweep import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _book_seeds(args: argparse.Namespace) -> int:
+    from .seed_sweep import run_seeds, source_commit, write_table
+
+    paths = _book_paths()
+    chapters = _validated_chapters(paths, args.chapters)
+    _check_kernel()
+    sweep = run_seeds(paths, chapters, args.seeds, quick=args.quick, jobs=args.jobs, progress=not args.no_progress)
+    table = sweep.markdown(commit=source_commit(paths.source))
+    print(table, end="")
+    if args.table is not None:
+        write_table(Path(args.table), table)
+        print(f"book seeds: table written to {args.table}")
+    return 1 if sweep.failures else 0
+
+
 def _book_browse(args: argparse.Namespace) -> int:
     from .browser_check import BrowserUnavailable, check_book, expected_explorers, toc_pages
 
@@ -269,6 +293,21 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     refresh.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
     refresh.add_argument("--no-progress", action="store_true", help="no progress bar")
     refresh.set_defaults(handler=_book_refresh)
+
+    seeds = sub.add_parser(
+        "seeds",
+        help="execute chapters over many seeds (each in _build/seeds/) and print a chapter x seed table",
+    )
+    seeds.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
+    seeds.add_argument(
+        "--seeds", type=_seed_list, default=tuple(range(10)), metavar="SEEDS",
+        help="seeds as ranges and lists, e.g. 0-9 or 1,4,7 (default: 0-9)",
+    )
+    seeds.add_argument("--quick", action="store_true", help="quick mode (small budgets)")
+    seeds.add_argument("--jobs", type=positive_int, default=1, help="seeds run at once (default: %(default)s)")
+    seeds.add_argument("--table", metavar="FILE", help="also write the markdown table to FILE")
+    seeds.add_argument("--no-progress", action="store_true", help="no progress bar")
+    seeds.set_defaults(handler=_book_seeds)
 
     browse = sub.add_parser(
         "browse",
