@@ -16,10 +16,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .experiments import get_experiment
-from .patterns import Segment, match_plateaus, nearest_record, pattern_segments, plateau_index, relate
+from .network import activation_pattern
+from .patterns import (
+    EDGE_TOL,
+    Plateau,
+    Segment,
+    debounce_flips,
+    default_min_dwell,
+    match_plateaus,
+    nearest_record,
+    pattern_segments,
+    plateau_index,
+    relate,
+)
 from .result import TrainResult
 from .sweeps import sweep
-from .theory import lstar_of_network
+from .theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
 
 #: Largest relative distance between a plateau's median loss and its pattern's level
 #: :math:`L^*(D, S)` that the plateau detector can resolve: it accepts a stretch as flat
@@ -27,6 +39,14 @@ from .theory import lstar_of_network
 #: (:func:`~plateau_lib.patterns.detect_plateaus` defaults), so a plateau's median may sit
 #: up to ``2**0.1 - 1`` (about 7.2%) away from the level it converges to.
 PLATEAU_LEVEL_RESOLUTION = 2**0.1 - 1
+
+#: Factor by which the loss must fall after a plateau for the fall to count as the drop of
+#: claim C1: more than the factor ``2**0.1`` by which the loss may vary along a plateau over
+#: a doubling of time (:func:`~plateau_lib.patterns.detect_plateaus` defaults). A smaller
+#: fall is one the detector could not tell from the plateau going on (a stagnation split in
+#: two by a bump, or a last plateau that ends in a slow drift). C1 names no size for the
+#: drop; the sizes measured are reported beside the count.
+C1_DROP_FACTOR = 2**0.1
 
 
 @dataclass(frozen=True)
@@ -42,28 +62,39 @@ class PlateauRow:
     level : float
         Median loss on the plateau.
     lstar : float
-        :math:`L^*(D, S)` of the pattern at the plateau's middle, with :math:`S` the
-        neurons that carry weight there (:func:`~plateau_lib.theory.significant_neurons`).
+        :math:`L^*(D, S)` of the pattern :math:`D` at the plateau's middle, with :math:`S`
+        the neurons that carry weight on the plateau (:func:`carrying_neurons`).
     gap : float
         ``(level - lstar) / level``.
     n_significant : int
-        :math:`|S|`.
+        :math:`|S|` (:func:`carrying_neurons`).
     within : bool
-        The plateau lies within one constant-pattern segment of the filtered pattern
-        of the neurons in :math:`S` (:func:`~plateau_lib.patterns.match_plateaus`).
+        Claim C2's verdict on this plateau: the filtered pattern of the weight-carrying
+        neurons is constant on its interior, ``weighted_changes == 0``. A neuron that grows
+        out of the saddle during the plateau (C2's other way for a plateau to end) does not
+        break it; one that carries weight and changes its pattern does.
     within_all : bool
-        The same with every neuron's pattern column.
+        The plateau lies within one constant-pattern segment of the filtered pattern of
+        every neuron (:func:`~plateau_lib.patterns.relate`), weight or not.
     coverage : float
-        Fraction of the plateau covered by its main segment (neurons in :math:`S`).
+        Fraction of the plateau covered by its main segment (neurons significant at its
+        middle, :func:`~plateau_lib.patterns.match_plateaus`).
     raw_changes : int
         Raw pattern changes inside the plateau (all neurons, unfiltered).
     filtered_changes : int
-        Filtered pattern changes inside the plateau (neurons in :math:`S`).
+        Filtered pattern changes inside the plateau of the neurons significant at its
+        middle (:func:`~plateau_lib.patterns.match_plateaus`), ends included.
     exits : bool
         The loss leaves the plateau before the run ends (the plateau is followed by a
         drop), as opposed to a final stagnation that lasts until the budget runs out.
     index : int
         Index of the recorded step nearest the plateau's middle (``result.net_at(index)``).
+    weighted_changes : int
+        Filtered pattern changes in the plateau's interior made by a neuron that carries
+        weight from the interior's start to the step of the change (:func:`weighted_changes`).
+    drop_factor : float
+        The plateau's level over the next plateau's level, or over the final loss after the
+        last plateau: the factor of the drop that follows it (about 1 for a final stagnation).
     """
 
     seed: int
@@ -80,30 +111,113 @@ class PlateauRow:
     filtered_changes: int
     exits: bool
     index: int
+    weighted_changes: int
+    drop_factor: float
+
+
+def carrying_neurons(
+    result: TrainResult,
+    X: NDArray,
+    y: NDArray,
+    plateau: Plateau,
+    *,
+    rel_tol: float = SIGNIFICANCE_RTOL,
+    edge_tol: float = EDGE_TOL,
+) -> list[int]:
+    """The neurons that carry weight on a plateau: significant at the first recorded step of its interior.
+
+    The interior begins after the outer ``edge_tol`` share of the plateau
+    (:func:`~plateau_lib.patterns.relate`), once the loss has settled on the plateau; the
+    neurons are :func:`~plateau_lib.theory.significant_neurons` (``rel_tol``) of the network
+    recorded there. A neuron that starts to grow later in the plateau is not among them
+    (see :func:`weighted_changes`).
+    """
+    lo = plateau.start + edge_tol * plateau.length
+    first = min(int(np.searchsorted(result.steps, lo, side="right")), len(result.steps) - 1)
+    return significant_neurons(result.net_at(first), X, y, rel_tol)
+
+
+def weighted_changes(
+    result: TrainResult,
+    X: NDArray,
+    y: NDArray,
+    plateau: Plateau,
+    *,
+    min_dwell: int | None = None,
+    rel_tol: float = SIGNIFICANCE_RTOL,
+    edge_tol: float = EDGE_TOL,
+) -> NDArray[np.int64]:
+    r"""Steps in a plateau's interior at which a weight-carrying neuron's filtered pattern changes.
+
+    Claim C2 has two clauses: during a plateau the pattern does not change, and a plateau
+    ends when the pattern changes *or when a neuron that carried no weight starts to grow*.
+    The interior of the plateau is ``start + edge_tol * length < s <= end - edge_tol * length``
+    (the margin of :func:`~plateau_lib.patterns.relate`), and the neurons that carry weight
+    on the plateau are those of :func:`~plateau_lib.theory.significant_neurons` (``rel_tol``)
+    at the first recorded step of the interior. A filtered change
+    (:func:`~plateau_lib.patterns.debounce_flips`, ``min_dwell`` as in
+    :func:`~plateau_lib.patterns.pattern_segments`) of entry :math:`D_{ij}` at an interior
+    step ``s`` contradicts the first clause when neuron ``j`` carried weight at the start of
+    the interior and still does at ``s`` (network recorded nearest ``s``).
+
+    A neuron that carried no weight when the interior began and grows during it is the
+    second clause at work: the plateau is ending, and its breakpoint moves as it grows.
+    The detector dates a plateau's end to the last point of its last flat window
+    (:func:`~plateau_lib.patterns.detect_plateaus`), up to a doubling of time after the
+    growth began, so such a neuron's changes fall inside the detected plateau; they are
+    not counted. A neuron whose pattern changes while it carries weight throughout is.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted distinct steps (empty when the pattern of the weight-carrying neurons is
+        constant on the interior).
+    """
+    last = int(result.steps[-1])
+    dwell = default_min_dwell(last) if min_dwell is None else min_dwell
+    flips = debounce_flips(result.flips, last_step=last, min_dwell=dwell)
+    margin = edge_tol * plateau.length
+    lo, hi = plateau.start + margin, plateau.end - margin
+    start_set = carrying_neurons(result, X, y, plateau, rel_tol=rel_tol, edge_tol=edge_tol)
+    inner = flips[(flips[:, 0] > lo) & (flips[:, 0] <= hi) & np.isin(flips[:, 2], start_set)]
+    carrying: dict[int, set[int]] = {}
+    steps = []
+    for step, _, j in inner:
+        k = nearest_record(result, float(step))
+        if k not in carrying:
+            carrying[k] = set(significant_neurons(result.net_at(k), X, y, rel_tol))
+        if int(j) in carrying[k]:
+            steps.append(int(step))
+    return np.unique(np.array(steps, dtype=np.int64))
 
 
 def plateau_rows(result: TrainResult, X: NDArray, y: NDArray, *, seed: int = 0) -> list[PlateauRow]:
     r"""Detect the plateaus of ``result`` and measure each against its pattern.
 
     For every plateau of :func:`~plateau_lib.patterns.match_plateaus` (default rules), the
-    pattern :math:`D` and the weight-carrying neurons :math:`S` are read at its middle step,
-    and the plateau's median loss is compared with :math:`L^*(D,S) = \frac1{2m}\|(I-P)y\|^2`.
+    pattern :math:`D` is read at its middle step, the weight-carrying neurons :math:`S` at the start of
+    its interior (:func:`carrying_neurons`), and the plateau's median loss is compared with
+    :math:`L^*(D,S) = \frac1{2m}\|(I-P)y\|^2`.
     """
     all_segments = pattern_segments(result)
     last = result.steps[-1]
+    matches = match_plateaus(result, X, y)
+    after = [float(m.plateau.level) for m in matches[1:]] + [float(result.final_loss)]
     rows = []
-    for match in match_plateaus(result, X, y):
+    for match, next_level in zip(matches, after, strict=True):
         p = match.plateau
         index = plateau_index(result, p)
-        net = result.net_at(index)
-        lstar = lstar_of_network(net, X, y)
+        carrying = carrying_neurons(result, X, y, p)
+        lstar = local_ls_level(X, y, activation_pattern(result.net_at(index), X), carrying)
         (match_all,) = relate([p], all_segments)
+        changes = len(weighted_changes(result, X, y, p))
         rows.append(PlateauRow(
             seed=seed, start=float(p.start), end=float(p.end), level=float(p.level), lstar=lstar,
-            gap=(p.level - lstar) / p.level, n_significant=len(match.neurons or ()),
-            within=bool(match.within), within_all=bool(match_all.within), coverage=float(match.coverage),
+            gap=(p.level - lstar) / p.level, n_significant=len(carrying),
+            within=changes == 0, within_all=bool(match_all.within), coverage=float(match.coverage),
             raw_changes=int(match.raw_changes_inside or 0), filtered_changes=int(match.changes_inside),
-            exits=bool(p.end < last), index=index,
+            exits=bool(p.end < last), index=index, weighted_changes=changes,
+            drop_factor=float(p.level) / next_level,
         ))
     return rows
 
@@ -149,6 +263,120 @@ def plateau_statistics(
     per_seed = sweep(_seed_rows, [(name, int(s), quick) for s in seeds], executor=executor,
                      progress=progress, desc=f"{name} seeds")
     return [row for rows in per_seed for row in rows]
+
+
+@dataclass(frozen=True)
+class DropCounts:
+    """Claim C1 over runs: how many runs show a plateau followed by a sudden drop (:func:`drop_counts`).
+
+    Attributes
+    ----------
+    n_runs : int
+        Runs measured.
+    factor : float
+        The smallest drop factor that counts (:data:`C1_DROP_FACTOR` by default).
+    with_drop : int
+        Runs with at least one plateau followed by a drop by at least ``factor``: what C1
+        claims of every run.
+    with_several : int
+        Runs with at least two such drops (the "possibly several times" of C1).
+    most : int
+        Largest number of such drops in one run.
+    """
+
+    n_runs: int
+    factor: float
+    with_drop: int
+    with_several: int
+    most: int
+
+
+def drop_counts(rows: Sequence[PlateauRow], seeds: Sequence[int], *, factor: float = C1_DROP_FACTOR) -> DropCounts:
+    """Count, for each seed, the plateaus followed by a drop by at least ``factor``.
+
+    A run with no detected plateau counts as a run with no drop.
+    """
+    per_seed = {int(s): 0 for s in seeds}
+    for r in rows:
+        if r.exits and r.drop_factor >= factor:
+            per_seed[r.seed] += 1
+    counts = np.array(list(per_seed.values()), dtype=np.int64)
+    return DropCounts(
+        n_runs=len(counts), factor=float(factor), with_drop=int((counts >= 1).sum()),
+        with_several=int((counts >= 2).sum()), most=int(counts.max(initial=0)),
+    )
+
+
+@dataclass(frozen=True)
+class PatternCounts:
+    r"""Claim C2 over runs: how many plateaus keep the pattern of their weight-carrying neurons.
+
+    Plateaus followed by a drop and final stagnations (which last until the budget ends,
+    so the run has not shown how they end) are counted apart; so are the plateaus with an
+    empty set :math:`S` of weight-carrying neurons, whose pattern is constant by definition
+    (the saddle of the zero network): only plateaus with :math:`S \ne \emptyset` are
+    evidence for C2. Counts are integers; a rate is ``within / total``.
+
+    Attributes
+    ----------
+    exit, exit_within : int
+        Plateaus followed by a drop, and those of them with ``within``.
+    exit_weighted, exit_weighted_within : int
+        The same restricted to :math:`S \ne \emptyset`.
+    final, final_within : int
+        Final stagnations, and those of them with ``within``.
+    max_gap_exit, median_gap_exit, max_gap_final : float
+        Largest and median ``|gap|`` over the plateaus followed by a drop; largest over the
+        final stagnations (NaN when there are none).
+    """
+
+    exit: int
+    exit_within: int
+    exit_weighted: int
+    exit_weighted_within: int
+    final: int
+    final_within: int
+    max_gap_exit: float
+    median_gap_exit: float
+    max_gap_final: float
+
+
+def _stat(values: NDArray[np.float64], fn) -> float:
+    return float(fn(values)) if len(values) else float("nan")
+
+
+def pattern_counts(rows: Sequence[PlateauRow]) -> PatternCounts:
+    """Tally the C2 verdicts of plateau rows (e.g. of :func:`plateau_statistics`)."""
+    exits = [r for r in rows if r.exits]
+    weighted = [r for r in exits if r.n_significant > 0]
+    final = [r for r in rows if not r.exits]
+    gaps_exit = np.abs([r.gap for r in exits], dtype=np.float64)
+    gaps_final = np.abs([r.gap for r in final], dtype=np.float64)
+    return PatternCounts(
+        exit=len(exits), exit_within=sum(r.within for r in exits),
+        exit_weighted=len(weighted), exit_weighted_within=sum(r.within for r in weighted),
+        final=len(final), final_within=sum(r.within for r in final),
+        max_gap_exit=_stat(gaps_exit, np.max), median_gap_exit=_stat(gaps_exit, np.median),
+        max_gap_final=_stat(gaps_final, np.max),
+    )
+
+
+def exception_sentence(rows: Sequence[PlateauRow], name: str) -> str:
+    """One plain-text sentence on the first plateau of a run that does not keep its pattern.
+
+    For the prose (glued as text, so no markup): it names the plateau's steps, median loss,
+    :math:`L^*(D,S)` and the number of changes of the weight-carrying neurons' pattern
+    inside it, or says that every plateau of the run ``name`` keeps its pattern.
+    """
+    bad = [r for r in rows if not r.within]
+    if not bad:
+        return f"On this run of {name} every detected plateau keeps the pattern of its weight-carrying neurons."
+    r = bad[0]
+    kind = "followed by a drop" if r.exits else "a final stagnation"
+    return (f"On this run of {name}, {len(bad)} of {len(rows)} plateaus do not: the first, from step "
+            f"{r.start:.0f} to {r.end:.0f} ({kind}), stagnates at a median loss of {r.level:.4f} while "
+            f"L*(D, S) of its pattern is {r.lstar:.4f}, and the pattern of its {r.n_significant} "
+            f"weight-carrying neurons changes {r.weighted_changes} times inside it.")
 
 
 def rows_to_arrays(rows: Sequence) -> dict[str, NDArray]:

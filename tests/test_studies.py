@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from plateau_lib.experiments import get_experiment
-from plateau_lib.studies import PLATEAU_LEVEL_RESOLUTION, plateau_rows, plateau_statistics, rows_to_arrays
-from plateau_lib.theory import local_ls_level
+from plateau_lib.patterns import detect_plateaus, plateau_index
+from plateau_lib.studies import (
+    C1_DROP_FACTOR,
+    PLATEAU_LEVEL_RESOLUTION,
+    PlateauRow,
+    drop_counts,
+    exception_sentence,
+    pattern_counts,
+    plateau_rows,
+    plateau_statistics,
+    rows_to_arrays,
+    weighted_changes,
+)
+from plateau_lib.theory import local_ls_level, significant_neurons
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +64,64 @@ def test_statistics_reject_unknown_experiment():
 
 def test_rows_to_arrays_of_nothing():
     assert rows_to_arrays([]) == {}
+
+
+def _row(seed: int, *, exits: bool = True, drop: float = 3.0, n_sig: int = 2, within: bool = True,
+         gap: float = 0.0) -> PlateauRow:
+    return PlateauRow(seed=seed, start=0.0, end=10.0, level=1.0, lstar=1.0 - gap, gap=gap, n_significant=n_sig,
+                      within=within, within_all=within, coverage=1.0, raw_changes=0, filtered_changes=0,
+                      exits=exits, index=0, weighted_changes=0 if within else 1, drop_factor=drop)
+
+
+def test_drop_factors_chain_the_levels(quick_run):
+    e, X, y, result = quick_run
+    rows = plateau_rows(result, X, y, seed=e.seed)
+    after = [r.level for r in rows[1:]] + [result.final_loss]
+    assert [r.drop_factor for r in rows] == pytest.approx([r.level / a for r, a in zip(rows, after, strict=True)])
+    assert rows[0].drop_factor > C1_DROP_FACTOR  # the saddle of the zero network is left by a real drop
+
+
+def test_drop_counts_per_seed():
+    rows = [_row(0, drop=3.0), _row(0, drop=40.0), _row(1, drop=3.0), _row(1, exits=False, drop=5.0),
+            _row(2, drop=C1_DROP_FACTOR * (1 - 1e-9))]
+    counts = drop_counts(rows, [0, 1, 2, 3])  # seed 3: no plateau at all
+    assert (counts.n_runs, counts.with_drop, counts.with_several, counts.most) == (4, 2, 1, 2)
+    assert drop_counts([], []).n_runs == 0 and drop_counts([], [5]).with_drop == 0
+
+
+def test_pattern_counts_separate_the_zero_network_and_final_stagnations():
+    rows = [_row(0, n_sig=0), _row(0, within=False, gap=0.05), _row(1), _row(1, exits=False, within=False, gap=-0.2)]
+    c = pattern_counts(rows)
+    assert (c.exit, c.exit_within, c.exit_weighted, c.exit_weighted_within) == (3, 2, 2, 1)
+    assert (c.final, c.final_within) == (1, 0)
+    assert c.max_gap_exit == pytest.approx(0.05) and c.max_gap_final == pytest.approx(0.2)
+    empty = pattern_counts([])
+    assert empty.exit == 0 and np.isnan(empty.max_gap_exit) and np.isnan(empty.median_gap_exit)
+
+
+def test_weighted_changes_see_a_weight_carrying_neuron_only(quick_run):
+    e, X, y, result = quick_run
+    second = detect_plateaus(result.steps, result.loss)[1]
+    assert len(weighted_changes(result, X, y, second)) == 0
+    net = result.net_at(plateau_index(result, second))
+    carrying = significant_neurons(net, X, y)
+    idle = sorted(set(range(net.n)) - set(carrying))
+    step = int(second.middle)
+    # a settled switch of one entry of a weight-carrying neuron mid-plateau must be seen ...
+    moved = replace(result, flips=np.vstack([result.flips, [[step, 0, carrying[0]]]]))
+    assert weighted_changes(moved, X, y, second).tolist() == [step]
+    # ... one of a neuron that carries no weight is C2's proviso and is not ...
+    if idle:
+        quiet = replace(result, flips=np.vstack([result.flips, [[step, 0, idle[0]]]]))
+        assert len(weighted_changes(quiet, X, y, second)) == 0
+    # ... nor is a switch in the plateau's outer margin, where the loss still settles
+    edge = int(second.start + 0.05 * second.length)
+    settling = replace(result, flips=np.vstack([result.flips, [[edge, 0, carrying[0]]]]))
+    assert len(weighted_changes(settling, X, y, second)) == 0
+
+
+def test_exception_sentence_names_the_first_exception():
+    assert "every detected plateau keeps" in exception_sentence([_row(0)], "x")
+    assert "every detected plateau keeps" in exception_sentence([], "x")
+    text = exception_sentence([_row(0), _row(0, within=False, gap=0.5), _row(0, exits=False, within=False)], "x")
+    assert "2 of 3 plateaus do not" in text and "followed by a drop" in text and "0.5000" in text
