@@ -313,6 +313,9 @@ class ConvergenceHistory:
         The neuron set.
     m : int
         Number of data points.
+    floor : ndarray or None
+        Round-off floor of ``excess`` (:func:`excess_floor`): how far the computed
+        :math:`L - L^*` may lie from its exact value, at each time.
     """
 
     t: FloatArray
@@ -325,6 +328,7 @@ class ConvergenceHistory:
     remainder: FloatArray | None
     S: tuple[int, ...]
     m: int
+    floor: FloatArray | None = None
 
     def flow_bound(self) -> FloatArray:
         r"""Fact 1's bound :math:`\|Pr(t_0)\|^2/(2m)\,\exp(-2\int_{t_0}^t\lambda)` (trapezoid rule)."""
@@ -384,7 +388,7 @@ def convergence_history(
     XX = Xt @ Xt.T
     Dk = run.D.astype(np.float64)[None, :, :]
     k = len(run.t)
-    loss, projected = np.empty(k), np.empty(k)
+    loss, projected, size = np.empty(k), np.empty(k), np.empty(k)
     lam, lam_max = np.empty(k), np.empty(k)
     remainder = np.empty(k) if run.method == "gd" else None
     for lo in range(0, k, _CHUNK):  # batched: (chunk, m, n) pre-activations, (chunk, m, m) kernels
@@ -397,6 +401,10 @@ def convergence_history(
         r = np.einsum("kmn,kn->km", A, c) - y
         loss[lo : lo + len(P)] = np.sum(r * r, axis=1) / (2 * m)
         projected[lo : lo + len(P)] = np.sum((r @ U) ** 2, axis=1) / (2 * m)
+        # magnitudes summed into r_i (for the round-off floor): sum_j |c_j| D_ij (|x_i||w_j| + |b_j|) + |y_i|
+        Zabs = np.einsum("md,knd->kmn", np.abs(X), np.abs(W)) + np.abs(b)[:, None, :]
+        mag = np.einsum("kmn,kn->km", Dk * Zabs, np.abs(c)) + np.abs(y)
+        size[lo : lo + len(P)] = np.linalg.norm(r, axis=1) * np.linalg.norm(mag, axis=1)
         AS = A[:, :, S]
         CS = Dk[:, :, S] * c[:, None, S]
         H = (AS @ AS.transpose(0, 2, 1) + (CS @ CS.transpose(0, 2, 1)) * XX) / m
@@ -409,8 +417,88 @@ def convergence_history(
             # q = sum_j gc_j D_j Xt gv_j, with the run's fixed pattern D
             q = np.einsum("mn,kn,me,kne->km", run.D.astype(np.float64), gc, Xt, gV)
             remainder[lo : lo + len(P)] = np.linalg.norm(q @ U, axis=1)
+    floor = excess_floor(loss, size, lstar, lstar_rounding(Phi, y), m=m, n=n, d=d)
     return ConvergenceHistory(run.t.copy(), loss, lstar, loss - lstar, projected, lam, lam_max, remainder,
-                              tuple(S), m)
+                              tuple(S), m, floor)
+
+
+def _gamma(k: int) -> float:
+    r"""Higham's :math:`\gamma_k = ku/(1 - ku)`, :math:`u` the unit roundoff of float64."""
+    u = np.finfo(np.float64).eps / 2
+    return k * u / (1 - k * u)
+
+
+def lstar_rounding(Phi: FloatArray, y: FloatArray) -> float:
+    r"""First-order bound on the round-off error of the computed :math:`L^*`.
+
+    As computed by :func:`~plateau_lib.theory.local_ls_level`.
+
+    :math:`L^*` is computed as :math:`\frac1{2m}|e|^2`, :math:`e = y - \Phi\hat\beta`, with
+    :math:`\hat\beta` from ``numpy.linalg.lstsq``. An error :math:`\delta\beta` of the solver changes
+    :math:`|y - \Phi\beta|^2` only at second order (the exact residual is orthogonal to
+    :math:`\mathrm{range}\,\Phi`), so the first-order error comes from evaluating :math:`e` and its
+    squared norm: :math:`|\delta e_i| \le \gamma_{p+1}\sigma_i`,
+    :math:`\sigma = |\Phi||\hat\beta| + |y|` (:math:`p` columns), and the sum of :math:`m` squares
+    adds :math:`\gamma_m|e|^2`. Returned:
+    :math:`\big(|e|\,\gamma_{p+1}|\sigma| + \gamma_m|e|^2/2\big)/m`.
+
+    Parameters
+    ----------
+    Phi : ndarray, shape (m, p)
+        :func:`~plateau_lib.theory.feature_matrix` of the pattern and neuron set.
+    y : ndarray, shape (m,)
+        Targets.
+    """
+    m, p = Phi.shape
+    if p == 0:
+        return _gamma(m) * float(y @ y) / (2 * m)
+    beta = np.linalg.lstsq(Phi, y, rcond=None)[0]
+    e = y - Phi @ beta
+    sigma = np.abs(Phi) @ np.abs(beta) + np.abs(y)
+    norm_e = float(np.linalg.norm(e))
+    return (norm_e * _gamma(p + 1) * float(np.linalg.norm(sigma)) + _gamma(m) * norm_e**2 / 2) / m
+
+
+def excess_floor(
+    loss: ArrayLike, size: ArrayLike, lstar: float, lstar_error: float, *, m: int, n: int, d: int
+) -> FloatArray:
+    r"""Round-off floor of the computed :math:`L - L^*` (first order in the unit roundoff :math:`u`).
+
+    :math:`L - L^*` is a difference of two numbers of order :math:`L^*`; near the level it
+    cancels, and its computed value carries the rounding errors of both terms, which do not
+    cancel. The residual :math:`r_i = \sum_j c_j D_{ij}(w_j\cdot x_i + b_j) - y_i` sums terms of
+    total magnitude :math:`\mu_i = \sum_j |c_j|D_{ij}(|w_j|\cdot|x_i| + |b_j|) + |y_i|` through at
+    most :math:`n + d + 2` roundings each, so :math:`|\delta r_i| \le \gamma_{n+d+2}\,\mu_i`
+    (Higham, *Accuracy and Stability of Numerical Algorithms*, sec. 3.1); then
+    :math:`\delta L \le |r|\,\gamma_{n+d+2}|\mu|/m + \gamma_m L` (the sum of :math:`m`
+    squares), to first order. Returned:
+    :math:`\delta L + \delta L^* + u(L + L^*)` (the last term: the subtraction itself).
+    Where :math:`r` is large compared with :math:`|\mu|` this is a few ulps of :math:`L`; near
+    the level, where :math:`|r| \ll |y|`, it is about :math:`\sqrt{L\,L_0}\,u` times a small
+    count, well above :math:`u L^*`.
+
+    Parameters
+    ----------
+    loss : array_like, shape (k,)
+        Computed :math:`L`.
+    size : array_like, shape (k,)
+        :math:`|r|\,|\mu|` at the same times.
+    lstar, lstar_error : float
+        :math:`L^*` and the bound on its error (:func:`lstar_rounding`).
+    m, n, d : int
+        Data points, width, input dimension.
+
+    Returns
+    -------
+    ndarray, shape (k,)
+    """
+    loss = as_float_array(loss, "loss", 1)
+    size = as_float_array(size, "size", 1)
+    if loss.shape != size.shape:
+        raise ValueError(f"loss and size must have the same length, got {loss.size} and {size.size}")
+    u = np.finfo(np.float64).eps / 2
+    delta_loss = size * _gamma(n + d + 2) / m + _gamma(m) * loss
+    return delta_loss + float(lstar_error) + u * (loss + abs(float(lstar)))
 
 
 def resolved_history(
@@ -455,6 +543,267 @@ def resolved_history(
         if history.quadrature_error() <= quad_tol or 2 * points - 1 > max_points:
             return run, history
         points = 2 * points - 1
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    r"""Fact 1's bound on one history, with the round-off floor (:func:`check_bound`).
+
+    Attributes
+    ----------
+    ratio : float
+        :math:`\max_{t > t_0} (L - L^*)/\text{bound}` as computed (round-off included).
+    floored_ratio : float
+        :math:`\max_{t > t_0} (L - L^* - \text{floor})/\text{bound}`: must be at most
+        :math:`1 + \epsilon`.
+    projected_ratio : float
+        :math:`\max \frac{1}{2m}\|Pr\|^2/\text{bound}` over the times after :math:`t_0` where the
+        bound is above the floor (``nan`` if none): the same comparison on a quantity computed
+        without cancellation (equal to :math:`L - L^*` in exact arithmetic when the neurons
+        outside :math:`S` are silent). Below the floor it is limited by the integration's own
+        accuracy, not by round-off, and is not compared.
+    rtol : float
+        The relative tolerance :math:`\epsilon`.
+    floor : float
+        Largest round-off floor along the history.
+    decades : float
+        :math:`\log_{10}((L(t_0) - L^*)/\text{floor})`: how many decades of decay the check
+        resolves above the floor (0 if none).
+    holds : bool
+        ``floored_ratio <= 1 + rtol``.
+    """
+
+    ratio: float
+    floored_ratio: float
+    projected_ratio: float
+    rtol: float
+    floor: float
+    decades: float
+    holds: bool
+
+
+def check_bound(history: ConvergenceHistory, bound: ArrayLike, rtol: float) -> BoundCheck:
+    r"""Compare :math:`L - L^*` with ``bound``: :math:`L - L^* \le (1 + \epsilon)\,\text{bound} + \text{floor}`.
+
+    The floor is ``history.floor`` (:func:`excess_floor`), the round-off error of the computed
+    :math:`L - L^*`; below it the computed gap says nothing about the exact one. ``bound`` is
+    :meth:`ConvergenceHistory.flow_bound` or :func:`euler_bound` of the same history.
+
+    Parameters
+    ----------
+    history : ConvergenceHistory
+        With its ``floor``.
+    bound : array_like, shape (k,)
+        The bound at the history's times.
+    rtol : float
+        :math:`\epsilon \ge 0`, the relative tolerance of the bound's own computation.
+    """
+    if not isinstance(history, ConvergenceHistory) or history.floor is None:
+        raise TypeError("history must be a ConvergenceHistory with a round-off floor (convergence_history)")
+    bound = as_float_array(bound, "bound", 1)
+    if bound.shape != history.excess.shape:
+        raise ValueError(f"bound must have shape {history.excess.shape}, got {bound.shape}")
+    rtol = check_positive_float(rtol, "rtol", allow_zero=True)
+    if len(bound) < 2:
+        raise ValueError("the history must hold at least two times")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = history.excess[1:] / bound[1:]
+        floored = (history.excess[1:] - history.floor[1:]) / bound[1:]
+        projected = history.projected[1:] / bound[1:]
+    resolved = bound[1:] > history.floor[1:]
+    floor = float(history.floor.max())
+    decades = max(0.0, math.log10(history.excess[0] / floor)) if history.excess[0] > floor else 0.0
+    worst = float(np.max(floored))
+    projected_ratio = float(np.max(projected[resolved])) if resolved.any() else math.nan
+    return BoundCheck(float(np.max(ratio)), worst, projected_ratio, float(rtol), floor, decades,
+                      bool(worst <= 1 + rtol))
+
+
+@dataclass(frozen=True, eq=False)
+class FlowSegment:
+    r"""One constant-pattern segment of a gradient-flow run, measured for fact 1 (:func:`flow_segments`).
+
+    Attributes
+    ----------
+    a, b : int
+        Records of the flow run spanning the segment.
+    run : FixedPatternRun
+        The re-integrated segment.
+    history : ConvergenceHistory
+        With :math:`S` = the weight-carrying neurons at the segment's start.
+    exact : bool
+        Every neuron outside :math:`S` has no active data point: fact 1's hypotheses hold
+        with this :math:`S`.
+    contribution : float
+        Largest RMS output of an active neuron outside :math:`S` (0 when ``exact``).
+    exact_run : FixedPatternRun
+        The re-integration on the grid of ``exact_history``.
+    exact_history : ConvergenceHistory
+        With :math:`S` = every neuron with an active data point, for which the hypotheses hold
+        exactly (the same object as ``history`` when ``exact``).
+    check : BoundCheck
+        Fact 1 on ``exact_history``, with ``rtol`` = :math:`10^{-9}` (the integration) plus
+        three times its :meth:`~ConvergenceHistory.quadrature_error`.
+    """
+
+    a: int
+    b: int
+    run: FixedPatternRun
+    history: ConvergenceHistory
+    exact: bool
+    contribution: float
+    exact_run: FixedPatternRun
+    exact_history: ConvergenceHistory
+    check: BoundCheck
+
+    @property
+    def decay(self) -> float:
+        r""":math:`\|Pr\|^2` at the end over at the start (with the weight-carrying :math:`S`)."""
+        return float(self.history.projected[-1] / self.history.projected[0])
+
+
+#: Relative accuracy of the bound's exponent from the re-integration (tolerance ``FLOW_RTOL``).
+INTEGRATION_RTOL = 1e-9
+
+
+def flow_segments(result: TrainResult, X: ArrayLike, y: ArrayLike, *, min_duration: float = 1.0) -> list[FlowSegment]:
+    r"""Re-integrate and measure every constant-pattern segment of a flow run (fact 1).
+
+    Segments come from :func:`fixed_pattern_segments`; those on which no neuron carries weight
+    (:func:`~plateau_lib.theory.significant_neurons`: the first plateau) are skipped. Each is
+    re-integrated by :func:`resolved_history` with :math:`S` the weight-carrying neurons at its
+    start; when a neuron outside :math:`S` is active, once more with :math:`S` = every active
+    neuron, for which the hypotheses of fact 1 hold exactly. :func:`check_bound` compares the
+    latter with the bound.
+    """
+    from .theory import neuron_contributions
+
+    _, X, y = check_problem(result.net, X, y)
+    t = np.asarray(result.extra["t"])
+    out = []
+    for a, b in fixed_pattern_segments(result, min_duration=min_duration):
+        start = result.net_at(a)
+        S = significant_neurons(start, X, y)
+        if not S:
+            continue
+        active = np.flatnonzero((start.preactivations(X) > 0).any(axis=0) & (start.c != 0))
+        others = [int(j) for j in active if j not in S]
+        run, history = resolved_history(start, X, y, S, t_end=t[b] - t[a])
+        full_run, full = (run, history) if not others else resolved_history(
+            start, X, y, sorted([*S, *others]), t_end=t[b] - t[a])
+        rtol = INTEGRATION_RTOL + 3 * full.quadrature_error()
+        check = check_bound(full, full.flow_bound(), rtol)
+        contribution = float(neuron_contributions(start, X)[others].max()) if others else 0.0
+        out.append(FlowSegment(a, b, run, history, not others, contribution, full_run, full, check))
+    return out
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    r"""Fact 1 over the segments of a flow run (:func:`summarize_segments`); ``nan`` where a group is empty.
+
+    Attributes
+    ----------
+    n, n_exact, n_inexact : int
+        Segments; those where the weight-carrying :math:`S` satisfies the hypotheses; the others.
+    n_hold : int
+        Segments on which :func:`check_bound` holds (with the exact :math:`S`).
+    max_floored_ratio, max_raw_ratio : float
+        Largest floored and raw ratios of :math:`L - L^*` to the bound, over all segments.
+    max_projected_ratio_exact : float
+        Largest :math:`\|Pr\|^2/(2m)` over the bound on the exact segments.
+    n_below_floor : int
+        Segments whose raw ratio exceeds :math:`1 + \epsilon` (round-off only, when they hold).
+    min_decades : float
+        Fewest decades of decay any check resolves above its floor.
+    max_floor : float
+        Largest round-off floor.
+    max_quadrature_exact : float
+        Largest trapezoid error estimate on the exact segments.
+    inexact_ratio : float
+        Largest ratio of :math:`L - L^*` to the bound of the weight-carrying :math:`S`, on the
+        inexact segments (where fact 1 with that :math:`S` is not claimed).
+    inexact_projected_ratio : float
+        Same for :math:`\|Pr\|^2/(2m)`.
+    inexact_delta : float
+        Largest relative difference of :math:`L - L^*` and :math:`\|Pr\|^2/(2m)` there.
+    inexact_contribution : float
+        Largest RMS output of an active neuron outside :math:`S` there.
+    inexact_until : float
+        Time the last inexact segment ends.
+    n_inexact_beyond : int
+        Inexact segments on which :math:`\|Pr\|^2/(2m)` (computed without cancellation, so
+        accurate far below the floor of :math:`L - L^*`) exceeds the weight-carrying :math:`S`'s
+        bound by more than its tolerance.
+    """
+
+    n: int
+    n_exact: int
+    n_inexact: int
+    n_hold: int
+    max_floored_ratio: float
+    max_raw_ratio: float
+    max_projected_ratio_exact: float
+    n_below_floor: int
+    min_decades: float
+    max_floor: float
+    max_quadrature_exact: float
+    inexact_ratio: float
+    inexact_projected_ratio: float
+    inexact_delta: float
+    inexact_contribution: float
+    inexact_until: float
+    n_inexact_beyond: int
+
+
+def _max_or_nan(values: Iterable[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return float(max(values)) if values else math.nan
+
+
+def _relative_gap(history: ConvergenceHistory) -> float:
+    """Largest :math:`|L - L^* - \\|Pr\\|^2/(2m)|/(L - L^*)` where :math:`L - L^*` is above its floor (else nan)."""
+    above = history.excess > history.floor
+    if not above.any():
+        return math.nan
+    return float(np.max(np.abs(history.excess - history.projected)[above] / history.excess[above]))
+
+
+def summarize_segments(segments: Sequence[FlowSegment], t: ArrayLike) -> SegmentSummary:
+    """Counts and extremes of :func:`flow_segments` for the prose (``t``: the flow run's record times)."""
+    t = np.asarray(t)
+    exact = [s for s in segments if s.exact]
+    inexact = [s for s in segments if not s.exact]
+    checks = [s.check for s in segments]
+    own = [check_bound(s.history, s.history.flow_bound(), s.check.rtol) for s in inexact]
+    return SegmentSummary(
+        n=len(segments), n_exact=len(exact), n_inexact=len(inexact), n_hold=sum(c.holds for c in checks),
+        max_floored_ratio=_max_or_nan(c.floored_ratio for c in checks),
+        max_raw_ratio=_max_or_nan(c.ratio for c in checks),
+        max_projected_ratio_exact=_max_or_nan(s.check.projected_ratio for s in exact),
+        n_below_floor=sum(c.ratio > 1 + c.rtol for c in checks),
+        min_decades=_max_or_nan([-c.decades for c in checks]) * -1 if checks else math.nan,
+        max_floor=_max_or_nan(c.floor for c in checks),
+        max_quadrature_exact=_max_or_nan(s.history.quadrature_error() for s in exact),
+        inexact_ratio=_max_or_nan(c.ratio for c in own),
+        inexact_projected_ratio=_max_or_nan(c.projected_ratio for c in own),
+        inexact_delta=_max_or_nan(_relative_gap(s.history) for s in inexact),
+        inexact_contribution=_max_or_nan(s.contribution for s in inexact),
+        inexact_until=_max_or_nan(float(t[s.b]) for s in inexact),
+        n_inexact_beyond=sum(c.projected_ratio > 1 + c.rtol for c in own),
+    )
+
+
+def showcase_segment(segments: Sequence[FlowSegment]) -> int | None:
+    r"""Index of the segment to show: the largest decay of :math:`\|Pr\|^2` among the exact segments
+    that end in a pattern change; failing those, among all exact segments; failing those, among all.
+    ``None`` when there is no segment."""
+    groups = ([s.exact and s.run.changed_at is not None for s in segments], [s.exact for s in segments],
+              [True] * len(segments))
+    for group in groups:
+        if any(group):
+            return min((k for k, g in enumerate(group) if g), key=lambda k: segments[k].decay)
+    return None
 
 
 def euler_bound(history: ConvergenceHistory, lr: float) -> FloatArray:
@@ -1254,6 +1603,53 @@ def regime_run(item: tuple[RegimeSweep, float, int, bool]) -> RegimeRow:
     )
 
 
+#: How many seeds (from the chapter's seed onward) the sliding showcase searches
+#: (:func:`find_sliding_showcase`).
+SHOWCASE_SEARCH = 40
+
+
+@dataclass(frozen=True)
+class ShowcaseSearch:
+    """Result of :func:`find_sliding_showcase`.
+
+    Attributes
+    ----------
+    row : RegimeRow or None
+        The first run with the property (``None`` if none within the search).
+    tried : tuple of int
+        Seeds examined, in order.
+    scale : float
+        The initial scale of the runs.
+    """
+
+    row: RegimeRow | None
+    tried: tuple[int, ...]
+    scale: float
+
+
+def find_sliding_showcase(
+    settings: RegimeSweep, scale: float, seed: int, *, quick: bool = False,
+    rows: Sequence[RegimeRow] = (), max_seeds: int = SHOWCASE_SEARCH,
+) -> ShowcaseSearch:
+    """The first seed from ``seed`` onward whose run at ``scale`` ends in a sliding phase (``end_sliding``).
+
+    Runs already in ``rows`` (same scale and seed) are reused; the others are run by
+    :func:`regime_run`. At most ``max_seeds`` seeds, ``seed .. seed + max_seeds - 1``.
+    """
+    if not isinstance(settings, RegimeSweep):
+        raise TypeError(f"settings must be a RegimeSweep, got {type(settings).__name__}")
+    scale = check_positive_float(scale, "scale")
+    max_seeds = check_positive_int(max_seeds, "max_seeds")
+    known = {r.seed: r for r in rows if r.scale == scale}
+    tried = []
+    for s in range(int(seed), int(seed) + max_seeds):
+        tried.append(s)
+        row = known[s] if s in known else regime_run((settings, scale, s, bool(quick)))
+        if row.end_sliding:
+            return ShowcaseSearch(row, tuple(tried), scale)
+    return ShowcaseSearch(None, tuple(tried), scale)
+
+
 def regime_sweep(
     settings: RegimeSweep = REGIME_SWEEP,
     *,
@@ -1423,6 +1819,19 @@ def breakpoint_history(result: TrainResult, neurons: Sequence[int]) -> FloatArra
 
 
 __all__ = [
+    "SHOWCASE_SEARCH",
+    "ShowcaseSearch",
+    "find_sliding_showcase",
+    "BoundCheck",
+    "FlowSegment",
+    "INTEGRATION_RTOL",
+    "SegmentSummary",
+    "check_bound",
+    "excess_floor",
+    "flow_segments",
+    "lstar_rounding",
+    "showcase_segment",
+    "summarize_segments",
     "ConvergenceHistory",
     "DriftRow",
     "EscapeDirection",

@@ -483,3 +483,129 @@ def test_count_directions():
     assert count_directions(np.zeros((0, 2))) == 0
     with pytest.raises(ValueError, match="2-D"):
         count_directions(np.ones(3))
+
+
+# --------------------------------------------------------------------------- fact 1: round-off floor and checks
+
+
+def _exact_excess(params, n, D, X, y, S):
+    """L - L*(D,S) in exact rational arithmetic (Gram-Schmidt projection of y on range Phi)."""
+    from fractions import Fraction as Fr
+
+    from plateau_lib.theory import feature_matrix
+
+    m = len(y)
+    c, w, b = params[:n], params[n : 2 * n], params[2 * n :]
+    r = [sum(Fr(c[j]) * (Fr(w[j]) * Fr(X[i, 0]) + Fr(b[j])) for j in range(n) if D[i, j]) - Fr(y[i]) for i in range(m)]
+    Phi = feature_matrix(X, D, S)
+    basis = []
+    for k in range(Phi.shape[1]):
+        v = [Fr(x) for x in Phi[:, k]]
+        for q, qq in basis:
+            f = sum(a * bb for a, bb in zip(v, q, strict=True)) / qq
+            v = [a - f * bb for a, bb in zip(v, q, strict=True)]
+        if any(v):
+            basis.append((v, sum(a * a for a in v)))
+    e = [Fr(x) for x in y]
+    for q, qq in basis:
+        f = sum(a * bb for a, bb in zip(e, q, strict=True)) / qq
+        e = [a - f * bb for a, bb in zip(e, q, strict=True)]
+    return float((sum(a * a for a in r) - sum(a * a for a in e)) / (2 * m))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_excess_floor_bounds_the_rounding_error_of_l_minus_lstar(seed):
+    # near the level: the network's outputs are y's projection plus a tiny component in V
+    net, X, y = generic_start(seed)
+    D = net.preactivations(X) > 0
+    S = [0, 1, 2, 3]
+    run = FixedPatternRun(np.array([0.0, 1.0]), np.vstack([net.to_vector()] * 2), D, net.n, net.d, None, "flow")
+    h = convergence_history(run, X, y, S)
+    exact = _exact_excess(net.to_vector(), net.n, D, X, y, S)
+    assert h.floor is not None and np.all(h.floor > 0)
+    assert abs(h.excess[0] - exact) <= h.floor[0]
+    # the floor is a few hundred ulps of the losses here, not a blanket tolerance
+    assert h.floor[0] <= 1e3 * np.finfo(float).eps * (h.loss[0] + h.lstar)
+
+
+def test_excess_floor_validates_and_grows_with_the_magnitudes():
+    from plateau_lib.quantification import excess_floor
+
+    small = excess_floor([1.0], [1.0], 1.0, 0.0, m=10, n=2, d=1)
+    large = excess_floor([1.0], [100.0], 1.0, 0.0, m=10, n=2, d=1)
+    assert 0 < small[0] < large[0] < 1e-12
+    with pytest.raises(ValueError, match="same length"):
+        excess_floor([1.0, 2.0], [1.0], 1.0, 0.0, m=10, n=2, d=1)
+
+
+def _converged_segment():
+    net, X, y = generic_start(3)
+    S = [0, 1, 2]
+    zeroed = net.with_params(c=np.r_[net.c[:3], 0.0], W=np.r_[net.W[:3], [[0.0]]], b=np.r_[net.b[:3], 0.0])
+    return resolved_history(zeroed, X, y, S, t_end=5.0)
+
+
+def test_check_bound_holds_on_a_flow_and_catches_a_violation_above_the_floor():
+    from dataclasses import replace
+
+    from plateau_lib.quantification import check_bound
+
+    _, h = _converged_segment()
+    bound = h.flow_bound()
+    ok = check_bound(h, bound, 1e-9 + 3 * h.quadrature_error())
+    assert ok.holds and ok.floored_ratio <= 1 + ok.rtol and ok.decades > 5
+    assert ok.projected_ratio <= 1 + ok.rtol
+    # a violation of a relative 1e-6 near the end, far above the floor there, is caught
+    k = len(h.t) - 1
+    assert bound[k] * 1e-6 > 100 * h.floor[k]
+    excess = h.excess.copy()
+    excess[k] = bound[k] * (1 + 1e-6)
+    bad = check_bound(replace(h, excess=excess), bound, 1e-9)
+    assert not bad.holds and bad.floored_ratio > 1 + 1e-7
+    # the floor hides only errors below itself
+    tiny = h.excess.copy()
+    tiny[k] = bound[k] + 0.5 * h.floor[k]
+    assert check_bound(replace(h, excess=tiny), bound, 0.0).holds
+    with pytest.raises(TypeError, match="floor"):
+        check_bound(replace(h, floor=None), bound, 0.0)
+    with pytest.raises(ValueError, match="bound must have shape"):
+        check_bound(h, bound[:-1], 0.0)
+
+
+def test_flow_segments_summary_and_showcase_on_a_short_flow():
+    from plateau_lib.quantification import flow_segments, showcase_segment, summarize_segments
+
+    experiment = get_experiment("plateau_1d")
+    X, y = experiment.data()
+    flow = train_flow(experiment.initial_network(5), X, y, t_end=60.0, rtol=1e-10)
+    segs = flow_segments(flow, X, y, min_duration=1.0)
+    assert segs
+    for s in segs:
+        assert s.check.holds
+        assert set(s.history.S) <= set(s.exact_history.S)
+        assert s.exact == (s.history is s.exact_history)
+        assert s.exact or s.contribution > 0
+    summary = summarize_segments(segs, flow.extra["t"])
+    assert summary.n == len(segs) == summary.n_exact + summary.n_inexact == summary.n_hold
+    k = showcase_segment(segs)
+    assert k is not None and 0 <= k < len(segs)
+    assert showcase_segment([]) is None
+    empty = summarize_segments([], flow.extra["t"])
+    assert empty.n == 0 and math.isnan(empty.max_floored_ratio) and math.isnan(empty.inexact_until)
+
+
+def test_find_sliding_showcase_reuses_rows_and_reports_an_empty_search():
+    from dataclasses import replace
+
+    from plateau_lib.quantification import find_sliding_showcase
+
+    settings = RegimeSweep(name="tiny_showcase", scales=(1e-3, 1e-4), seeds=(0,), quick_seeds=1)
+    row = regime_run((settings, 1e-3, 0, True))
+    sliding = replace(row, end_sliding=True)
+    found = find_sliding_showcase(settings, 1e-3, 0, quick=True, rows=[sliding])
+    assert found.row is sliding and found.tried == (0,)
+    still = replace(row, end_sliding=False)
+    none = find_sliding_showcase(settings, 1e-3, 0, quick=True, rows=[still], max_seeds=1)
+    assert none.row is None and none.tried == (0,)
+    with pytest.raises(TypeError, match="RegimeSweep"):
+        find_sliding_showcase("sweep", 1e-3, 0)
