@@ -29,7 +29,7 @@ This module turns that into three tools:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -562,6 +562,67 @@ def predicted_undetermined_1d(net: ShallowReLU, X: ArrayLike, S: Iterable[int] |
     return sorted(int(by_x[k]) for k in undetermined_cells_1d(orientations))
 
 
+def describe_cells_1d(net: ShallowReLU, X: ArrayLike, y: ArrayLike, S: Iterable[int] | None = None) -> str:
+    r"""A sentence (Markdown) on a 1-D stationary point: which cells fact 4 determines, and why.
+
+    Continues "*k* of the *n* weight-carrying neurons face left, and ...". It names the reason
+    (a neuron active on all data, two opposite orientations at one gap, or neither: then the
+    orientation rule of :func:`undetermined_cells_1d` leaves some cells undetermined), and gives
+    the largest difference between the network and a determined cell's least-squares line and
+    the range of differences on the undetermined cells, relative to :math:`\max_i|y_i|`.
+    """
+    net = _check_net_1d(net)
+    net, X, y = check_problem(net, X, y)
+    S = sorted(_check_neuron_set(S, net.n)) if S is not None else [int(j) for j in np.flatnonzero(net.c != 0)]
+    cells = pattern_cells(net, X, y, S)
+    scale = float(np.max(np.abs(y))) or 1.0
+    det = [c.deviation / scale for c in cells if c.determined]
+    und = [c.deviation / scale for c in cells if not c.determined]
+    n_full = int(np.sum((net.preactivations(X)[:, S] > 0).all(axis=0)))
+    if n_full:
+        text = (f"{n_full} of them break beyond the data, so they are active on all of it and their indicator is "
+                f"$\\mathbb 1$: all {len(cells)} cells are determined")
+    elif not und:
+        text = f"two of them break at one gap facing opposite ways: all {len(cells)} cells are determined"
+    else:
+        text = (f"none is active on all data and no two break at one gap facing opposite ways: "
+                f"{len(det)} of its {len(cells)} cells are determined")
+    if det:
+        text += (", and on each determined cell the network *is* the cell's regression line (largest difference "
+                 f"{max(det):.1e}, relative to $\\max|y|$)")
+    if und:
+        text += (f"; on the {len(und)} undetermined ones it differs from the cell's regression line by "
+                 f"{min(und):.2f} to {max(und):.2f}")
+    return text + "."
+
+
+def describe_cell_fits(cells: Sequence[PatternCell], y: ArrayLike) -> str:
+    r"""A sentence (Markdown) on how a stationary point compares with each cell's least-squares fit.
+
+    Continues "In the example (*k* cells) ...": how many cells fact 4 determines, the largest
+    difference between the network and a determined cell's fit, and the range of differences
+    on the undetermined cells, all relative to :math:`\max_i|y_i|`.
+    """
+    y = as_float_array(y, "y", 1)
+    cells = list(cells)
+    if not cells:
+        raise ValueError("cells must not be empty")
+    scale = float(np.max(np.abs(y))) or 1.0
+    det = [c.deviation / scale for c in cells if c.determined]
+    und = [c.deviation / scale for c in cells if not c.determined]
+    parts = []
+    if det:
+        parts.append(f"{len(det)} of the cells {'is' if len(det) == 1 else 'are'} determined, and on "
+                     f"{'it' if len(det) == 1 else 'each'} the network is the cell's least-squares fit "
+                     f"(to {max(det):.1e} relative to $\\max|y|$)")
+    else:
+        parts.append("no cell is determined")
+    if und:
+        parts.append(f"on {'every' if not det else 'each undetermined'} cell the network differs from the cell's "
+                     f"own least-squares fit, by {min(und):.1e} to {max(und):.1e} relative to $\\max|y|$")
+    return "; ".join(parts) + "."
+
+
 def _check_net_1d(net: object) -> ShallowReLU:
     if not isinstance(net, ShallowReLU):
         raise TypeError(f"net must be a ShallowReLU, got {type(net).__name__}")
@@ -789,6 +850,83 @@ def run_to_stationary_point(
     return result, polish
 
 
+#: How many seeds :func:`first_polished_run` tries before it gives up: a bound on the showcase search,
+#: large enough that a claim holding on even a quarter of the runs fails to find a showcase with
+#: probability :math:`0.75^{20} < 0.004`, small enough to keep a chapter's run time bounded.
+SHOWCASE_TRIES = 20
+
+
+@dataclass(frozen=True, eq=False)
+class ShowcaseSearch:
+    r"""Outcome of :func:`first_polished_run`: the showcased run and the search that found it.
+
+    Attributes
+    ----------
+    seed : int
+        The first seed whose polish was accepted.
+    tried : tuple of int
+        The seeds tried, in order (the last one is ``seed``).
+    passed_over : tuple of str
+        The polish message of every seed tried before ``seed`` (why it was passed over).
+    result : TrainResult
+        The gradient-descent run of ``seed``.
+    polish : PolishResult
+        Its accepted polish.
+    """
+
+    seed: int
+    tried: tuple[int, ...]
+    passed_over: tuple[str, ...]
+    result: TrainResult
+    polish: PolishResult
+
+    def describe(self) -> str:
+        """One line per seed tried: the seed and why it was passed over or chosen."""
+        lines = [f"seed {s}: {msg}" for s, msg in zip(self.tried, self.passed_over, strict=False)]
+        return "\n".join([*lines, f"seed {self.seed}: {self.polish.message} -> showcased"])
+
+
+def first_polished_run(
+    name: str,
+    start_seed: int,
+    *,
+    steps: int,
+    gtol: float,
+    width: int | None = None,
+    max_tries: int = SHOWCASE_TRIES,
+    condition: Callable[[PolishResult], bool] | None = None,
+    condition_text: str = "",
+) -> ShowcaseSearch:
+    r"""The first seed from ``start_seed`` on whose run polishes to an exact stationary point.
+
+    Tries seeds ``start_seed, start_seed + 1, ...`` (at most ``max_tries``) with
+    :func:`run_to_stationary_point` and stops at the first whose polish is accepted (and, if
+    ``condition`` is given, satisfies it; ``condition_text`` says in words what it asks). Not every
+    run reaches a stationary point of its pattern within a budget (it may still be sliding along
+    a pattern boundary, or heading out of its pattern), so a showcase of the polish is chosen by
+    this rule rather than assumed of one seed.
+
+    Raises
+    ------
+    RuntimeError
+        If none of the ``max_tries`` seeds qualifies (the message lists every rejection).
+    """
+    if isinstance(start_seed, bool) or not isinstance(start_seed, (int, np.integer)) or start_seed < 0:
+        raise ValueError(f"start_seed must be an integer >= 0, got {start_seed!r}")
+    max_tries = check_positive_int(max_tries, "max_tries")
+    messages: list[str] = []
+    for seed in range(int(start_seed), int(start_seed) + max_tries):
+        result, polish = run_to_stationary_point(name, seed, width=width, steps=steps, gtol=gtol)
+        if polish.accepted and (condition is None or condition(polish)):
+            tried = tuple(range(int(start_seed), seed + 1))
+            return ShowcaseSearch(seed=seed, tried=tried, passed_over=tuple(messages), result=result, polish=polish)
+        messages.append(polish.message if not polish.accepted else f"polished, but not {condition_text}")
+    listing = "; ".join(f"seed {start_seed + k}: {msg}" for k, msg in enumerate(messages))
+    wanted = f" {condition_text}" if condition is not None else ""
+    raise RuntimeError(f"no seed of {start_seed}..{start_seed + max_tries - 1} of {name!r} polishes to a stationary "
+                       f"point{wanted} within {steps} steps ({listing})")
+
+
 def _catalogue_row(args: tuple[CatalogueSettings, int, int, bool]) -> CatalogueRow:
     settings, width, seed, quick = args
     result, polish = run_to_stationary_point(
@@ -845,6 +983,45 @@ def _cell_summary(polish: PolishResult, X: FloatArray, y: FloatArray) -> dict:
         "undetermined_deviation": min((c.deviation / scale for c in undet), default=float("nan")),
         "rule_agrees": bool(agrees),
     }
+
+
+def first_example(rows: Iterable[CatalogueRow], rule: str, predicate: Callable[[CatalogueRow], bool]) -> CatalogueRow:
+    """The first catalogue row (in catalogue order: width, then seed) that satisfies ``predicate``.
+
+    ``rule`` says in words what ``predicate`` asks; a catalogue with no such row raises
+    ``RuntimeError`` naming the rule (a showcase is never silently replaced).
+    """
+    for row in rows:
+        if predicate(row):
+            return row
+    raise RuntimeError(f"no run of the catalogue is {rule}: no example to show")
+
+
+def describe_widths(rows: Sequence[CatalogueRow], widths: Sequence[int]) -> str:
+    """A sentence (Markdown): at which widths runs reached stationary points with more than one cell.
+
+    Then, for the largest width, how its runs ended: at a stationary point with more than one
+    cell, at a one-cell stationary point, or with the polish rejected (counts of its runs).
+    """
+    rows, widths = list(rows), [int(w) for w in widths]
+    if not widths:
+        raise ValueError("widths must not be empty")
+    multi = [w for w in widths if any(r.polished and r.n_cells > 1 and r.width == w for r in rows)]
+    if not multi:
+        text = "No run reached a stationary point with more than one cell"
+    else:
+        only = "only " if len(multi) < len(widths) else ""
+        which = f"width{'s' if len(multi) > 1 else ''} {', '.join(map(str, multi))}"
+        text = f"Stationary points with more than one cell were reached {only}at {which}"
+    last = [r for r in rows if r.width == widths[-1]]
+    n_multi = sum(r.polished and r.n_cells > 1 for r in last)
+    n_one = sum(r.polished and r.n_cells <= 1 for r in last)
+    n_rej = sum(not r.polished for r in last)
+    if n_multi == 0:
+        return (f"{text}; at width {widths[-1]} every run either stops at a one-cell stationary point "
+                f"({n_one} of {len(last)}) or ends with its polish rejected ({n_rej} of {len(last)}).")
+    return (f"{text}; at width {widths[-1]}, {n_multi} of {len(last)} runs reach one with more than one cell, "
+            f"{n_one} stop at a one-cell stationary point and {n_rej} end with the polish rejected.")
 
 
 def stationary_catalogue(

@@ -25,7 +25,13 @@ from plateau_lib.stationary import (
     STATIONARITY_RTOL,
     CatalogueRow,
     CatalogueSettings,
+    ShowcaseSearch,
     cell_labels,
+    describe_cell_fits,
+    describe_cells_1d,
+    describe_widths,
+    first_example,
+    first_polished_run,
     gap_bound,
     max_stationarity,
     pattern_cells,
@@ -455,3 +461,95 @@ def test_run_to_stationary_point_validates():
         run_to_stationary_point("plateau_1d", 0, steps=10, gtol=1e-8, stationarity_rtol=0.0)
     with pytest.raises(ValueError, match="rel_tol"):
         run_to_stationary_point("plateau_1d", 0, steps=10, gtol=1e-8, rel_tol=-1.0)
+
+
+# --------------------------------------------------------------------------- showcase search
+
+
+def test_first_polished_run_passes_over_rejected_seeds():
+    # plateau_1d at width 3, 6000 steps: seed 1 is still sliding (rejected), seed 2 polishes
+    search = first_polished_run("plateau_1d", 1, width=3, steps=6_000, gtol=1e-8)
+    assert isinstance(search, ShowcaseSearch)
+    assert search.seed == 2 and search.tried == (1, 2) and search.polish.accepted
+    assert len(search.passed_over) == 1 and search.passed_over[0].startswith("rejected")
+    direct = run_to_stationary_point("plateau_1d", 1, width=3, steps=6_000, gtol=1e-8)[1]
+    assert not direct.accepted and direct.message == search.passed_over[0]
+    lines = search.describe().splitlines()
+    assert lines[0].startswith("seed 1: rejected") and lines[-1].endswith("showcased")
+
+
+def test_first_polished_run_returns_the_start_seed_when_it_qualifies():
+    search = first_polished_run("plateau_1d", 0, width=3, steps=6_000, gtol=1e-8)
+    assert search.seed == 0 and search.tried == (0,) and search.passed_over == ()
+
+
+def test_first_polished_run_fails_loudly_when_no_seed_qualifies():
+    # seeds 3, 4, 5 at width 3 all end sliding within 6000 steps
+    with pytest.raises(RuntimeError, match=r"no seed of 3\.\.5 .*seed 5: rejected"):
+        first_polished_run("plateau_1d", 3, width=3, steps=6_000, gtol=1e-8, max_tries=3)
+    with pytest.raises(ValueError, match="start_seed"):
+        first_polished_run("plateau_1d", -1, steps=10, gtol=1e-8)
+    with pytest.raises(ValueError, match="max_tries"):
+        first_polished_run("plateau_1d", 0, steps=10, gtol=1e-8, max_tries=0)
+
+
+def test_describe_cells_1d_names_the_reason():
+    X = grid_1d()
+    y = np.sin(np.pi * X[:, 0])
+    # a neuron active on all data: every cell determined
+    full = describe_cells_1d(net_1d([-1.5, 0.21], [1, 1], [1.0, 1.0]), X, y)
+    assert full.startswith("1 of them break beyond the data") and "all 2 cells are determined" in full
+    # opposite orientations at one gap: every cell determined, and no neuron is active on all data
+    pair = describe_cells_1d(net_1d([0.21, 0.22], [1, -1], [1.0, 1.0]), X, y)
+    assert pair.startswith("two of them break at one gap") and "all 2 cells" in pair
+    # facing neurons: no cell determined, so no claim about determined cells is made
+    facing = describe_cells_1d(net_1d([-0.41, 0.41], [1, -1], [1.0, 1.0]), X, y)
+    assert "0 of its 3 cells are determined" in facing and "network *is*" not in facing
+    assert "on the 3 undetermined ones it differs from the cell's regression line" in facing
+    with pytest.raises(ValueError, match="1-D"):
+        describe_cells_1d(ShallowReLU([1.0], [[1.0, 0.0]], [0.0]), np.zeros((3, 2)), np.ones(3))
+
+
+def test_first_example_takes_the_first_match_or_names_the_rule():
+    rows = stationary_catalogue(SMALL, seed=0, executor=ThreadPoolExecutor(1))
+    first = first_example(rows, "polished", lambda r: r.polished)
+    assert first is next(r for r in rows if r.polished)
+    with pytest.raises(RuntimeError, match="no run of the catalogue is wider than 99"):
+        first_example(rows, "wider than 99", lambda r: r.width > 99)
+
+
+def test_describe_cell_fits_in_2d():
+    g = np.linspace(-1, 1, 9)
+    X = np.array([(a, b) for a in g for b in g])
+    y = np.abs(X[:, 0]) + X[:, 1] ** 2
+    crossing = pattern_cells(ShallowReLU([1.0, 1.0], [[1.0, 0.0], [0.0, 1.0]], [0.05, 0.05]), X, y)
+    text = describe_cell_fits(crossing, y)
+    assert text.startswith("no cell is determined; on every cell the network differs")
+    nested = pattern_cells(ShallowReLU([1.0, 1.0], [[1.0, 0.0], [1.0, 0.0]], [0.6, -0.3]), X, y)
+    text = describe_cell_fits(nested, y)
+    assert text.startswith("2 of the cells are determined") and "each undetermined cell" in text
+    with pytest.raises(ValueError, match="cells"):
+        describe_cell_fits([], y)
+
+
+def _row(width: int, polished: bool, n_cells: int) -> CatalogueRow:
+    nan = float("nan")
+    return CatalogueRow(width=width, seed=0, nit=1, converged=polished, grad_norm=0.0, loss=1.0, lstar=1.0,
+                        rel_gap=0.0, gap_bound=0.0, n_significant=1, last_change=0, late_changes=0, min_margin=1.0,
+                        polished=polished, polished_loss=1.0, polished_stationarity=0.0, pattern_flips=0,
+                        lower_bound=nan, n_cells=n_cells if polished else -1, n_determined=0, n_outside=0,
+                        n_shared=0, determined_deviation=nan, undetermined_deviation=nan, rule_agrees=True)
+
+
+def test_describe_widths_states_what_the_rows_show():
+    rows = [_row(2, True, 4), _row(3, True, 1), _row(6, True, 1), _row(6, False, 1)]
+    text = describe_widths(rows, (2, 3, 6))
+    assert text.startswith("Stationary points with more than one cell were reached only at width 2;")
+    assert "at width 6 every run either stops at a one-cell stationary point (1 of 2)" in text
+    assert "rejected (1 of 2)" in text
+    rows.append(_row(6, True, 3))  # now the largest width reaches one too: the sentence must change
+    text = describe_widths(rows, (2, 3, 6))
+    assert "widths 2, 6;" in text and "at width 6, 1 of 3 runs reach one with more than one cell" in text
+    assert describe_widths([_row(2, False, 1)], (2,)).startswith("No run reached")
+    with pytest.raises(ValueError, match="widths"):
+        describe_widths(rows, ())
