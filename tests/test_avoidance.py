@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -23,6 +23,9 @@ from plateau_lib.avoidance import (
     FAR_FEWER,
     VARIANT_NAMES,
     BenchmarkEntry,
+    ExitRow,
+    ExitSettings,
+    IterationLead,
     VariantSettings,
     anls_from_stationary,
     anls_joint_options,
@@ -30,16 +33,27 @@ from plateau_lib.avoidance import (
     benchmark_goals,
     benchmark_schema,
     benchmark_staleness,
+    c5_verdict,
     check_benchmark,
+    exit_row,
+    exit_study,
+    exit_summary,
+    exits_text,
     first_reach,
     gd_vs_anls,
     is_peer,
+    iteration_lead,
     load_benchmark,
     lower_median,
     median_curves,
     one_sweep,
     peer_wins,
+    plateau_choice_text,
+    race_text,
+    race_time_text,
     showcase_plateau,
+    steps_to_reach,
+    sweep_text,
     threshold_search,
     variant_study,
     variant_summary,
@@ -173,6 +187,109 @@ def test_gd_vs_anls_share_the_initial_network(race_quick):
     assert loss(r.anls.net, X, y) == pytest.approx(r.anls.final_loss, rel=1e-12)
 
 
+def test_steps_to_reach(race_quick):
+    gd = race_quick.gd
+    assert steps_to_reach(gd, gd.loss[0]) == 0
+    k = steps_to_reach(gd, gd.final_loss)
+    assert k is not None and gd.loss[gd.steps == k][0] <= gd.final_loss
+    assert steps_to_reach(gd, gd.final_loss / 2) is None
+    # counted from a later recorded step: the rest of the same run
+    start = int(gd.steps[len(gd.steps) // 2])
+    level = float(gd.loss[-5])
+    assert steps_to_reach(gd, level, start) == steps_to_reach(gd, level) - start
+    with pytest.raises(ValueError, match="start must be a recorded step"):
+        steps_to_reach(gd, level, -1)
+    with pytest.raises(ValueError, match="level must be finite"):
+        steps_to_reach(gd, math.inf)
+
+
+def test_iteration_lead_and_its_threshold(race_quick):
+    gd, anls = race_quick.gd, race_quick.anls
+    lead = iteration_lead(gd, anls)
+    assert lead.sweeps >= 1 and lead.loss == anls.loss[anls.steps == lead.sweeps][0]
+    assert lead.gd_budget == gd.nit
+    for k, level in zip(anls.steps[1:], anls.loss[1:], strict=True):
+        other = IterationLead(int(k), float(level), steps_to_reach(gd, level), gd.nit)
+        assert other.ratio <= lead.ratio
+    assert lead.orders_fewer(FAR_FEWER)
+    # never reached within the budget counts as more than the budget
+    never = IterationLead(sweeps=2, loss=0.0, gd_steps=None, gd_budget=99)
+    assert not never.reached and never.steps_needed == 100 and never.ratio == 50.0
+    assert never.orders_fewer(0.02) and not never.orders_fewer(0.019)
+    # a "sweep" that only gets where gradient descent gets in 50 steps is rejected by the check
+    slow = replace(anls, steps=np.array([0, 1]), loss=np.array([gd.loss[0], float(gd.loss[gd.steps == 50][0])]))
+    slow_lead = iteration_lead(gd, slow)
+    assert slow_lead.gd_steps is not None and slow_lead.gd_steps <= 50
+    assert not slow_lead.orders_fewer(FAR_FEWER)
+    with pytest.raises(ValueError, match="at least one sweep"):
+        iteration_lead(gd, replace(anls, steps=anls.steps[:1], loss=anls.loss[:1]))
+
+
+def _lead(loss_k, steps, sweeps=1, budget=1000):
+    return IterationLead(sweeps=sweeps, loss=loss_k, gd_steps=steps, gd_budget=budget)
+
+
+def test_exit_summary_counts_and_causes():
+    rows = [
+        ExitRow(seed=0, gd_final=1.0, plateau_level=5.0, sweep=_lead(0.5, None), race=_lead(0.4, None),
+                anls_final=0.4),
+        ExitRow(seed=1, gd_final=2.0, plateau_level=5.0, sweep=_lead(3.0, 200), race=_lead(1.5, 300),
+                anls_final=1.5),
+        ExitRow(seed=2, gd_final=0.5, plateau_level=5.0, sweep=_lead(0.6, 50), race=_lead(0.7, 500),
+                anls_final=0.7),
+    ]
+    s = exit_summary(rows, 0.01)
+    assert (s.runs, s.sweep_leads, s.race_leads) == (3, 2, 3)
+    assert (s.sweep_below_gd, s.anls_below_gd) == (1, 2)
+    assert s.above_seeds == (1, 2) and s.not_leading_seeds == (2,)
+    assert s.sweep_loss_median == 0.6 and s.gd_final_median == 1.0
+    assert (s.above_weak, s.above_low) == (1, 1)  # seed 1: weak sweep; seed 2: low GD
+    assert s.min_sweep_ratio == 50 and s.min_race_ratio == 300
+    text = exits_text(s)
+    assert "2 of the 3 seeds one sweep" in text and "fails on 1 seed 2" in text
+    assert "do not hold on every seed" in text and "Of the 2 seeds where" in text
+    assert "not on every one" in c5_verdict(s)
+    good = exit_summary(rows[:1], 0.01)
+    assert good.above_seeds == () and good.not_leading_seeds == ()
+    text = exits_text(good)
+    assert "holds on every seed measured" in text and "hold on every seed too" in text and "Of the" not in text
+    assert "as claimed" in c5_verdict(good)
+    with pytest.raises(ValueError, match="at least one run"):
+        exit_summary([])
+    with pytest.raises(ValueError, match="fraction"):
+        exit_summary(rows, 0.0)
+
+
+def test_sentences_follow_the_numbers(race_quick):
+    below, above = _lead(0.5, None, budget=300), _lead(2.0, 1234)
+    assert sweep_text(below, 1.0, 400).startswith("below") and "300 steps it has left" in sweep_text(below, 1.0, 400)
+    assert sweep_text(above, 1.0, 400).startswith("above") and "needs 1234 steps" in sweep_text(above, 1.0, 400)
+    p = showcase_plateau(race_quick.plateaus)
+    assert plateau_choice_text(p) == "the longest plateau it leaves"
+    assert "does not leave" in plateau_choice_text(replace(p, exits=False))
+    text = race_text(race_quick, iteration_lead(race_quick.gd, race_quick.anls))
+    assert "every one of these plateaus" in text and "times below gradient descent's final loss" in text
+    # the same race against a gradient descent that ends lower than ANLS
+    low = replace(race_quick.gd, loss=np.minimum(race_quick.gd.loss, race_quick.anls.final_loss / 2))
+    low_plateau = replace(race_quick.plateaus[-1], level=race_quick.anls.final_loss / 2)
+    race_low = replace(race_quick, gd=low, plateaus=[*race_quick.plateaus, low_plateau])
+    text = race_text(race_low, iteration_lead(low, race_quick.anls))
+    assert "never below gradient descent's final loss" in text and "times above gradient descent's" in text
+    assert "never below the one at" in text
+    assert "in all" in race_time_text(race_low) and "to get below" in race_time_text(race_quick)
+
+
+def test_exit_study_first_row_is_the_showcase(race_quick):
+    settings = ExitSettings(seeds=2, quick_seeds=1)
+    rows = exit_study(settings, quick=True, executor=ThreadPoolExecutor(1))
+    assert len(rows) == 1 and rows[0].seed == get_experiment("plateau_1d").seed
+    assert rows[0] == exit_row(race_quick)
+    with pytest.raises(ValueError, match="1-D"):
+        ExitSettings(experiment="plateau_2d")
+    with pytest.raises(TypeError, match="ExitSettings"):
+        exit_study(VariantSettings())
+
+
 def test_one_sweep_from_the_plateau(race_quick):
     X, y = get_experiment("plateau_1d").data()
     p = showcase_plateau(race_quick.plateaus)
@@ -207,6 +324,16 @@ def test_anls_from_stationary_point():
         anls_from_stationary(variants={})
     with pytest.raises(ValueError, match="seed must be"):
         anls_from_stationary(seed=-1)
+
+
+def test_anls_from_stationary_searches_a_polished_seed():
+    """Seed 9 of plateau_1d does not polish (a least-squares fit would change its pattern): the next does."""
+    rest = anls_from_stationary("plateau_1d", 9, sweeps=3)
+    assert rest.seed > 9 and len(rest.passed_over) == rest.seed - 9
+    assert all(msg.startswith("rejected") for msg in rest.passed_over)
+    assert rest.polish.accepted and rest.runs["anls"].final_loss < rest.start_loss
+    with pytest.raises(RuntimeError, match="no seed of 9..9"):
+        anls_from_stationary("plateau_1d", 9, sweeps=1, max_tries=1)
 
 
 # --------------------------------------------------------------------------- variants
