@@ -23,7 +23,7 @@ from plateau_lib import book
 from plateau_lib.book import BookPaths, UnknownChapterError
 from plateau_lib.figures import glue_values, save_data, save_figure, save_values
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 CHAPTERS = book.chapter_names(ROOT)
@@ -211,7 +211,7 @@ def test_check_refuses_data_of_a_full_run(tmp_path):
 
 
 # The session fixtures ``executed`` (every chapter run once in quick mode) and ``built_html``
-# (its strict HTML build, which tests/test_browser_check.py opens in a browser) live in
+# (its strict HTML build, which tests/book/test_browser_check.py opens in a browser) live in
 # tests/conftest.py, shared by this module and the browser check.
 
 
