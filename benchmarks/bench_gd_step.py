@@ -195,7 +195,7 @@ def plateau_train_gd(p: dict, *, every_step: bool) -> Runner:
         start = time.perf_counter()
         result = train_gd(net, X, y, lr=LR, steps=k, record_every=1 if every_step else k)
         elapsed = time.perf_counter() - start
-        if not result.success:
+        if not result.completed:
             raise RuntimeError(f"train_gd failed during the benchmark: {result.message}")
         return elapsed
 

@@ -86,9 +86,7 @@ from .network import ShallowReLU, init_network
 from .result import TrainResult
 from .sweeps import sweep
 from .targets import grid, target_values
-from .trainers import train_adam, train_gd, train_lbfgs, train_lm
-from .trainers.anls import train_anls
-from .trainers.greedy import train_oga
+from .trainers import train, train_anls, train_lm
 
 #: The repository's ``benchmarks/`` folder (plateau_lib is installed in editable mode from the repository).
 BENCHMARK_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -286,26 +284,26 @@ def run_method(method: str, problem: BenchProblem, seed: int, budgets: Budgets,
                previous: dict[str, TrainResult]) -> tuple[TrainResult, float, int]:
     """Run ``method``; returns the result and the time / evaluations spent before it started."""
     b = budgets
-    if method == "gd":
-        return train_gd(net, X, y, lr=problem.lr, steps=b.gd_steps, record_every=b.first_order_record_every), 0.0, 0
-    if method == "adam":
-        return train_adam(net, X, y, lr=ADAM_LR, steps=b.adam_steps, record_every=b.first_order_record_every), 0.0, 0
-    if method == "lbfgs":
-        return train_lbfgs(net, X, y, steps=b.lbfgs_steps), 0.0, 0
-    if method == "lm":
-        return train_lm(net, X, y, steps=b.lm_steps, method="trf"), 0.0, 0
-    if method == "oga":
-        return train_oga(X, y, width=problem.width, rng=np.random.default_rng(seed)), 0.0, 0
-    if method == "anls":
-        return train_anls(net, X, y, sweeps=b.anls_sweeps), 0.0, 0
-    if method == "anls-joint":
-        return train_anls(net, X, y, sweeps=b.anls_sweeps, **anls_joint_options(problem.d)), 0.0, 0
+    every = b.first_order_record_every
+    joint = anls_joint_options(problem.d)
+    calls = {
+        "gd": ("gd", b.gd_steps, {"lr": problem.lr, "record_every": every}),
+        "adam": ("adam", b.adam_steps, {"lr": ADAM_LR, "record_every": every}),
+        "lbfgs": ("lbfgs", b.lbfgs_steps, {}),
+        "lm": ("lm", b.lm_steps, {"algorithm": "trf"}),
+        "oga": ("oga", problem.width, {"rng": np.random.default_rng(seed)}),
+        "anls": ("anls", b.anls_sweeps, {}),
+        "anls-joint": ("anls", b.anls_sweeps, joint),
+    }
     if method == "gd+anls":
         gd = previous.get("gd")
         if gd is None:
             gd = run_method("gd", problem, seed, budgets, net, X, y, previous)[0]
-        return train_anls(gd.net, X, y, sweeps=b.anls_sweeps, **anls_joint_options(problem.d)), gd.wall_time, gd.nfev
-    raise ValueError(f"unknown method {method!r}")
+        return train(gd.net, X, y, "anls", budget=b.anls_sweeps, **joint), gd.wall_time, gd.nfev
+    if method not in calls:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join([*calls, 'gd+anls'])}")
+    name, budget, options = calls[method]
+    return train(net, X, y, name, budget=budget, **options), 0.0, 0
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:

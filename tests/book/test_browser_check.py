@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from plateau_lib import book
-from plateau_lib.book import stage as book_stage
 from plateau_lib.book import browse as browser_check
+from plateau_lib.book import stage as book_stage
 from plateau_lib.book.browse import Problem, check_book
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from plateau_lib import benchmark
-from plateau_lib.book import bench_cli, cli  # noqa: F401 (bench_cli registers the bench command)
 from plateau_lib.benchmark import (
     PROBLEMS,
     BenchProblem,
@@ -24,6 +23,7 @@ from plateau_lib.benchmark import (
     run_benchmark,
     write_results,
 )
+from plateau_lib.book import bench_cli, cli  # noqa: F401 (bench_cli registers the bench command)
 
 ROOT = Path(__file__).resolve().parents[2]
 
