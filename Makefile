@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # MathJax for the book's pages (math without network access), from the npm registry.
 MATHJAX := tools/mathjax/node_modules/.package-lock.json
-# Headless Chromium for the browser check of the built pages (tests/test_browser_check.py).
+# Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: install book test test-seeds lint clean browser lab

@@ -25,7 +25,7 @@ from typing import Any
 
 from plateau_lib import figures
 from plateau_lib.benchmark import cpu_name
-from plateau_lib.cli import ArgumentParser, positive_int
+from plateau_lib.book.cli import ArgumentParser, positive_int
 from plateau_lib.explorers import (
     AnlsSettings,
     Explorer,

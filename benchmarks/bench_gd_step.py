@@ -59,7 +59,7 @@ import numpy as np
 import plateau_lib
 from plateau_lib import figures, init_network, train_gd
 from plateau_lib.benchmark import cpu_name
-from plateau_lib.cli import ArgumentParser, positive_int
+from plateau_lib.book.cli import ArgumentParser, positive_int
 from plateau_lib.network import evaluate
 
 SIZES: tuple[tuple[int, int, int], ...] = ((41, 10, 1), (101, 20, 1), (400, 50, 2), (2500, 50, 2), (10_000, 100, 2))
@@ -195,7 +195,7 @@ def plateau_train_gd(p: dict, *, every_step: bool) -> Runner:
         start = time.perf_counter()
         result = train_gd(net, X, y, lr=LR, steps=k, record_every=1 if every_step else k)
         elapsed = time.perf_counter() - start
-        if not result.success:
+        if not result.completed:
             raise RuntimeError(f"train_gd failed during the benchmark: {result.message}")
         return elapsed
 

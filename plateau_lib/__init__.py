@@ -57,6 +57,7 @@ from .theory import (
 )
 from .trainers import (
     threshold_gains,
+    train,
     train_adam,
     train_anls,
     train_flow,
@@ -111,6 +112,7 @@ __all__ = [
     "stationarity_scores",
     "stationary_catalogue",
     "threshold_gains",
+    "train",
     "train_adam",
     "train_anls",
     "train_flow",

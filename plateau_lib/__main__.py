@@ -1,5 +1,5 @@
-"""``python -m plateau_lib``: see :mod:`plateau_lib.cli`."""
+"""``python -m plateau_lib``: the command line (:mod:`plateau_lib.book.cli`)."""
 
-from .cli import main
+from .book.cli import main
 
 raise SystemExit(main())

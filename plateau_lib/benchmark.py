@@ -60,7 +60,6 @@ part of the library so that Chapter 4, the tests and the command line import it 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import ctypes
 import datetime
@@ -81,16 +80,13 @@ import numpy as np
 
 from . import __version__, figures
 from .avoidance import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
-from .cli import CommandFailed, UsageError, positive_int, register_command
 from .experiments import get_experiment, register_study
 from .lower_bound import segmentation_lower_bound
 from .network import ShallowReLU, init_network
 from .result import TrainResult
 from .sweeps import sweep
 from .targets import grid, target_values
-from .trainers import train_adam, train_gd, train_lbfgs, train_lm
-from .trainers.anls import train_anls
-from .trainers.greedy import train_oga
+from .trainers import train, train_anls, train_lm
 
 #: The repository's ``benchmarks/`` folder (plateau_lib is installed in editable mode from the repository).
 BENCHMARK_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -288,26 +284,26 @@ def run_method(method: str, problem: BenchProblem, seed: int, budgets: Budgets,
                previous: dict[str, TrainResult]) -> tuple[TrainResult, float, int]:
     """Run ``method``; returns the result and the time / evaluations spent before it started."""
     b = budgets
-    if method == "gd":
-        return train_gd(net, X, y, lr=problem.lr, steps=b.gd_steps, record_every=b.first_order_record_every), 0.0, 0
-    if method == "adam":
-        return train_adam(net, X, y, lr=ADAM_LR, steps=b.adam_steps, record_every=b.first_order_record_every), 0.0, 0
-    if method == "lbfgs":
-        return train_lbfgs(net, X, y, steps=b.lbfgs_steps), 0.0, 0
-    if method == "lm":
-        return train_lm(net, X, y, steps=b.lm_steps, method="trf"), 0.0, 0
-    if method == "oga":
-        return train_oga(X, y, width=problem.width, rng=np.random.default_rng(seed)), 0.0, 0
-    if method == "anls":
-        return train_anls(net, X, y, sweeps=b.anls_sweeps), 0.0, 0
-    if method == "anls-joint":
-        return train_anls(net, X, y, sweeps=b.anls_sweeps, **anls_joint_options(problem.d)), 0.0, 0
+    every = b.first_order_record_every
+    joint = anls_joint_options(problem.d)
+    calls = {
+        "gd": ("gd", b.gd_steps, {"lr": problem.lr, "record_every": every}),
+        "adam": ("adam", b.adam_steps, {"lr": ADAM_LR, "record_every": every}),
+        "lbfgs": ("lbfgs", b.lbfgs_steps, {}),
+        "lm": ("lm", b.lm_steps, {"algorithm": "trf"}),
+        "oga": ("oga", problem.width, {"rng": np.random.default_rng(seed)}),
+        "anls": ("anls", b.anls_sweeps, {}),
+        "anls-joint": ("anls", b.anls_sweeps, joint),
+    }
     if method == "gd+anls":
         gd = previous.get("gd")
         if gd is None:
             gd = run_method("gd", problem, seed, budgets, net, X, y, previous)[0]
-        return train_anls(gd.net, X, y, sweeps=b.anls_sweeps, **anls_joint_options(problem.d)), gd.wall_time, gd.nfev
-    raise ValueError(f"unknown method {method!r}")
+        return train(gd.net, X, y, "anls", budget=b.anls_sweeps, **joint), gd.wall_time, gd.nfev
+    if method not in calls:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join([*calls, 'gd+anls'])}")
+    name, budget, options = calls[method]
+    return train(net, X, y, name, budget=budget, **options), 0.0, 0
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
@@ -405,19 +401,29 @@ def compute_best_known(problems: Sequence[BenchProblem], *, restarts: int = 100,
     }
 
 
+class BestKnownError(ValueError):
+    """The best-known cache is missing, unreadable or stale (the message says how to regenerate it)."""
+
+
 def load_best_known(path: Path, problems: Sequence[BenchProblem]) -> dict[str, dict[str, Any]]:
-    """The cached entries for ``problems``; CommandFailed if missing or stale."""
+    """The cached entries for ``problems``.
+
+    Raises
+    ------
+    BestKnownError
+        The cache is missing, unreadable, or has no (or a stale) entry for one of ``problems``.
+    """
     try:
         cache = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise CommandFailed(f"no best-known cache at {path}; create it with `{BEST_KNOWN_COMMAND}`") from None
+        raise BestKnownError(f"no best-known cache at {path}; create it with `{BEST_KNOWN_COMMAND}`") from None
     except (OSError, ValueError) as err:
-        raise CommandFailed(f"cannot read the best-known cache {path}: {err}") from None
+        raise BestKnownError(f"cannot read the best-known cache {path}: {err}") from None
     entries = cache.get("problems", {})
     for p in problems:
         entry = entries.get(p.name)
         if entry is None or any(entry.get(k) != v for k, v in p.key().items()):
-            raise CommandFailed(f"the best-known cache {path} has no (or a stale) entry for {p.name!r}; "
+            raise BestKnownError(f"the best-known cache {path} has no (or a stale) entry for {p.name!r}; "
                                 f"regenerate it with `{BEST_KNOWN_COMMAND}`")
     return {p.name: entries[p.name] for p in problems}
 
@@ -673,93 +679,8 @@ def _versions() -> dict[str, str]:
 
 
 
-# ----------------------------------------------------------------------------- command line
-
-
-
-def _select(names: Sequence[str] | None) -> tuple[BenchProblem, ...]:
-    if not names:
-        return PROBLEMS
-    known = {p.name: p for p in PROBLEMS}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(f"unknown problem(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
-    return tuple(known[n] for n in names)
-
-
-def _check_output_dir(path: Path) -> Path:
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--output must be a folder, got the file {path}")
-    return path
-
-
-def _bench_anls(args: argparse.Namespace) -> int:
-    problems = _select(args.problems)
-    output = _check_output_dir(args.output)
-    base = QUICK if args.quick else FULL
-    seeds = tuple(range(args.seeds)) if args.seeds is not None else base.seeds
-    suite = Suite(base.name, problems, seeds, base.budgets, base.levels, base.methods)
-    best = load_best_known(args.best_known, problems)
-    doc = run_benchmark(suite, best, workers=args.workers, progress=not args.no_progress)
-    paths = write_results(doc, output)
-    print(format_table(doc))
-    print(f"\nbench anls ({suite.name}): {len(doc['rows'])} runs in {doc['seconds']:.1f}s on {args.workers} "
-          f"worker(s); wrote {', '.join(str(p) for p in paths)}")
-    return 0
-
-
-def _bench_best_known(args: argparse.Namespace) -> int:
-    problems = _select(args.problems)
-    out = Path(args.output)
-    if out.is_dir():
-        raise UsageError(f"--output must be a file path, got the folder {out}")
-    doc = compute_best_known(problems, restarts=args.restarts, workers=args.workers, progress=not args.no_progress)
-    if out.exists() and args.problems:  # keep the other problems' entries
-        try:
-            old = json.loads(out.read_text())
-            doc["problems"] = {**old.get("problems", {}), **doc["problems"]}
-        except (OSError, ValueError):
-            pass
-    atomic_write(out, to_json(doc))
-    for name, e in doc["problems"].items():
-        print(f"{name}: best known {e['best_known']:.6g} ({e['source']}; LM best {e['lm_best']:.3g}, "
-              f"ANLS+LM best {e['anls_lm_best']:.3g})")
-    print(f"bench best-known: wrote {out} in {doc['seconds']:.1f}s")
-    return 0
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """The ``bench`` command: ``anls`` and ``best-known``."""
-    sub = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
-    names = ", ".join(p.name for p in PROBLEMS)
-
-    anls = sub.add_parser("anls", help="ANLS against GD, Adam, L-BFGS, LM and OGA on the benchmark suite")
-    anls.add_argument("problems", nargs="*", metavar="PROBLEM", help=f"problems (default: all of {names})")
-    anls.add_argument("--quick", action="store_true", help="3 seeds and smaller budgets (about 20 s)")
-    anls.add_argument("--seeds", type=positive_int, help="number of seeds 0..N-1 (default: 10, quick: 3)")
-    anls.add_argument("--workers", type=positive_int, default=2, help="worker processes (default: %(default)s)")
-    anls.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                      help="folder for the results (default: %(default)s)")
-    anls.add_argument("--best-known", type=Path, default=BEST_KNOWN_PATH,
-                      help="best-known cache (default: %(default)s)")
-    anls.add_argument("--no-progress", action="store_true", help="no progress bar")
-    anls.set_defaults(handler=_bench_anls)
-
-    best = sub.add_parser("best-known", help=f"recompute the cached best-known losses ({BEST_KNOWN_PATH.name})")
-    best.add_argument("problems", nargs="*", metavar="PROBLEM", help=f"problems (default: all of {names})")
-    best.add_argument("--restarts", type=positive_int, default=100, help="restarts per kind (default: %(default)s)")
-    best.add_argument("--workers", type=positive_int, default=2, help="worker processes (default: %(default)s)")
-    best.add_argument("--output", type=Path, default=BEST_KNOWN_PATH, help="cache file (default: %(default)s)")
-    best.add_argument("--no-progress", action="store_true", help="no progress bar")
-    best.set_defaults(handler=_bench_best_known)
-
-
-register_command("bench", help="benchmarks: ANLS against its peers; best-known losses")(configure)
-
-
 __all__ = [
     "BENCHMARK_DIR", "BEST_KNOWN_PATH", "DEFAULT_OUTPUT", "RESULTS_PATH", "cpu_name",
     "FULL", "PROBLEMS", "QUICK", "BenchProblem", "Budgets", "Suite", "compute_best_known", "goals",
-    "load_best_known", "run_benchmark", "run_task", "summarise", "write_results",
+    "BestKnownError", "load_best_known", "run_benchmark", "run_task", "summarise", "write_results",
 ]

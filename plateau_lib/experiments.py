@@ -27,7 +27,6 @@ from .network import ShallowReLU, init_network
 from .result import TrainResult
 from .targets import grid, target_values
 
-TRAINER_NAMES = ("gd", "adam", "lbfgs", "lm", "flow", "anls")
 #: Modules that register studies (:func:`register_study`) when imported; :func:`get_study`
 #: imports them first, so a study can be looked up by name from anywhere.
 STUDY_MODULES = ("plateau_lib.quantification", "plateau_lib.stationary", "plateau_lib.avoidance",
@@ -56,7 +55,7 @@ class Experiment:
     init_scale : float
         Initialisation scale :math:`\\alpha`.
     trainer : str
-        One of ``"gd"``, ``"adam"``, ``"lbfgs"``, ``"lm"``, ``"flow"``, ``"anls"``.
+        A method of :func:`plateau_lib.trainers.train` (:data:`plateau_lib.trainers.METHODS`).
     options : Mapping
         Trainer keyword options (e.g. ``{"lr": 0.1}``).
     steps, quick_steps : int
@@ -83,7 +82,7 @@ class Experiment:
     record_every: int = 1
 
     def __post_init__(self) -> None:
-        check_choice(self.trainer, "trainer", TRAINER_NAMES)
+        check_choice(self.trainer, "trainer", trainers.METHODS)
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
@@ -117,16 +116,11 @@ class Experiment:
         X, y = self.data()
         net = self.initial_network(seed) if net is None else net
         options = dict(self.options) | overrides
-        if self.trainer == "flow":  # the budget of a gradient-flow experiment is its end time
-            options.setdefault("t_end", float(self.budget(quick)))
-        elif self.trainer == "anls":  # the budget of an ANLS experiment is its number of sweeps
-            options.setdefault("sweeps", self.budget(quick))
+        budget = trainers.BUDGETS[self.trainer]
+        options.setdefault(budget, float(self.budget(quick)) if budget == "t_end" else self.budget(quick))
+        if self.trainer != "flow":  # the flow records at its events, not at a stride
             options.setdefault("record_every", self.record_every)
-        else:
-            options.setdefault("steps", self.budget(quick))
-            options.setdefault("record_every", self.record_every)
-        train = getattr(trainers, f"train_{self.trainer}")
-        return train(net, X, y, progress=progress, **options)
+        return trainers.train(net, X, y, self.trainer, progress=progress, **options)
 
     def with_changes(self, **changes: Any) -> Experiment:
         """A copy with some fields replaced (e.g. ``init_scale=1e-4``)."""

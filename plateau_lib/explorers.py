@@ -190,7 +190,7 @@ class GDView:
     def summary(self) -> str:
         """One line: final loss, plateaus and pattern changes (the figure's title)."""
         r = self.result
-        if not r.success:
+        if not r.completed:
             return f"gradient descent stopped: {r.message}"
         filtered = max(len(self.levels) - 1, 0)
         return (f"final loss {r.final_loss:.3g} after {r.nit} steps; {len(self.plateaus)} plateau(s) detected; "
@@ -228,7 +228,7 @@ class AnlsView:
     def summary(self) -> str:
         """One line: both final losses and wall times, and the lower bound (the figure's title)."""
         g, a = self.gd, self.anls
-        gd = f"{g.final_loss:.3g} in {g.wall_time:.2f} s" if g.success else f"stopped ({g.message})"
+        gd = f"{g.final_loss:.3g} in {g.wall_time:.2f} s" if g.completed else f"stopped ({g.message})"
         return (f"GD: {gd}; ANLS ({self.settings.variant}): {a.final_loss:.3g} in {a.wall_time:.3f} s "
                 f"({a.nit} sweeps); lower bound {self.lower_bound:.3g}")
 

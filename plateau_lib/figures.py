@@ -12,6 +12,13 @@ with ``os.replace`` (atomic on POSIX and Windows), so an interrupted run never l
 half-written figure or data file behind; temporaries start with a dot and the checker
 ignores dot-files.
 
+Not every number a figure draws can be compared at a tight tolerance: a quantity that
+amplifies round-off (the event times of a gradient-flow trajectory, which move when the last
+bits of one step do, and everything measured on the segments between them) differs between
+processors that take different SIMD code paths. Such data go to the subfolder
+:data:`UNCHECKED` (``save_figure(..., unchecked={...})``, ``glue_values(..., unchecked=True)``):
+saved beside the figure for the reader, left out of the comparison with the references.
+
 Images are written without timestamps or software-version metadata, so re-running a
 chapter produces byte-identical images when the pixels do not change (clean diffs).
 """
@@ -30,7 +37,10 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["IMAGE_FORMATS", "atomic_write", "glue_values", "save_data", "save_figure", "save_values"]
+__all__ = ["IMAGE_FORMATS", "UNCHECKED", "atomic_write", "glue_values", "save_data", "save_figure", "save_values"]
+
+#: Subfolder of a chapter's output folder for data that ``book check`` does not compare.
+UNCHECKED = "unchecked"
 
 #: Image formats :func:`save_figure` can write, with the metadata that is blanked for
 #: reproducible bytes.
@@ -124,6 +134,7 @@ def save_figure(
     *,
     formats: tuple[str, ...] = ("png",),
     dpi: int = 150,
+    unchecked: Mapping[str, ArrayLike] | None = None,
     **arrays: ArrayLike,
 ) -> dict[str, Path]:
     """Save a matplotlib figure and the data it plots.
@@ -140,15 +151,19 @@ def save_figure(
         Image formats to write.
     dpi : int
         Resolution of raster formats.
+    unchecked : mapping of str to array_like, optional
+        Arrays the figure draws that amplify round-off (see the module docstring): saved to
+        ``UNCHECKED/name.npz``, not compared with the references.
     **arrays : array_like
         The arrays the figure draws, by name (at least one; any identifier except
-        ``formats`` and ``dpi``). They are what ``book check`` compares with the
-        committed references.
+        ``formats``, ``dpi`` and ``unchecked``). They are what ``book check`` compares with
+        the committed references.
 
     Returns
     -------
     dict
-        ``{"png": Path, ..., "npz": Path}``: every file written.
+        ``{"png": Path, ..., "npz": Path}``: every file written (``"unchecked"``: the
+        unchecked data file, if any).
     """
     name, fig = _check_name(name), _check_figure(fig)
     formats = tuple(formats)
@@ -156,6 +171,7 @@ def save_figure(
     if not formats or unknown:
         raise ValueError(f"formats must be a non-empty subset of {tuple(IMAGE_FORMATS)}, got {formats}")
     data = _check_arrays(arrays)
+    loose = _check_arrays(unchecked) if unchecked else {}
     out_dir = Path(output_dir)
     paths: dict[str, Path] = {}
     import matplotlib
@@ -170,6 +186,8 @@ def save_figure(
                 ),
             )
     paths["npz"] = atomic_write(out_dir / f"{name}.npz", lambda fh: np.savez(fh, **data))
+    if loose:
+        paths["unchecked"] = atomic_write(out_dir / UNCHECKED / f"{name}.npz", lambda fh: np.savez(fh, **loose))
     return paths
 
 
@@ -209,8 +227,11 @@ def save_values(name: str, output_dir: str | os.PathLike[str], /, **values: obje
     return atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
-def glue_values(output_dir: str | os.PathLike[str], /, **values: object) -> Path:
+def glue_values(output_dir: str | os.PathLike[str], /, *, unchecked: bool = False, **values: object) -> Path:
     """Glue numbers for the prose and save them to ``output_dir/values.json`` for ``book check``.
+
+    With ``unchecked=True`` they go to ``UNCHECKED/values.json`` instead, which ``book check``
+    does not compare (for numbers that amplify round-off; see the module docstring).
 
     Inside a notebook each value is glued with ``myst_nb.glue(key, value, display=False)``,
     so the text can quote it as ``{glue:text}`key:.3e```; numpy scalars are converted to
@@ -218,7 +239,7 @@ def glue_values(output_dir: str | os.PathLike[str], /, **values: object) -> Path
     format). Outside IPython (scripts, tests) the values are only saved.
     Returns the JSON path.
     """
-    path = save_values("values", output_dir, **values)
+    path = save_values("values", Path(output_dir) / UNCHECKED if unchecked else output_dir, **values)
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with myst-nb

@@ -95,7 +95,7 @@ class ShallowReLU:
 
     def preactivations(self, X: ArrayLike) -> FloatArray:
         r"""Pre-activations :math:`Z_{ij} = w_j\cdot x_i + b_j`, shape (m, n)."""
-        X = _check_inputs(self, X)
+        X = check_inputs(self, X)
         return X @ self.W.T + self.b
 
     def __call__(self, X: ArrayLike) -> FloatArray:
@@ -112,7 +112,7 @@ class ShallowReLU:
         theta = as_float_array(theta, "theta", 1)
         if theta.shape[0] != n * (d + 2):
             raise ValueError(f"theta must have length n*(d+2) = {n * (d + 2)}, got {theta.shape[0]}")
-        return cls(theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :])
+        return cls(*split_params(theta, n, d))
 
     def with_params(self, **changes: ArrayLike) -> ShallowReLU:
         """Return a copy with some of ``c``, ``W``, ``b`` replaced."""
@@ -124,14 +124,29 @@ class ShallowReLU:
         return ShallowReLU(**params)
 
 
-def _check_inputs(net: ShallowReLU, X: ArrayLike) -> FloatArray:
+def split_params(theta: FloatArray, n: int, d: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Views ``(c, W, b)`` into a parameter vector ``[c, W.ravel(), b]`` of :meth:`ShallowReLU.to_vector`.
+
+    ``theta`` may also be a stack of such vectors, shape ``(k, n*(d+2))``; then the views have
+    shapes ``(k, n)``, ``(k, n, d)`` and ``(k, n)``. Writing into a view writes into ``theta``.
+    """
+    lead = theta.shape[:-1]
+    return theta[..., :n], theta[..., n : n + n * d].reshape(*lead, n, d), theta[..., n + n * d :]
+
+
+def augment(X: FloatArray) -> FloatArray:
+    r"""The data with a column of ones, :math:`\tilde X = [X, \mathbf 1]`, shape (m, d+1)."""
+    return np.column_stack([X, np.ones(X.shape[0])])
+
+
+def check_inputs(net: ShallowReLU, X: ArrayLike) -> FloatArray:
     X = as_float_array(X, "X", 2)
     if X.shape[1] != net.d:
         raise ValueError(f"X must have d = {net.d} columns to match the network, got {X.shape}")
     return X
 
 
-def _check_net(net: object) -> ShallowReLU:
+def check_net(net: object) -> ShallowReLU:
     if not isinstance(net, ShallowReLU):
         raise TypeError(f"net must be a ShallowReLU, got {type(net).__name__}")
     return net
@@ -139,7 +154,7 @@ def _check_net(net: object) -> ShallowReLU:
 
 def check_problem(net: object, X: ArrayLike, y: ArrayLike) -> tuple[ShallowReLU, FloatArray, FloatArray]:
     """Validate a (network, data) pair: shapes agree and everything is finite."""
-    net = _check_net(net)
+    net = check_net(net)
     X, y = check_data(X, y)
     if X.shape[1] != net.d:
         raise ValueError(f"X must have d = {net.d} columns to match the network, got {X.shape}")
@@ -248,7 +263,7 @@ def jacobian(net: ShallowReLU, X: ArrayLike) -> FloatArray:
     \mathrm{relu}(z_{ij})`, :math:`\partial N_i/\partial w_j = c_j D_{ij} x_i`,
     :math:`\partial N_i/\partial b_j = c_j D_{ij}`.
     """
-    X = _check_inputs(_check_net(net), X)
+    X = check_inputs(check_net(net), X)
     Z = X @ net.W.T + net.b
     return jacobian_from_preactivations(Z, net.c, X)
 
@@ -263,7 +278,7 @@ def jacobian_from_preactivations(Z: FloatArray, c: FloatArray, X: FloatArray) ->
 
 def activation_pattern(net: ShallowReLU, X: ArrayLike) -> BoolArray:
     r"""Activation pattern :math:`D_{ij} = [w_j\cdot x_i + b_j > 0]`, shape (m, n)."""
-    return _check_net(net).preactivations(X) > 0
+    return check_net(net).preactivations(X) > 0
 
 
 def activation_counts(net: ShallowReLU, X: ArrayLike) -> NDArray[np.int64]:
@@ -273,7 +288,7 @@ def activation_counts(net: ShallowReLU, X: ArrayLike) -> NDArray[np.int64]:
 
 def breakpoints_1d(net: ShallowReLU) -> FloatArray:
     r"""Breakpoints :math:`-b_j / w_j` of a 1-D network (``nan`` where :math:`w_j = 0`)."""
-    net = _check_net(net)
+    net = check_net(net)
     if net.d != 1:
         raise ValueError(f"breakpoints_1d needs a 1-D network (d = 1), got d = {net.d}")
     w = net.W[:, 0]

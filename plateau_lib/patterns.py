@@ -27,7 +27,6 @@ Each step is a plain rule stated in its docstring:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -274,12 +273,6 @@ def filtered_changes(
     mask = _neuron_mask(neurons, n)
     flips = debounce_flips(result.flips, last_step=int(result.steps[-1]), min_dwell=dwell, neurons=mask, n=n)
     return np.unique(flips[:, 0]).astype(np.int64)
-
-
-def _check_int_any(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------

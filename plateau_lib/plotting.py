@@ -71,14 +71,6 @@ def shade_segments(ax: Axes, segments: Sequence, *, alpha: float = 0.8) -> Axes:
     return ax
 
 
-def mark_steps(ax: Axes, steps: Sequence[int], **kwargs) -> Axes:
-    """Thin vertical lines at ``steps`` (e.g. pattern changes)."""
-    style = {"color": CHANGE_COLOUR, "lw": 0.6, "alpha": 0.7, "zorder": 1} | kwargs
-    for s in steps:
-        ax.axvline(max(s, 1), **style)
-    return ax
-
-
 def plot_loss(ax: Axes, result: TrainResult, *, label: str | None = None, logx: bool = True,
               x: str = "steps", **kwargs) -> Axes:
     """Loss against step (or ``x="time"`` for wall time) on a log scale."""

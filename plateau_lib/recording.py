@@ -91,7 +91,7 @@ class Recorder:
         method: str,
         nfev: int,
         njev: int,
-        success: bool,
+        status: str,
         message: str,
         extra: dict | None = None,
     ) -> TrainResult:
@@ -114,7 +114,7 @@ class Recorder:
             nfev=nfev,
             njev=njev,
             nit=step,
-            success=success,
+            status=status,
             message=message,
             extra=extra or {},
         )

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .network import ShallowReLU
+
+#: The method's own stopping rule was met (a tolerance, a fit to round-off).
+CONVERGED: Final = "converged"
+#: The budget (steps, sweeps, end time or width) was used up first.
+BUDGET: Final = "budget"
+#: The method cannot make progress (a fixed point of its update, a failed line search).
+STALLED: Final = "stalled"
+#: Ctrl-C: the result holds what was computed until then.
+INTERRUPTED: Final = "interrupted"
+#: A numerical failure (non-finite loss, integrator failure, a guard against endless events).
+FAILED: Final = "failed"
+#: Every value of :attr:`TrainResult.status`.
+STATUSES: Final = (CONVERGED, BUDGET, STALLED, INTERRUPTED, FAILED)
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,10 +55,12 @@ class TrainResult:
         Number of loss and gradient (or Jacobian) evaluations.
     nit : int
         Number of iterations (updates) performed.
-    success : bool
-        Whether the run ended normally (budget used or tolerance met).
+    status : str
+        Why the run ended, one of :data:`STATUSES`: ``"converged"`` (the method's stopping rule
+        was met), ``"budget"`` (the budget ran out first), ``"stalled"`` (no further progress
+        possible), ``"interrupted"`` (Ctrl-C) or ``"failed"`` (a numerical failure).
     message : str
-        Why the run ended.
+        Why the run ended, in words.
     extra : dict
         Trainer-specific extras (e.g. the flow's continuous times).
     """
@@ -62,9 +78,23 @@ class TrainResult:
     nfev: int
     njev: int
     nit: int
-    success: bool
+    status: str
     message: str
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {self.status!r}")
+
+    @property
+    def success(self) -> bool:
+        """Whether the method's stopping rule was met (``status == "converged"``), as in scipy."""
+        return self.status == CONVERGED
+
+    @property
+    def completed(self) -> bool:
+        """Whether the run ended by its own rules (converged, budget or stalled), not by Ctrl-C or a failure."""
+        return self.status in (CONVERGED, BUDGET, STALLED)
 
     @property
     def final_loss(self) -> float:
@@ -79,7 +109,7 @@ class TrainResult:
         return (
             f"TrainResult(method={self.method!r}, nit={self.nit}, final_loss={self.final_loss:.6g}, "
             f"pattern_changes={len(self.pattern_changes)}, nfev={self.nfev}, "
-            f"wall_time={self.wall_time:.3g}s, message={self.message!r})"
+            f"wall_time={self.wall_time:.3g}s, status={self.status!r}, message={self.message!r})"
         )
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._validation import as_float_array, check_data, check_positive_float
-from .network import ShallowReLU, _check_inputs, _check_net, check_problem
+from .network import ShallowReLU, augment, check_inputs, check_net, check_problem
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -42,11 +42,6 @@ EIGENVALUE_RTOL = 1e-10
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _augment(X: FloatArray) -> FloatArray:
-    r""":math:`\tilde X = [X, \mathbf 1]`."""
-    return np.column_stack([X, np.ones(X.shape[0])])
 
 
 def _check_pattern(D: ArrayLike, m: int) -> NDArray[np.bool_]:
@@ -113,7 +108,7 @@ def feature_matrix(X: ArrayLike, D: ArrayLike, S: Iterable[int] | None = None) -
     X = as_float_array(X, "X", 2)
     D = _check_pattern(D, X.shape[0])
     S = _check_neuron_set(S, D.shape[1])
-    Xt = _augment(X)
+    Xt = augment(X)
     return (D[:, S, None] * Xt[:, None, :]).reshape(X.shape[0], -1)
 
 
@@ -169,7 +164,7 @@ def neuron_contributions(net: ShallowReLU, X: ArrayLike) -> FloatArray:
     -------
     ndarray, shape (n,)
     """
-    X = _check_inputs(_check_net(net), X)
+    X = check_inputs(check_net(net), X)
     A = np.maximum(X @ net.W.T + net.b, 0.0)
     return np.abs(net.c) * np.sqrt(np.mean(A * A, axis=0))
 
@@ -266,13 +261,13 @@ def kernel(net: ShallowReLU, X: ArrayLike, S: Iterable[int] | None = None) -> Fl
     ndarray, shape (m, m)
         Symmetric positive semi-definite.
     """
-    net = _check_net(net)
-    X = _check_inputs(net, X)
+    net = check_net(net)
+    X = check_inputs(net, X)
     S = _check_neuron_set(S, net.n)
     Z = (X @ net.W.T + net.b)[:, S]
     A = np.maximum(Z, 0.0)
     C = (Z > 0) * net.c[S]
-    Xt = _augment(X)
+    Xt = augment(X)
     return (A @ A.T + (C @ C.T) * (Xt @ Xt.T)) / X.shape[0]
 
 
@@ -397,7 +392,7 @@ def conserved_quantities(net: ShallowReLU) -> FloatArray:
     -------
     ndarray, shape (n,)
     """
-    net = _check_net(net)
+    net = check_net(net)
     return net.c**2 - np.sum(net.v**2, axis=1)
 
 
@@ -419,7 +414,7 @@ def stationarity_residuals(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> Floa
     net, X, y = check_problem(net, X, y)
     Z = X @ net.W.T + net.b
     r = np.maximum(Z, 0.0) @ net.c - y
-    return ((Z > 0) * r[:, None]).T @ _augment(X) / X.shape[0]
+    return ((Z > 0) * r[:, None]).T @ augment(X) / X.shape[0]
 
 
 def escape_rate(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> FloatArray:
@@ -592,7 +587,7 @@ def cells_1d(net: ShallowReLU, x: ArrayLike, y: ArrayLike, S: Iterable[int] | No
     network restricted to it is the least-squares line of the cell's data
     (``ls_deviation == 0``).
     """
-    net = _check_net(net)
+    net = check_net(net)
     if net.d != 1:
         raise ValueError(f"cells_1d needs a 1-D network (d = 1), got d = {net.d}")
     x = _check_x_1d(x)

@@ -112,9 +112,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._validation import as_float_array, check_choice, check_positive_float, check_positive_int, check_rng
-from ..network import ShallowReLU, check_problem, evaluate
+from ..network import ShallowReLU, augment, check_problem, evaluate, split_params
 from ..recording import Recorder
-from ..result import TrainResult
+from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
 
 FloatArray = NDArray[np.float64]
@@ -490,7 +490,7 @@ def train_anls(
         ``method="anls"``; ``steps`` are sweep indices; the loss is non-increasing; see the
         module docstring for ``pattern_changes``, ``nfev``, ``njev`` and ``extra``. Ctrl-C ends
         the run after the current neuron update and returns the state so far
-        (``success=False``).
+        (``status="interrupted"``).
     """
     net, X, y = check_problem(net, X, y)
     sweeps = check_positive_int(sweeps, "sweeps")
@@ -513,9 +513,9 @@ def train_anls(
 
     n, d = net.n, net.d
     m = X.shape[0]
-    Xt = np.column_stack([X, np.ones(m)])
+    Xt = augment(X)
     theta = net.to_vector()
-    c, W, b = theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+    c, W, b = split_params(theta, n, d)
     counter = _Counter()
     rec = Recorder(record_every, n, d)
     ev = evaluate(c, W, b, X, y)
@@ -525,7 +525,7 @@ def train_anls(
     updates: list[tuple[int, int, bool, bool, float]] = []
     pairs: list[tuple[int, int, int, float]] = []
     nfev_sweep, njev_sweep = [counter.nfev], [counter.njev]
-    message, success, k = f"reached sweeps={sweeps}", True, 0
+    message, status, k = f"reached sweeps={sweeps}", BUDGET, 0
     options = {
         "continuous": thresholds == "continuous",
         "joint": criterion == "joint",
@@ -573,16 +573,18 @@ def train_anls(
             njev_sweep.append(counter.njev)
             bar.update(1)
             if not changed:
-                message = f"converged: sweep {k} changed nothing (a fixed point of the update)"
+                message, status = f"converged: sweep {k} changed nothing (a fixed point of the update)", CONVERGED
                 break
             if ev.loss <= EXACT_RTOL * zero_loss:
-                message = f"fitted the data to round-off after sweep {k}"
+                message, status = f"fitted the data to round-off after sweep {k}", CONVERGED
                 break
     except KeyboardInterrupt:
-        message, success = f"interrupted by the user in sweep {k + 1}", False
+        message, status = f"interrupted by the user in sweep {k + 1}", INTERRUPTED
         ev = evaluate(c, W, b, X, y)
     finally:
         bar.close()
+    if not math.isfinite(ev.loss):
+        message, status = f"loss became non-finite in sweep {k}", FAILED
     rows = np.array(updates, dtype=np.float64).reshape(-1, 5)
     extra = {
         "update_sweep": rows[:, 0].astype(np.int64),
@@ -595,7 +597,7 @@ def train_anls(
         "njev_per_sweep": np.asarray(njev_sweep, dtype=np.int64),
     }
     return rec.finish(k, ev.active, ev.loss, theta, method="anls", nfev=counter.nfev, njev=counter.njev,
-                      success=success, message=message, extra=extra)
+                      status=status, message=message, extra=extra)
 
 
 def _pair_move(c, W, b, ev, X, Xt, y, options: dict):

@@ -14,9 +14,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._validation import check_positive_float, check_positive_int
-from ..network import Evaluation, ShallowReLU, check_problem, evaluate
+from ..network import Evaluation, ShallowReLU, check_problem, evaluate, split_params
 from ..recording import Recorder
-from ..result import TrainResult
+from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
 
 Update = Callable[[Evaluation, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -42,9 +42,9 @@ def _run(
     # the in-place updates keep theta current and no step has to concatenate it.
     n, d = net.n, net.d
     theta = net.to_vector()
-    c, W, b = theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+    c, W, b = split_params(theta, n, d)
     rec = Recorder(record_every, n, d)
-    message, success, k = f"reached steps={steps}", True, 0
+    message, status, k = f"reached steps={steps}", BUDGET, 0
     bar = progress_bar(steps, method, progress)
     try:
         while True:
@@ -53,7 +53,7 @@ def _run(
                 break
             rec.observe(k, ev.active, ev.loss, theta)
             if gtol > 0 and _grad_norm(ev) <= gtol:
-                message = f"gradient norm <= gtol={gtol:g}"
+                message, status = f"gradient norm <= gtol={gtol:g}", CONVERGED
                 break
             dc, dW, db = update(ev, k)
             c -= dc
@@ -63,15 +63,15 @@ def _run(
             if k % record_every == 0:
                 bar.update(record_every)
     except KeyboardInterrupt:
-        message, success = f"interrupted by the user at step {k}", False
+        message, status = f"interrupted by the user at step {k}", INTERRUPTED
         ev = evaluate(c, W, b, X, y)
     finally:
         bar.close()
     if not np.isfinite(ev.loss):
-        message, success = f"loss became non-finite at step {k} (step size too large?)", False
+        message, status = f"loss became non-finite at step {k} (step size too large?)", FAILED
     return rec.finish(
         k, ev.active, ev.loss, theta,
-        method=method, nfev=k + 1, njev=k + 1, success=success, message=message,
+        method=method, nfev=k + 1, njev=k + 1, status=status, message=message,
     )
 
 
@@ -122,7 +122,7 @@ def train_gd(
     -------
     TrainResult
         ``loss[i]`` is the loss after ``steps[i]`` updates. Ctrl-C stops the loop
-        and returns what was computed so far (``success=False``).
+        and returns what was computed so far (``status="interrupted"``).
     """
     net, X, y, steps, record_every, gtol = _check_common(net, X, y, steps, record_every, gtol)
     lr = check_positive_float(lr, "lr")
@@ -174,7 +174,7 @@ def train_adam(
         m2 *= beta2
         m2 += (1 - beta2) * g * g
         step = lr * (m1 / (1 - beta1 ** (k + 1))) / (np.sqrt(m2 / (1 - beta2 ** (k + 1))) + eps)
-        return step[:n], step[n : n + n * d].reshape(n, d), step[n + n * d :]
+        return split_params(step, n, d)
 
     return _run(net, X, y, update, method="adam", steps=steps, record_every=record_every,
                 gtol=gtol, progress=progress)

@@ -107,7 +107,7 @@ on the same problem.
 
 Events that no rule resolves (Zeno-like accumulation) are stopped by
 ``max_pattern_changes``, or after 100 consecutive events without progress in time;
-the message says so and ``success`` is false. A crossing that happens and reverses
+the message says so and ``status`` is ``"failed"``. A crossing that happens and reverses
 within one integrator step is not seen (events are sampled at step ends);
 ``max_step`` bounds the step if that matters.
 
@@ -141,9 +141,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._validation import as_float_array, check_choice, check_positive_float, check_positive_int
-from ..network import ShallowReLU, check_problem
+from ..network import ShallowReLU, augment, check_problem, split_params
 from ..recording import Recorder
-from ..result import TrainResult
+from ..result import BUDGET, FAILED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
 
 INTEGRATORS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
@@ -179,7 +179,7 @@ class _Field:
         self.X, self.y = X, y
         self.v_tol = v_tol
         self.m, self.n, self.d = X.shape[0], n, d
-        self.Xt = np.column_stack([X, np.ones(self.m)])
+        self.Xt = augment(X)
         self.xnorm = np.linalg.norm(self.Xt, axis=1)
         self.nfev = 0
         self.set_segment(np.zeros((self.m, n), dtype=bool), [], np.zeros(n, dtype=bool))
@@ -187,7 +187,7 @@ class _Field:
     # -- parameters -------------------------------------------------------------------
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, d = self.n, self.d
-        return theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+        return split_params(theta, n, d)
 
     def preactivations(self, theta: np.ndarray) -> np.ndarray:
         _, W, b = self.split(theta)
@@ -513,7 +513,7 @@ def train_flow(
         Largest integrator step (default unbounded).
     max_pattern_changes : int
         Stop after this many located events (crossings, starts and ends of sliding):
-        a guard against Zeno-like behaviour. The message says so and ``success=False``.
+        a guard against Zeno-like behaviour. The message says so and ``status="failed"``.
     progress : bool
         Show a progress bar over :math:`[0, t_{end}]`.
 
@@ -529,7 +529,7 @@ def train_flow(
         breakpoint at each record.
         ``nfev`` counts right-hand-side evaluations, ``njev`` Jacobian evaluations of the
         implicit integrators and ``nit`` integrator steps. Ctrl-C returns everything
-        integrated so far with ``success=False``.
+        integrated so far with ``status="interrupted"``.
     """
     from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
     from scipy.optimize import brentq
@@ -575,7 +575,7 @@ def train_flow(
     theta, _ = field.resolve_collapses(theta)
     theta, state["n_sliding"] = field.start_segment(theta)
     nit, njev, h, stalled = 0, 0, None, 0
-    success, message = True, f"reached t_end={t_end:g}"
+    status, message = BUDGET, f"reached t_end={t_end:g}"
     eval_pos = 0 if t_eval is None else int(np.searchsorted(t_eval, 0.0, side="right"))
     bar = progress_bar(1000, "flow", progress)
     try:
@@ -633,7 +633,7 @@ def train_flow(
             field_njev = getattr(solver, "njev", 0)
             njev += int(field_njev or 0)
             if solver.status == "failed":
-                success, message = False, f"integrator failed at t={t:.6g}: {solver.message}"
+                status, message = FAILED, f"integrator failed at t={t:.6g}: {solver.message}"
                 break
             if hit is None:
                 break  # reached t_end
@@ -643,7 +643,7 @@ def train_flow(
             event_times.append(t)
             event_kinds.append(kind)
             if len(event_times) > max_pattern_changes or stalled >= STALL_EVENTS:
-                success = False
+                status = FAILED
                 why = (f"after max_pattern_changes={max_pattern_changes} events" if stalled < STALL_EVENTS
                        else f"after {STALL_EVENTS} events without progress in time")
                 message = f"stopped at t={t:.6g} {why} (Zeno-like flicker at a breakpoint?)"
@@ -651,7 +651,7 @@ def train_flow(
             theta, state["n_sliding"] = field.start_segment(theta)
             record(t, theta)
     except KeyboardInterrupt:
-        success, message = False, f"interrupted by the user at t={t:.6g}"
+        status, message = INTERRUPTED, f"interrupted by the user at t={t:.6g}"
     finally:
         bar.close()
     if not times or times[-1] != t:
@@ -661,7 +661,7 @@ def train_flow(
     Z = X @ W.T + b
     r = np.where(Z > 0, Z, 0.0) @ c - y
     result = rec.finish(last, Z > 0, float(r @ r) / (2 * X.shape[0]), theta, method="flow",
-                        nfev=field.nfev, njev=njev, success=success, message=message)
+                        nfev=field.nfev, njev=njev, status=status, message=message)
     t_rec = np.asarray(times)
     extra = {
         "t": t_rec,

@@ -38,9 +38,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._validation import check_data, check_positive_int, check_rng
-from ..network import evaluate
+from ..network import evaluate, split_params
 from ..recording import Recorder
-from ..result import TrainResult
+from ..result import BUDGET, CONVERGED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
 from .anls import _CANCEL_RTOL, _balance
 
@@ -129,7 +129,7 @@ def train_oga(
         loss evaluations (one per step and one at the start), ``njev`` least-squares solves;
         ``extra["directions"]`` holds :math:`\Omega`. The run ends early if no dictionary
         element correlates with the residual (the data are fitted). Ctrl-C returns the network
-        so far (``success=False``).
+        so far (``status="interrupted"``).
     """
     X, y = check_data(X, y)
     width = check_positive_int(width, "width")
@@ -147,19 +147,20 @@ def train_oga(
 
     n = width
     theta = np.zeros(n * (d + 2))
-    c, W, b = theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+    c, W, b = split_params(theta, n, d)
     rec = Recorder(record_every, n, d)
     ev = evaluate(c, W, b, X, y)
     nfev, njev = 1, 0
     rec.observe(0, ev.active, ev.loss, theta)
     dictionary = _Dictionary(X @ directions.T)
-    message, success, k = f"added width={width} neurons", True, 0
+    message, status, k = f"added width={width} neurons", BUDGET, 0
     bar = progress_bar(width, "oga", progress)
     try:
         while k < width and math.isfinite(ev.loss):
             best = dictionary.best(-ev.r)  # residual y - u_{k-1}
             if best is None or best[0] <= 1e-28 * float(y @ y):
                 message = f"stopped after {k} neuron(s): no dictionary element correlates with the residual"
+                status = CONVERGED
                 break
             _, q, s, tau = best
             W1, b1 = W[: k + 1].copy(), b[: k + 1].copy()
@@ -174,11 +175,11 @@ def train_oga(
             rec.observe(k, ev.active, ev.loss, theta)
             bar.update(1)
     except KeyboardInterrupt:
-        message, success = f"interrupted by the user after {k} neurons", False
+        message, status = f"interrupted by the user after {k} neurons", INTERRUPTED
         ev = evaluate(c, W, b, X, y)
     finally:
         bar.close()
-    return rec.finish(k, ev.active, ev.loss, theta, method="oga", nfev=nfev, njev=njev, success=success,
+    return rec.finish(k, ev.active, ev.loss, theta, method="oga", nfev=nfev, njev=njev, status=status,
                       message=message, extra={"directions": directions})
 
 

@@ -24,7 +24,7 @@ Both work on the flat parameter vector of :meth:`~plateau_lib.network.ShallowReL
 pre-activation :math:`w_j\cdot x_i + b_j` crosses zero; we use
 :math:`\mathrm{relu}'(0) = 0`), so quasi-Newton line searches may stop with an
 "abnormal termination" when they straddle a kink; the result then reports
-``success=False`` with scipy's message.
+``status="stalled"`` with scipy's message.
 
 A *step* is one iteration of the optimiser (one accepted update): the recorder sees
 the activation pattern at every iterate, exactly as for gradient descent, so the
@@ -39,9 +39,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._validation import check_choice, check_positive_float, check_positive_int
-from ..network import ShallowReLU, check_problem, evaluate, jacobian_from_preactivations
+from ..network import ShallowReLU, check_problem, evaluate, jacobian_from_preactivations, split_params
 from ..recording import Recorder
-from ..result import TrainResult
+from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, STALLED, TrainResult
 from ._progress import progress_bar
 
 LBFGS_OPTIONS = ("maxcor", "ftol", "maxfun", "maxls")
@@ -68,7 +68,7 @@ class _Problem:
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, d = self.n, self.d
-        return theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
+        return split_params(theta, n, d)
 
     def evaluate(self, theta: np.ndarray):
         if self._x is None or not np.array_equal(theta, self._x):
@@ -155,7 +155,7 @@ def train_lbfgs(
     TrainResult
         ``method="lbfgs"``; ``steps[i]`` counts iterations; ``nfev`` and ``njev`` are
         scipy's (loss and gradient come from one pass, so they are equal). Ctrl-C stops
-        and returns the iterates so far with ``success=False``.
+        and returns the iterates so far with ``status="interrupted"``.
     """
     net, X, y, steps, record_every = _check_common(net, X, y, steps, record_every)
     gtol = check_positive_float(gtol, "gtol", allow_zero=True)
@@ -196,16 +196,15 @@ def train_lbfgs(
         bar.close()
     if res is None:
         theta, k = state["theta"], state["k"]
-        nfev, success, message = prob.nres, False, f"interrupted by the user at step {k}"
+        nfev, status, message = prob.nres, INTERRUPTED, f"interrupted by the user at step {k}"
     else:
         theta, nfev = np.asarray(res.x, dtype=np.float64), int(res.nfev)
         k = _final_step(int(res.nit), theta, state)
-        budget = res.status == 1
-        success = bool(res.success) or budget
-        message = f"reached steps={steps}" if budget and k >= steps else str(res.message)
+        status = CONVERGED if res.success else BUDGET if res.status == 1 else STALLED
+        message = f"reached steps={steps}" if status == BUDGET and k >= steps else str(res.message)
     ev = prob.evaluate(theta)
     return rec.finish(k, ev.active, ev.loss, theta, method="lbfgs", nfev=nfev, njev=nfev,
-                      success=success, message=message)
+                      status=status, message=message)
 
 
 def train_lm(
@@ -214,7 +213,7 @@ def train_lm(
     y: ArrayLike,
     *,
     steps: int,
-    method: str = "trf",
+    algorithm: str = "trf",
     record_every: int = 1,
     ftol: float = 1e-12,
     xtol: float = 1e-12,
@@ -245,7 +244,7 @@ def train_lm(
     y : array_like, shape (m,)
     steps : int
         Maximal number of iterations (accepted or attempted updates, see Notes).
-    method : {"trf", "dogbox", "lm"}
+    algorithm : {"trf", "dogbox", "lm"}
         :func:`scipy.optimize.least_squares` method: trust-region reflective, dogleg
         with rectangular trust regions, or MINPACK's Levenberg-Marquardt (``lmder``,
         which needs :math:`m \ge n(d+2)`).
@@ -284,27 +283,27 @@ def train_lm(
     local minimum, so use ``"trf"`` when runs must be repeatable.
     """
     net, X, y, steps, record_every = _check_common(net, X, y, steps, record_every)
-    method = check_choice(method, "method", LSQ_METHODS)
+    algorithm = check_choice(algorithm, "algorithm", LSQ_METHODS)
     eps = float(np.finfo(float).eps)
     tols = {}
     for name, value in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
-        tols[name] = check_positive_float(value, name, allow_zero=method != "lm")
-        if method == "lm" and tols[name] < eps:
-            raise ValueError(f"{name} must be >= machine epsilon {eps:.3g} for method 'lm', got {value}")
+        tols[name] = check_positive_float(value, name, allow_zero=algorithm != "lm")
+        if algorithm == "lm" and tols[name] < eps:
+            raise ValueError(f"{name} must be >= machine epsilon {eps:.3g} for algorithm 'lm', got {value}")
     if all(v < eps for v in tols.values()):
         raise ValueError(f"at least one of ftol, xtol, gtol must be >= machine epsilon {eps:.3g}")
     max_nfev = 100 * (steps + 1) if max_nfev is None else check_positive_int(max_nfev, "max_nfev")
-    if method == "lm":
+    if algorithm == "lm":
         max_nfev = min(max_nfev, _MINPACK_MAX_NFEV)
         if X.shape[0] < net.size:
             raise ValueError(
-                f"method 'lm' (MINPACK) needs at least as many data points as parameters: "
-                f"m = {X.shape[0]} < n(d+2) = {net.size}; use method='trf'"
+                f"algorithm 'lm' (MINPACK) needs at least as many data points as parameters: "
+                f"m = {X.shape[0]} < n(d+2) = {net.size}; use algorithm='trf'"
             )
 
     from scipy.optimize import least_squares
 
-    name = "lm-minpack" if method == "lm" else f"lm-{method}"
+    name = "lm-minpack" if algorithm == "lm" else f"lm-{algorithm}"
     prob = _Problem(net, X, y)
     rec = Recorder(record_every, net.n, net.d)
     theta0 = net.to_vector()
@@ -339,31 +338,31 @@ def train_lm(
     kwargs = {"ftol": tols["ftol"], "xtol": tols["xtol"], "gtol": tols["gtol"], "max_nfev": max_nfev}
     res = None
     try:
-        if method == "lm":
+        if algorithm == "lm":
             res = least_squares(prob.residual, theta0, jac=jac_minpack, method="lm", **kwargs)
         else:
-            res = least_squares(prob.residual, theta0, jac=prob.jacobian, method=method, callback=callback, **kwargs)
+            res = least_squares(prob.residual, theta0, jac=prob.jacobian, method=algorithm, callback=callback, **kwargs)
     except _Budget:
-        success, message = True, f"reached steps={steps}"
+        status, message = BUDGET, f"reached steps={steps}"
     except KeyboardInterrupt:
-        success, message = False, f"interrupted by the user at step {state['k']}"
+        status, message = INTERRUPTED, f"interrupted by the user at step {state['k']}"
     finally:
         bar.close()
     if res is None:
         theta, nfev, njev = state["theta"], prob.nres, prob.njac
     else:
         theta = np.asarray(res.x, dtype=np.float64)
-        if method == "lm" and not np.array_equal(theta, state["theta"]):
+        if algorithm == "lm" and not np.array_equal(theta, state["theta"]):
             advance(theta)  # an accepted final update whose Jacobian MINPACK never asked for
         nfev = int(res.nfev)
         njev = int(res.njev) if res.njev is not None else prob.njac
         if res.status == -2:
-            success, message = True, f"reached steps={steps}"
+            status, message = BUDGET, f"reached steps={steps}"
         elif res.status == 0:
-            success, message = True, f"reached max_nfev={max_nfev} residual evaluations"
+            status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
         else:
-            success, message = bool(res.success), str(res.message)
+            status, message = CONVERGED if res.success else FAILED, str(res.message)
     ev = prob.evaluate(theta)
     k = _final_step(state["k"], theta, state)
     return rec.finish(k, ev.active, ev.loss, theta, method=name, nfev=nfev, njev=njev,
-                      success=success, message=message)
+                      status=status, message=message)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from plateau_lib import browser_check
+from plateau_lib.book import browse as browser_check
 
 NOTEBOOK = {
     "cells": [{

@@ -3,7 +3,7 @@
 Commands register themselves, so other modules can add theirs without touching the parser
 code::
 
-    from plateau_lib.cli import register_command
+    from plateau_lib.book.cli import register_command
 
     @register_command("experiment", help="run a named experiment")
     def configure(parser):                      # parser: this command's ArgumentParser
@@ -18,7 +18,7 @@ any work starts; it raises :class:`CommandFailed` for a failure it can state in 
 (exit status 1). Ctrl-C prints one line and exits with status 130.
 
 This module registers ``book`` (``run``, ``build``, ``check``, ``refresh-references``,
-``seeds``, ``browse``); see :mod:`plateau_lib.book` and :mod:`plateau_lib.browser_check` for what each
+``seeds``, ``browse``); see :mod:`plateau_lib.book` and :mod:`plateau_lib.book.browse` for what each
 does and why.
 """
 
@@ -44,7 +44,7 @@ __all__ = [
 PROG = "python -m plateau_lib"
 
 #: Modules imported by :func:`build_parser` so their ``@register_command`` functions run.
-COMMAND_MODULES: tuple[str, ...] = ("plateau_lib.benchmark",)
+COMMAND_MODULES: tuple[str, ...] = ("plateau_lib.book.bench_cli",)
 
 Configure = Callable[[argparse.ArgumentParser], None]
 _COMMANDS: dict[str, tuple[Configure, str]] = {}
@@ -111,7 +111,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _book_paths():
-    from .book import BookPaths, config_overrides
+    from . import BookPaths, config_overrides
 
     try:
         config_overrides()  # deployment settings from the environment (PLATEAU_*_URL)
@@ -121,7 +121,7 @@ def _book_paths():
 
 
 def _validated_chapters(paths, names: Sequence[str]) -> list[str]:
-    from .book import UnknownChapterError, chapter_names, check_chapter_names
+    from . import UnknownChapterError, chapter_names, check_chapter_names
 
     try:
         return check_chapter_names(names, chapter_names(paths.source))
@@ -130,7 +130,7 @@ def _validated_chapters(paths, names: Sequence[str]) -> list[str]:
 
 
 def _check_kernel() -> None:
-    from .book import kernel_interpreter
+    from . import kernel_interpreter
 
     try:
         kernel_interpreter()
@@ -150,7 +150,7 @@ def _report_runs(runs, what: str) -> int:
 
 
 def _book_run(args: argparse.Namespace) -> int:
-    from .book import run_chapters
+    from . import run_chapters
 
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
@@ -163,7 +163,7 @@ def _book_run(args: argparse.Namespace) -> int:
 
 
 def _book_build(args: argparse.Namespace) -> int:
-    from .book import build_html
+    from . import build_html
 
     paths = _book_paths()
     status = build_html(paths, strict=not args.no_strict, allow_stale=args.allow_stale, quiet=args.quiet)
@@ -175,7 +175,7 @@ def _book_build(args: argparse.Namespace) -> int:
 
 
 def _book_check(args: argparse.Namespace) -> int:
-    from .book import check_references
+    from . import check_references
 
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
@@ -191,7 +191,7 @@ def _book_check(args: argparse.Namespace) -> int:
 
 
 def _book_refresh(args: argparse.Namespace) -> int:
-    from .book import refresh_references
+    from . import refresh_references
 
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
@@ -206,7 +206,7 @@ def _book_refresh(args: argparse.Namespace) -> int:
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
-    from .seed_sweep import parse_seeds
+    from .seeds import parse_seeds
 
     try:
         return parse_seeds(text)
@@ -215,7 +215,7 @@ def _seed_list(text: str) -> tuple[int, ...]:
 
 
 def _book_seeds(args: argparse.Namespace) -> int:
-    from .seed_sweep import run_seeds, source_commit, write_table
+    from .seeds import run_seeds, source_commit, write_table
 
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
@@ -230,7 +230,7 @@ def _book_seeds(args: argparse.Namespace) -> int:
 
 
 def _book_browse(args: argparse.Namespace) -> int:
-    from .browser_check import BrowserUnavailable, check_book, expected_explorers, toc_pages
+    from .browse import BrowserUnavailable, check_book, expected_explorers, toc_pages
 
     paths = _book_paths()
     html = paths.html if args.html is None else Path(args.html)
@@ -257,7 +257,7 @@ def _book_browse(args: argparse.Namespace) -> int:
 
 @register_command("book", help="execute chapters, build the HTML book, check figure data")
 def _configure_book(parser: argparse.ArgumentParser) -> None:
-    from .book import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED
+    from . import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED
 
     sub = parser.add_subparsers(dest="book_command", metavar="ACTION", required=True)
     chapters_help = "chapter names (stems of book/*.ipynb in _toc.yml); default: all"

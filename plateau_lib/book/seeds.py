@@ -5,7 +5,7 @@ module is the measurement behind that promise: ``python -m plateau_lib book seed
 test-seeds``) executes every chapter for every seed of a range, each seed in a build folder of its
 own (``_build/seeds/<mode>-seed<S>/``, so the published stage is never touched), and prints a
 chapter x seed table. ``make test`` runs the quick mode on two seeds besides the reference seed
-(``tests/test_book.py``).
+(``tests/book/test_book.py``).
 
 Seeds run in parallel worker processes (``jobs``); each worker drives one papermill kernel at a
 time through :func:`plateau_lib.book.run_chapters`, so a run is exactly what ``book run --seed S``
@@ -23,8 +23,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .book import BookPaths, ChapterRun, chapter_names, check_chapter_names, run_chapters
-from .figures import atomic_write
+from ..figures import atomic_write
+from .execute import ChapterRun, run_chapters
+from .paths import BookPaths, chapter_names, check_chapter_names
 
 __all__ = ["SeedSweep", "parse_seeds", "run_seeds", "seed_paths", "source_commit", "write_table"]
 

@@ -208,7 +208,7 @@ def test_loss_is_monotone_on_random_problems(seed, m, n, d, scale, variant):
 def test_anls_fits_in_several_dimensions(d, variant):
     net, X, y = problem(d=d, m={1: 41, 2: 60, 3: 80}[d], n=8)
     res = run(net, X, y, variant, sweeps=10)
-    assert res.success, res.message
+    assert res.completed, res.message
     assert res.final_loss < 0.2 * res.loss[0], (res.loss[0], res.final_loss)
     assert_contract(res, net, X, y)
 
@@ -295,7 +295,7 @@ def test_ctrl_c_returns_partial_result(monkeypatch):
 
     monkeypatch.setattr(anls, "evaluate", interrupting)
     res = run(net, X, y, "design", sweeps=20)
-    assert not res.success and "interrupted" in res.message
+    assert res.status == "interrupted" and "interrupted" in res.message
     assert_array_equal(res.params[-1], res.net.to_vector())
     assert res.final_loss <= res.loss[0]
     monkeypatch.undo()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from plateau_lib import cli
+from plateau_lib.book import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

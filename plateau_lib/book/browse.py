@@ -180,7 +180,7 @@ def browser_unavailable_reason(executable: str | os.PathLike[str] | None = None)
 
 def toc_pages(source: str | os.PathLike[str]) -> list[str]:
     """The HTML pages of the ``_toc.yml`` entries of the book at ``source`` (``book/intro.html``, ...)."""
-    from .book import toc_files
+    from . import toc_files
 
     return [f"{entry}.html" for entry in toc_files(source)]
 
@@ -191,7 +191,7 @@ def expected_explorers(source: str | os.PathLike[str]) -> dict[str, int]:
     Read from the committed notebooks (``book/<chapter>.ipynb``), so the expectation follows
     the sources; chapters without explorers map to 0.
     """
-    from .book import chapter_names
+    from . import chapter_names
 
     source = Path(source)
     counts = {}

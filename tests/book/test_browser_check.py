@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plateau_lib import book, browser_check
-from plateau_lib.browser_check import Problem, check_book
+from plateau_lib import book
+from plateau_lib.book import browse as browser_check
+from plateau_lib.book import stage as book_stage
+from plateau_lib.book.browse import Problem, check_book
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 #: A 1x1 PNG.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -39,7 +41,7 @@ def _require_browser() -> None:
 
 
 def _require_mathjax() -> None:
-    if book.mathjax_bundle(ROOT) is None:
+    if book_stage.mathjax_bundle(ROOT) is None:
         pytest.skip(
             "BROWSER CHECK SKIPPED: the MathJax bundle is not installed (npm ci --prefix tools/mathjax; "
             "make install does it when npm exists), so the pages cannot render math offline."
@@ -52,36 +54,36 @@ def _require_mathjax() -> None:
 
 def test_mathjax_pins_agree():
     package = json.loads((ROOT / "tools" / "mathjax" / "package.json").read_text())
-    assert package["dependencies"] == {"mathjax": book.MATHJAX_VERSION}, "pin an exact version"
+    assert package["dependencies"] == {"mathjax": book_stage.MATHJAX_VERSION}, "pin an exact version"
     lock = json.loads((ROOT / "tools" / "mathjax" / "package-lock.json").read_text())
-    assert lock["packages"]["node_modules/mathjax"]["version"] == book.MATHJAX_VERSION
+    assert lock["packages"]["node_modules/mathjax"]["version"] == book_stage.MATHJAX_VERSION
     assert lock["packages"][""]["dependencies"] == package["dependencies"]
 
 
 def test_config_points_mathjax_at_the_staged_bundle():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
-    assert config["mathjax_path"] == f"mathjax/{book.MATHJAX_ENTRY}"
-    assert book.MATHJAX_STAGE in config["html_static_path"]
+    assert config["mathjax_path"] == f"mathjax/{book_stage.MATHJAX_ENTRY}"
+    assert book_stage.MATHJAX_STAGE in config["html_static_path"]
     assert "_static" not in config["html_static_path"], "Jupyter Book would add every *.js of it to every page"
 
 
 def test_stage_gets_the_bundle_or_a_cdn_loader(tmp_path, monkeypatch):
     paths = book.BookPaths.for_source(ROOT, output_root=tmp_path)
-    target = paths.stage / book.MATHJAX_STAGE / "mathjax"
-    monkeypatch.setattr(book, "mathjax_bundle", lambda source=None: None)
-    assert book._stage_mathjax(paths) is False
-    assert [p.name for p in target.rglob("*") if p.is_file()] == [book.MATHJAX_ENTRY]
-    assert book.MATHJAX_CDN in (target / book.MATHJAX_ENTRY).read_text()
+    target = paths.stage / book_stage.MATHJAX_STAGE / "mathjax"
+    monkeypatch.setattr(book_stage, "mathjax_bundle", lambda source=None: None)
+    assert book_stage.stage_mathjax(paths) is False
+    assert [p.name for p in target.rglob("*") if p.is_file()] == [book_stage.MATHJAX_ENTRY]
+    assert book_stage.MATHJAX_CDN in (target / book_stage.MATHJAX_ENTRY).read_text()
     monkeypatch.undo()
-    if book.mathjax_bundle(ROOT) is None:
+    if book_stage.mathjax_bundle(ROOT) is None:
         pytest.skip("the MathJax bundle is not installed (npm ci --prefix tools/mathjax)")
-    assert book._stage_mathjax(paths) is True
-    entry = target / book.MATHJAX_ENTRY
-    assert book.MATHJAX_CDN not in entry.read_text(), "the CDN loader must be replaced by the bundle"
+    assert book_stage.stage_mathjax(paths) is True
+    entry = target / book_stage.MATHJAX_ENTRY
+    assert book_stage.MATHJAX_CDN not in entry.read_text(), "the CDN loader must be replaced by the bundle"
     assert any(target.glob("output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"))
     assert any(target.glob("input/tex/extensions/*.js"))
     before = entry.stat().st_mtime_ns
-    assert book._stage_mathjax(paths) is True and entry.stat().st_mtime_ns == before, "unchanged files are kept"
+    assert book_stage.stage_mathjax(paths) is True and entry.stat().st_mtime_ns == before, "unchanged files are kept"
 
 
 @pytest.mark.slow
@@ -101,7 +103,7 @@ def test_built_pages_load_nothing_from_the_network(built_html):
             if url.search(match.group(0)) and not re.search(r"rel=[\"']?(?:canonical|alternate)", match.group(0))
         }
     )
-    assert (html / "_static" / "mathjax" / book.MATHJAX_ENTRY).is_file(), "MathJax is not served by the book"
+    assert (html / "_static" / "mathjax" / book_stage.MATHJAX_ENTRY).is_file(), "MathJax is not served by the book"
     assert not external, "pages load from the network:\n" + "\n".join(external)
 
 

@@ -6,6 +6,7 @@ methods and the gradient flow). Trainer-specific checks follow at the end.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from plateau_lib.network import (
     loss,
 )
 from plateau_lib.result import TrainResult
-from plateau_lib.trainers import first_order, flow, scipy_based
+from plateau_lib.trainers import METHODS, first_order, flow, scipy_based, train
 from plateau_lib.trainers.first_order import train_adam, train_gd
 from plateau_lib.trainers.flow import train_flow
 from plateau_lib.trainers.scipy_based import train_lbfgs, train_lm
@@ -48,9 +49,9 @@ SPECS = {
     "gd": Spec(train_gd, {"steps": 300}, {"lr": 0.2}, ("lr", "steps", "record_every"), "gd"),
     "adam": Spec(train_adam, {"steps": 300}, {"lr": 0.02}, ("lr", "steps", "record_every"), "adam"),
     "lbfgs": Spec(train_lbfgs, {"steps": 60}, {}, method="lbfgs"),
-    "lm-trf": Spec(train_lm, {"steps": 40}, {"method": "trf"}, method="lm-trf"),
-    "lm-dogbox": Spec(train_lm, {"steps": 40}, {"method": "dogbox"}, method="lm-dogbox"),
-    "lm-minpack": Spec(train_lm, {"steps": 40}, {"method": "lm"}, method="lm-minpack"),
+    "lm-trf": Spec(train_lm, {"steps": 40}, {"algorithm": "trf"}, method="lm-trf"),
+    "lm-dogbox": Spec(train_lm, {"steps": 40}, {"algorithm": "dogbox"}, method="lm-dogbox"),
+    "lm-minpack": Spec(train_lm, {"steps": 40}, {"algorithm": "lm"}, method="lm-minpack"),
     "flow": Spec(train_flow, {"t_end": 30.0}, {}, ("t_end", "rtol", "atol"), "flow"),
 }
 NAMES = list(SPECS)
@@ -110,7 +111,8 @@ def test_returns_train_result_with_consistent_shapes(name):
     assert res.flips.ndim == 2 and res.flips.shape[1] == 3
     assert isinstance(res.net, ShallowReLU) and (res.net.n, res.net.d) == (net.n, net.d)
     assert res.nfev >= 1 and res.nit >= 1 and res.wall_time >= 0
-    assert res.success, res.message
+    assert res.completed, res.message
+    assert res.success == (res.status == "converged")
     if name == "flow":
         assert res.extra["t"].shape == (k,)
 
@@ -180,7 +182,7 @@ def test_deterministic(name):
     r1, r2 = SPECS[name](net, X, y), SPECS[name](net, X, y)
     for attr in ("steps", "loss", "counts", "params", "pattern_changes", "flips"):
         assert_array_equal(getattr(r1, attr), getattr(r2, attr), err_msg=attr)
-    assert (r1.nfev, r1.njev, r1.nit, r1.success, r1.message) == (r2.nfev, r2.njev, r2.nit, r2.success, r2.message)
+    assert (r1.nfev, r1.njev, r1.nit, r1.status, r1.message) == (r2.nfev, r2.njev, r2.nit, r2.status, r2.message)
     for key, value in r1.extra.items():
         assert_array_equal(np.asarray(value), np.asarray(r2.extra[key]), err_msg=key)
 
@@ -272,7 +274,7 @@ def test_non_positive_parameters_rejected_naming_the_argument(name, param, value
         ("lbfgs", {"maxcor": 0}, ValueError, "maxcor"),
         ("lbfgs", {"bogus": 1}, TypeError, "bogus"),
         ("lbfgs", {"gtol": -1.0}, ValueError, "gtol"),
-        ("lm-trf", {"method": "newton"}, ValueError, "method"),
+        ("lm-trf", {"algorithm": "newton"}, ValueError, "algorithm"),
         ("lm-trf", {"max_nfev": 0}, ValueError, "max_nfev"),
         ("lm-trf", {"ftol": 0.0, "xtol": 0.0, "gtol": 0.0}, ValueError, "ftol, xtol, gtol"),
         ("lm-minpack", {"ftol": 1e-20}, ValueError, "ftol"),
@@ -292,13 +294,13 @@ def test_other_bad_options_rejected(name, changes, exc, match, no_work):
 
 def test_minpack_needs_enough_data(no_work):
     net, X, y = problem(m=10)  # 10 < n(d+2) = 18
-    with pytest.raises(ValueError, match="method 'lm'"):
-        train_lm(net, X, y, steps=5, method="lm")
+    with pytest.raises(ValueError, match="algorithm 'lm'"):
+        train_lm(net, X, y, steps=5, algorithm="lm")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_ctrl_c_returns_partial_result(name, monkeypatch):
-    """A KeyboardInterrupt in the middle of the work ends the run with success=False
+    """A KeyboardInterrupt in the middle of the work ends the run with status "interrupted"
     and everything computed so far, still obeying the contract."""
     net, X, y = problem()
     calls = {"n": 0}
@@ -317,7 +319,7 @@ def test_ctrl_c_returns_partial_result(name, monkeypatch):
 
     monkeypatch.setattr(owner, attr, interrupting)
     res = SPECS[name](net, X, y)
-    assert not res.success
+    assert res.status == "interrupted" and not res.success and not res.completed
     assert "interrupted" in res.message
     k = len(res.steps)
     assert res.loss.shape == (k,) and res.counts.shape == (k, net.n) and res.params.shape == (k, net.size)
@@ -380,7 +382,7 @@ def test_quasi_newton_and_least_squares_beat_gd_in_the_same_iterations():
     y = np.sin(np.pi * X[:, 0])
     net = init_network(8, 1, scale=1.0, rng=np.random.default_rng(2), scheme="uniform_breakpoints")
     gd = train_gd(net, X, y, lr=0.1, steps=50)
-    others = [train_lbfgs(net, X, y, steps=50)] + [train_lm(net, X, y, steps=50, method=m)
+    others = [train_lbfgs(net, X, y, steps=50)] + [train_lm(net, X, y, steps=50, algorithm=m)
                                                     for m in ("trf", "dogbox", "lm")]
     for res in others:
         assert res.nit <= 50
@@ -435,14 +437,68 @@ def test_lm_minpack_records_accepted_iterates_only():
     res, *_ = run("lm-minpack")
     assert np.all(np.diff(res.loss) <= 1e-15)
     net, X, y = problem()
-    short = train_lm(net, X, y, steps=3, method="lm")
-    assert short.nit == 3 and short.steps[-1] == 3 and short.success
+    short = train_lm(net, X, y, steps=3, algorithm="lm")
+    assert short.nit == 3 and short.steps[-1] == 3 and short.status == "budget" and not short.success
     assert "steps=3" in short.message
 
 
 def test_iteration_budgets_are_honoured():
     net, X, y = problem()
-    for res in (train_lbfgs(net, X, y, steps=4, gtol=0.0), train_lm(net, X, y, steps=4, method="trf"),
-                train_lm(net, X, y, steps=4, method="dogbox"), train_lm(net, X, y, steps=4, method="lm")):
+    for res in (train_lbfgs(net, X, y, steps=4, gtol=0.0), train_lm(net, X, y, steps=4, algorithm="trf"),
+                train_lm(net, X, y, steps=4, algorithm="dogbox"), train_lm(net, X, y, steps=4, algorithm="lm")):
         assert res.nit == 4 and res.steps[-1] == 4, res
-        assert res.success and res.message == "reached steps=4"
+        assert res.status == "budget" and not res.success and res.message == "reached steps=4"
+
+
+# --------------------------------------------------------------------------------------
+# The front door
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_front_door_runs_every_method_with_its_budget(method):
+    net, X, y = problem()
+    budget = {"flow": 0.5, "oga": 3}.get(method, 3)
+    res = train(net, X, y, method, budget=budget, **({"lr": 0.05} if method in ("gd", "adam") else {}))
+    assert res.method.split("-")[0] == method and res.completed, res.message
+    if method == "flow":
+        assert res.extra["t"][-1] == budget
+    elif method == "oga":
+        assert res.net.n == budget
+    else:
+        assert res.nit <= budget
+
+
+def test_front_door_matches_the_trainer_it_dispatches_to():
+    net, X, y = problem()
+    direct = train_gd(net, X, y, lr=0.05, steps=20)
+    front = train(net, X, y, "gd", budget=20, lr=0.05)
+    assert_array_equal(front.loss, direct.loss)
+    assert (front.status, front.message) == (direct.status, direct.message) == ("budget", "reached steps=20")
+
+
+def test_converged_is_the_only_success():
+    net, X, y = problem()
+    res = train(net, X, y, "gd", budget=10_000, lr=0.05, gtol=1e-1)
+    assert res.status == "converged" and res.success and res.nit < 10_000, res.message
+    assert train(net, X, y, "gd", budget=2, lr=0.05).success is False
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, needle",
+    [
+        ({"method": "sgd"}, ValueError, "method must be one of"),
+        ({"method": "gd", "budget": 3, "steps": 3}, TypeError, "budget= or steps="),
+        ({"method": "gd", "stepsize": 0.1}, TypeError, "stepsize"),
+        ({"method": "anls", "budget": 0}, ValueError, "sweeps"),
+    ],
+)
+def test_front_door_refuses_bad_input_before_work(kwargs, error, needle):
+    net, X, y = problem()
+    with pytest.raises(error, match=needle):
+        train(net, X, y, **kwargs)
+
+
+def test_result_status_is_validated():
+    res = train_gd(*problem(), lr=0.05, steps=2)
+    with pytest.raises(ValueError, match="status must be one of"):
+        dataclasses.replace(res, status="ok")

@@ -65,7 +65,7 @@ def balance(params, n, d):
 @pytest.mark.parametrize("name", list(CASES))
 def test_flow_reaches_t_end_through_many_events(name):
     res, net, X, y = flow_run(name)
-    assert res.success, res.message
+    assert res.status == "budget", res.message
     assert res.extra["t"][-1] == CASES[name][1]
     assert len(res.extra["event_times"]) >= 10
     assert len(res.pattern_changes) >= 5
@@ -185,7 +185,7 @@ def test_a_neuron_that_collapses_dies_as_in_gradient_descent():
 def test_max_pattern_changes_stops_the_run_and_says_so():
     net, X, y = sin_1d()
     res = train_flow(net, X, y, t_end=50.0, max_pattern_changes=3)
-    assert not res.success
+    assert res.status == "failed" and not res.completed
     assert "max_pattern_changes=3" in res.message
     assert len(res.extra["event_times"]) == 4
     assert res.extra["t"][-1] == res.extra["event_times"][-1] < 50.0
@@ -197,7 +197,7 @@ def test_other_integrators_follow_the_same_trajectory(integrator):
     net, X, y = kink_1d()
     ref = train_flow(net, X, y, t_end=3.0)
     res = train_flow(net, X, y, t_end=3.0, integrator=integrator)
-    assert res.success
+    assert res.status == "budget"
     assert_allclose(res.net.to_vector(), ref.net.to_vector(), rtol=0, atol=1e-7)
     assert_allclose(res.extra["event_times"], ref.extra["event_times"], rtol=0, atol=1e-6)
     assert res.extra["integrator"] == integrator

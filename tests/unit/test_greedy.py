@@ -106,7 +106,7 @@ def test_contract():
     y = np.sin(np.pi * X[:, 0])
     res = train_oga(X, y, width=6)
     k = len(res.steps)
-    assert res.method == "oga" and res.success
+    assert res.method == "oga" and res.status == "budget"
     assert_array_equal(res.steps, np.arange(k))
     assert res.params.shape == (k, 6 * 3) and res.counts.shape == (k, 6)
     assert_array_equal(res.params[0], 0.0)
@@ -137,7 +137,7 @@ def test_ctrl_c_returns_partial_result(monkeypatch):
 
     monkeypatch.setattr(greedy, "evaluate", interrupting)
     res = train_oga(X, y, width=10)
-    assert not res.success and "interrupted" in res.message
+    assert res.status == "interrupted" and "interrupted" in res.message
     assert_array_equal(res.params[-1], res.net.to_vector())
     assert res.final_loss <= res.loss[0]
 

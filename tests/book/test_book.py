@@ -23,7 +23,7 @@ from plateau_lib import book
 from plateau_lib.book import BookPaths, UnknownChapterError
 from plateau_lib.figures import glue_values, save_data, save_figure, save_values
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 CHAPTERS = book.chapter_names(ROOT)
@@ -211,7 +211,7 @@ def test_check_refuses_data_of_a_full_run(tmp_path):
 
 
 # The session fixtures ``executed`` (every chapter run once in quick mode) and ``built_html``
-# (its strict HTML build, which tests/test_browser_check.py opens in a browser) live in
+# (its strict HTML build, which tests/book/test_browser_check.py opens in a browser) live in
 # tests/conftest.py, shared by this module and the browser check.
 
 
@@ -371,3 +371,26 @@ def test_staged_config_carries_the_overrides(tmp_path, monkeypatch):
     assert staged["launch_buttons"]["jupyterhub_url"] == "https://hub.my-university.edu"
     staged["launch_buttons"]["jupyterhub_url"] = committed["launch_buttons"]["jupyterhub_url"]
     assert staged == committed  # nothing else changed
+
+
+def test_unchecked_data_are_saved_but_not_compared(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for folder, t in ((ref, 1.0), (out, 1.26)):  # an event time that moved by 0.26
+        paths = save_figure(fig, "flow", folder, loss=np.array([1.0, 0.5]), unchecked={"t": np.array([0.0, t])})
+        glue_values(folder, level=0.5)
+        glue_values(folder, unchecked=True, seg_t0=t)
+    plt.close(fig)
+    assert paths["unchecked"] == out / "unchecked" / "flow.npz" and paths["unchecked"].is_file()
+    assert np.load(paths["unchecked"])["t"][1] == 1.26
+    assert "t" not in np.load(paths["npz"])
+    assert json.loads((out / "unchecked" / "values.json").read_text()) == {"seg_t0": 1.26}
+    assert "seg_t0" not in json.loads((out / "values.json").read_text())
+    assert book.compare_data_dirs(out, ref) == []
+    save_figure(plt.figure(), "flow", out, loss=np.array([1.0, 0.6]), unchecked={"t": np.array([0.0, 1.0])})
+    assert book.compare_data_dirs(out, ref), "checked data must still be compared"

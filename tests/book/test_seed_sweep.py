@@ -1,7 +1,7 @@
 """Chapters over seeds: parsing seeds, the table, and every chapter passing on two more seeds.
 
 The slow test executes every chapter in quick mode on each seed of :data:`EXTRA_SEEDS` (besides
-the reference seed 0 of ``tests/test_book.py``), each seed in its own build folder, and fails on
+the reference seed 0 of ``tests/book/test_book.py``), each seed in its own build folder, and fails on
 any chapter whose checks fail. Figure data are compared with the references only for seed 0.
 """
 
@@ -13,9 +13,9 @@ import pytest
 
 from plateau_lib import book
 from plateau_lib.book import BookPaths, ChapterRun
-from plateau_lib.seed_sweep import SeedSweep, parse_seeds, run_seeds, seed_paths
+from plateau_lib.book.seeds import SeedSweep, parse_seeds, run_seeds, seed_paths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = tuple(book.chapter_names(ROOT))
 #: Seeds executed by ``make test`` besides the reference seed (``make test-seeds`` runs 0-9).
 EXTRA_SEEDS = (1, 2)

@@ -118,7 +118,7 @@ def test_segment_levels_of_no_segments_is_empty():
 
 def test_large_steps_kill_every_neuron_rather_than_diverge():
     view = compute_gd(GDSettings.defaults(steps=300, lr=100.0))
-    assert view.result.success and np.all(view.result.counts[-1] == 0)
+    assert view.result.completed and np.all(view.result.counts[-1] == 0)
     assert view.result.final_loss == pytest.approx(np.mean(view.y**2) / 2)  # the zero network
 
 
@@ -129,7 +129,7 @@ def test_a_non_finite_run_is_reported_not_analysed(monkeypatch):
         r = real_run(self, *args, **kwargs)
         loss = r.loss.copy()
         loss[-1] = np.inf
-        return dataclasses.replace(r, loss=loss, success=False, message="loss became non-finite at step 300")
+        return dataclasses.replace(r, loss=loss, status="failed", message="loss became non-finite at step 300")
 
     monkeypatch.setattr(Experiment, "run", diverged)
     view = compute_gd(GDSettings.defaults(steps=300))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plateau_lib import benchmark, cli
+from plateau_lib import benchmark
 from plateau_lib.benchmark import (
     PROBLEMS,
     BenchProblem,
@@ -23,8 +23,9 @@ from plateau_lib.benchmark import (
     run_benchmark,
     write_results,
 )
+from plateau_lib.book import bench_cli, cli  # noqa: F401 (bench_cli registers the bench command)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY = BenchProblem(name="tiny_bump", target="bump", m=21, d=1, width=4)
 TINY_2D = BenchProblem(name="tiny_pyramid", target="pyramid_2d", m=16, d=2, width=3)
@@ -111,11 +112,11 @@ def test_committed_best_known_cache_covers_the_suite():
 
 
 def test_stale_or_missing_cache_is_reported(tmp_path):
-    with pytest.raises(cli.CommandFailed, match="no best-known cache"):
+    with pytest.raises(benchmark.BestKnownError, match="no best-known cache"):
         load_best_known(tmp_path / "none.json", PROBLEMS)
     stale = {"problems": {p.name: {**p.key(), "width": p.width + 1} for p in PROBLEMS}}
     (tmp_path / "stale.json").write_text(json.dumps(stale))
-    with pytest.raises(cli.CommandFailed, match="stale"):
+    with pytest.raises(benchmark.BestKnownError, match="stale"):
         load_best_known(tmp_path / "stale.json", PROBLEMS)
 
 

@@ -1,0 +1,316 @@
+r"""Execute chapters headless with papermill into the staging book.
+
+**Execution (``book run``).** Each chapter runs headless through papermill with the
+kernel named ``python3``. In a virtual environment that name resolves to the kernelspec
+ipykernel installs into ``<venv>/share/jupyter/kernels/python3``, whose command is plain
+``python``; jupyter_client replaces a bare ``python`` with ``sys.executable``, so the kernel
+is the interpreter that runs this module (:func:`kernel_interpreter` checks this and the
+tests assert it). Papermill injects ``quick``, ``seed`` and ``output_dir`` after the cell
+tagged ``parameters``. The kernel's working directory is the repository root, and
+``output_dir`` is ``_build/figures/<chapter>`` (relative when it lies inside the repository,
+so no absolute path of the build machine is printed in the published book). The chapter's
+figure folder is emptied first, so no stale figure survives a run. On POSIX the kernel
+talks to papermill over IPC sockets in a private temporary folder of its own instead of
+unencrypted localhost TCP (which ipykernel warns about on every start). The kernel gets
+``MPLBACKEND`` set to the inline backend (an ``Agg`` inherited from a CI environment would
+otherwise silently drop every figure from the pages) and ``PYTHONHASHSEED=0``. Matplotlib's
+font cache is built in this process beforehand: on a fresh machine its one-time "building
+the font cache" message would otherwise land on a cell's stderr and fail the strict build.
+
+Executed notebooks never enter git: they go to a *staging book* ``_build/stage/`` that
+mirrors the repository's book (``_config.yml``, ``_toc.yml``, the non-notebook files of
+``book/``, and the executed notebooks at the same relative paths). Papermill writes to
+``_build/running/<chapter>.ipynb`` (it saves after every cell); only a complete, successful
+notebook is moved into the stage with :func:`os.replace`, so the stage never holds a
+half-written notebook. A failing chapter is moved to ``_build/failed/<chapter>.ipynb``
+(with papermill's error markers), its previous stage notebook and record are removed, and
+the failure is reported in one line: chapter, cell index in the *committed* notebook
+(papermill's injected cell is not counted), exception type and message. The remaining
+chapters still run; the exit status is 1. Cells that wrote to stderr are named in one
+line too (the strict build would reject them). Ctrl-C stops the run, deletes the
+temporary notebook and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .paths import DEFAULT_SEED, BookPaths, chapter_names, check_chapter_names
+from .records import library_digest, notebook_digest, read_runs, versions, write_runs
+from .stage import config_overrides, sync_stage
+
+__all__ = ["ChapterRun", "KERNEL_NAME", "display_path", "kernel_interpreter", "one_line", "run_chapters"]
+
+
+KERNEL_NAME = "python3"
+
+
+def kernel_interpreter(kernel_name: str = KERNEL_NAME) -> str:
+    """The interpreter a papermill run with ``kernel_name`` starts, as jupyter_client resolves it.
+
+    Raises ``RuntimeError`` unless it is this process's ``sys.executable`` (a kernelspec
+    pointing at another Python would execute the chapters in a different environment).
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        raise RuntimeError(
+            f"no Jupyter kernel named {kernel_name!r}; install one with: "
+            f"{sys.executable} -m ipykernel install --sys-prefix"
+        ) from None
+    exe = spec.argv[0]
+    # jupyter_client substitutes sys.executable for a bare python / pythonX / pythonX.Y
+    if exe in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
+        exe = sys.executable
+    # compare unresolved paths: a venv's python is a symlink to the base interpreter
+    if os.path.abspath(exe) != os.path.abspath(sys.executable):
+        raise RuntimeError(
+            f"kernel {kernel_name!r} ({spec.resource_dir}) runs {exe}, not {sys.executable}; "
+            f"reinstall it with: {sys.executable} -m ipykernel install --sys-prefix"
+        )
+    return exe
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """Outcome of executing one chapter.
+
+    ``message`` is the one-line report of a failure (``None`` on success); ``notebook`` the
+    executed notebook (in the stage on success, in ``_build/failed`` on failure);
+    ``stderr_cells`` the cells (indices in the committed notebook) that wrote to stderr,
+    which the strict build rejects (``stderr_output: warn`` in ``_config.yml``).
+    """
+
+    chapter: str
+    ok: bool
+    seconds: float
+    notebook: Path | None
+    message: str | None = None
+    stderr_cells: tuple[int, ...] = ()
+
+
+@contextlib.contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Environment the kernel inherits: inline matplotlib backend, fixed hash seed."""
+    wanted = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _kernel_config() -> Iterator[object]:
+    """Kernel-manager settings for one execution.
+
+    On POSIX the kernel talks to papermill over IPC sockets in a fresh private temporary
+    folder, rather than over unencrypted TCP on localhost (ipykernel warns about that on
+    every start, and other local users could listen in). The folder must be unique per
+    kernel: jupyter_client's default IPC path is ``kernel-ipc-<n>`` in the working
+    directory, where two concurrent runs (e.g. pytest-xdist workers) would cross-connect.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="plateau-kernel-") as folder:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
+
+
+def _prewarm_matplotlib() -> None:
+    """Build matplotlib's font cache here, not in a kernel (its message would hit a cell's stderr).
+
+    Importing ``matplotlib.font_manager`` builds the cache if needed; no backend is touched.
+    """
+    import matplotlib.font_manager  # noqa: F401
+
+
+def _source_cell_index(error_index: int, notebook: Path) -> int:
+    """Map papermill's cell index (counting its injected cell) to the committed notebook's."""
+    nb = json.loads(notebook.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return error_index - 1 if error_index > i + 1 else error_index
+    return error_index - 1  # papermill injected at the top
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def display_path(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> ChapterRun:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = paths.notebook(name)
+    figures = paths.figures / name
+    shutil.rmtree(figures, ignore_errors=True)
+    figures.mkdir(parents=True)
+    try:
+        output_dir = figures.relative_to(paths.source).as_posix()
+    except ValueError:
+        output_dir = str(figures)
+    running = paths.running / f"{name}.ipynb"
+    running.parent.mkdir(parents=True, exist_ok=True)
+    running.unlink(missing_ok=True)
+    staged, failed = paths.staged_notebook(name), paths.failed / f"{name}.ipynb"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+
+    def forget() -> None:  # a failed chapter keeps no earlier success around
+        staged.unlink(missing_ok=True)
+        runs = read_runs(paths)
+        if runs.pop(name, None) is not None:
+            write_runs(paths, runs)
+
+    start = time.perf_counter()
+    try:
+        with _kernel_environment(), _kernel_config() as config:
+            papermill.execute_notebook(
+                str(source),
+                str(running),
+                parameters={"quick": bool(quick), "seed": int(seed), "output_dir": output_dir},
+                kernel_name=KERNEL_NAME,
+                progress_bar=False,
+                log_output=False,
+                start_timeout=120,
+                cwd=str(paths.source),
+                config=config,
+                # The book shows an explorer's static fallback, never its widget view, so the
+                # widget state (large, useless without a kernel) is not saved with the notebook.
+                store_widget_state=False,
+            )
+    except PapermillExecutionError as err:
+        seconds = time.perf_counter() - start
+        if err.ename == "KeyboardInterrupt":
+            running.unlink(missing_ok=True)
+            forget()
+            raise KeyboardInterrupt from None
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(running, failed)
+        forget()
+        cell = _source_cell_index(err.cell_index, source)
+        message = (
+            f"chapter {name!r} failed in cell {cell} (0-based) of book/{name}.ipynb: "
+            f"{err.ename}: {one_line(err.evalue)} [executed notebook: {display_path(failed)}]"
+        )
+        return ChapterRun(name, False, seconds, failed, message)
+    except Exception as err:  # kernel died, could not start, ...
+        seconds = time.perf_counter() - start
+        kept = None
+        if running.exists():
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(running, failed)
+            kept = failed
+        forget()
+        message = f"chapter {name!r} could not be executed: {type(err).__name__}: {one_line(err)}"
+        return ChapterRun(name, False, seconds, kept, message)
+    except BaseException:  # Ctrl-C: no temporary file, no record of a chapter whose figures are gone
+        running.unlink(missing_ok=True)
+        forget()
+        raise
+    seconds = time.perf_counter() - start
+    executed = json.loads(running.read_text())
+    stderr_cells = tuple(
+        _source_cell_index(i, source)
+        for i, cell in enumerate(executed["cells"])
+        if any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in cell.get("outputs", []))
+    )
+    os.replace(running, staged)
+    failed.unlink(missing_ok=True)
+    runs = read_runs(paths)
+    runs[name] = {
+        "quick": bool(quick),
+        "seed": int(seed),
+        "seconds": round(seconds, 3),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "notebook_sha256": notebook_digest(source),
+        "library_sha256": library_digest(),
+        "versions": versions(),
+    }
+    write_runs(paths, runs)
+    return ChapterRun(name, True, seconds, staged, stderr_cells=stderr_cells)
+
+
+def run_chapters(
+    paths: BookPaths,
+    names: Iterable[str] | None = None,
+    *,
+    quick: bool = False,
+    seed: int = DEFAULT_SEED,
+    progress: bool = True,
+) -> list[ChapterRun]:
+    """Execute chapters (all by default, in toc order) into the staging book.
+
+    Parameters
+    ----------
+    paths : BookPaths
+    names : iterable of str, optional
+        Chapter names (stems of ``book/*.ipynb`` listed in ``_toc.yml``); validated first.
+    quick : bool
+        Quick mode (small budgets, what CI and the references use).
+    seed : int
+        Seed injected into every chapter.
+    progress : bool
+        Show a progress bar over chapters (papermill's per-cell bar is off: one bar, one
+        line per failure).
+
+    Returns
+    -------
+    list of ChapterRun
+        One per chapter; a failure does not stop the remaining chapters.
+        ``KeyboardInterrupt`` propagates after the temporary notebook is removed.
+    """
+    names = check_chapter_names(names, chapter_names(paths.source))
+    config_overrides()  # a malformed deployment setting fails before anything runs
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    kernel_interpreter()
+    _prewarm_matplotlib()
+    sync_stage(paths)
+    from tqdm.auto import tqdm
+
+    results = []
+    bar = tqdm(names, desc="book run", unit="chapter", disable=not progress, file=sys.stderr)
+    try:
+        for name in bar:
+            bar.set_postfix_str(name)
+            result = _run_chapter(paths, name, quick=quick, seed=int(seed))
+            if not result.ok:
+                bar.write(result.message, file=sys.stderr)
+            elif result.stderr_cells:
+                cells = ", ".join(map(str, result.stderr_cells))
+                bar.write(
+                    f"chapter {name!r}: cell(s) {cells} (0-based) wrote to stderr; the strict build will reject it",
+                    file=sys.stderr,
+                )
+            results.append(result)
+    finally:
+        bar.close()
+    return results

@@ -1,0 +1,30 @@
+r"""A Sphinx extension the book loads (``sphinx: extra_extensions`` in ``_config.yml``) for one fix."""
+
+from __future__ import annotations
+
+__all__ = ["setup"]
+
+
+def _inline_scripts_once(app: object) -> None:
+    """Make the HTML builder write each inline script once (Sphinx 7.4, sphinx-doc/sphinx#13402).
+
+    ``Sphinx.add_js_file(None, body=...)`` after the builder started hands ``None`` to the
+    builder and ``''`` to the registry, which the builder adds again before writing; the two
+    differ, so the script appears twice (sphinx-thebe's ``const`` declarations then throw).
+    Handing the builder ``''`` too, as the upstream fix does, lets its duplicate check see it.
+    """
+    builder = getattr(app, "builder", None)
+    add_js_file = getattr(builder, "add_js_file", None)
+    if add_js_file is None:
+        return
+
+    def add_js_file_once(filename: str | None, **kwargs: object) -> None:
+        add_js_file(filename or "", **kwargs)
+
+    builder.add_js_file = add_js_file_once
+
+
+def setup(app: object) -> dict[str, object]:
+    """Sphinx extension (``sphinx: extra_extensions`` in ``_config.yml``): see :func:`_inline_scripts_once`."""
+    app.connect("builder-inited", _inline_scripts_once)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
