@@ -359,7 +359,7 @@ def result_with_flips(flips, last_step=200, n=3, m=5):
     steps = np.arange(0, last_step + 1, 10)
     return TrainResult(net, "gd", steps, np.ones(len(steps)), np.zeros((len(steps), n), int),
                        np.tile(net.to_vector(), (len(steps), 1)), np.unique(np.asarray(flips)[:, 0]),
-                       np.asarray(flips, dtype=np.int64), np.zeros(len(steps)), 0.0, 0, 0, last_step, True, "")
+                       np.asarray(flips, dtype=np.int64), np.zeros(len(steps)), 0.0, 0, 0, last_step, "budget", "")
 
 
 def test_sliding_phases_split_at_gaps_and_need_enough_toggles():
