@@ -155,22 +155,24 @@ def save_figure(
         Arrays the figure draws that amplify round-off (see the module docstring): saved to
         ``UNCHECKED/name.npz``, not compared with the references.
     **arrays : array_like
-        The arrays the figure draws, by name (at least one; any identifier except
+        The arrays the figure draws, by name (at least one here or in ``unchecked``; any identifier except
         ``formats``, ``dpi`` and ``unchecked``). They are what ``book check`` compares with
         the committed references.
 
     Returns
     -------
     dict
-        ``{"png": Path, ..., "npz": Path}``: every file written (``"unchecked"``: the
-        unchecked data file, if any).
+        ``{"png": Path, ..., "npz": Path}``: every file written (``"npz"`` only with checked
+        arrays; ``"unchecked"``: the unchecked data file, if any).
     """
     name, fig = _check_name(name), _check_figure(fig)
     formats = tuple(formats)
     unknown = [f for f in formats if f not in IMAGE_FORMATS]
     if not formats or unknown:
         raise ValueError(f"formats must be a non-empty subset of {tuple(IMAGE_FORMATS)}, got {formats}")
-    data = _check_arrays(arrays)
+    if not arrays and not unchecked:
+        _check_arrays(arrays)  # raises: a figure without its data
+    data = _check_arrays(arrays) if arrays else {}
     loose = _check_arrays(unchecked) if unchecked else {}
     out_dir = Path(output_dir)
     paths: dict[str, Path] = {}
@@ -185,7 +187,8 @@ def save_figure(
                     fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=IMAGE_FORMATS[fmt]
                 ),
             )
-    paths["npz"] = atomic_write(out_dir / f"{name}.npz", lambda fh: np.savez(fh, **data))
+    if data:
+        paths["npz"] = atomic_write(out_dir / f"{name}.npz", lambda fh: np.savez(fh, **data))
     if loose:
         paths["unchecked"] = atomic_write(out_dir / UNCHECKED / f"{name}.npz", lambda fh: np.savez(fh, **loose))
     return paths
