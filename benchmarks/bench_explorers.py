@@ -1,6 +1,6 @@
 """How fast the explorers respond: one control moved, the figure recomputed and rendered.
 
-For each explorer of :mod:`plateau_lib.explorers` at its default settings, every move of
+For each explorer of :mod:`plateau_lib.chapters.explorers` at its default settings, every move of
 :data:`MOVES` is timed as the widget performs it: :meth:`Explorer.update` (train, analyse,
 draw) plus :meth:`Explorer.png` (what the ``Image`` widget receives). The peer, measured in
 the same run and on the same settings, is the bare training the update cannot avoid:
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from plateau_lib import figures
-from plateau_lib.benchmark import cpu_name
 from plateau_lib.book.cli import ArgumentParser, positive_int
-from plateau_lib.explorers import (
+from plateau_lib.chapters.anls_benchmark import cpu_name
+from plateau_lib.chapters.explorers import (
     AnlsSettings,
     Explorer,
     GDSettings,

@@ -1,7 +1,9 @@
 """plateau_lib: shallow ReLU networks, the plateaus of gradient descent, and how to avoid them.
 
 The library behind the plateau companion book (Ainsworth & Shin, SIAM J. Sci. Comput. 2021).
-Data flows one way: network -> trainers -> patterns and theory -> experiments -> plotting.
+Data flows one way: network -> trainers -> patterns, theory, fixed-pattern dynamics and
+stationarity -> experiments -> plotting. The chapters' studies (:mod:`plateau_lib.chapters`) and
+the book's tooling (:mod:`plateau_lib.book`) build on this package; it never imports them.
 """
 
 from .lower_bound import segmentation_fit, segmentation_lower_bound
@@ -27,16 +29,13 @@ from .patterns import (
     relate,
 )
 from .result import TrainResult
-from .stationary import (
-    CatalogueSettings,
+from .stationarity import (
     PatternCell,
     PolishResult,
     pattern_cells,
     polish_to_stationarity,
     predicted_undetermined_1d,
-    run_to_stationary_point,
     stationarity_scores,
-    stationary_catalogue,
     undetermined_cells_1d,
 )
 from .theory import (
@@ -68,7 +67,6 @@ from .trainers import (
 )
 
 __all__ = [
-    "CatalogueSettings",
     "PatternCell",
     "Plateau",
     "PlateauMatch",
@@ -103,14 +101,12 @@ __all__ = [
     "raw_segments",
     "relate",
     "residual",
-    "run_to_stationary_point",
     "segmentation_fit",
     "segmentation_lower_bound",
     "significant_neurons",
     "smallest_positive_eigenvalue",
     "stationarity_residuals",
     "stationarity_scores",
-    "stationary_catalogue",
     "threshold_gains",
     "train",
     "train_adam",

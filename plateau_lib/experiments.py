@@ -6,18 +6,15 @@ the step budget, a seed, and a smaller ``quick_steps`` budget for CI. Chapters,
 tests and benchmarks refer to experiments by name (:func:`get_experiment`) and
 never copy their numbers.
 
-A *study* runs registered experiments many times: the lazy-to-adaptive regime sweep
-(``regime_1d``), the stationary-point catalogues (``catalogue_1d``, ``catalogue_2d``,
-``polish_demo``), the ANLS variants (``anls_variants``) and the ANLS benchmark suites
-(``anls_benchmark``, ``anls_benchmark_quick``). Their frozen settings are registered by name
-too (:func:`register_study`, :func:`get_study`, :func:`study_names`).
+The chapters' *studies*, which run registered experiments many times, are registered by
+name in :mod:`plateau_lib.chapters`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -26,12 +23,6 @@ from ._validation import check_choice
 from .network import ShallowReLU, init_network
 from .result import TrainResult
 from .targets import grid, target_values
-
-#: Modules that register studies (:func:`register_study`) when imported; :func:`get_study`
-#: imports them first, so a study can be looked up by name from anywhere.
-STUDY_MODULES = ("plateau_lib.quantification", "plateau_lib.stationary", "plateau_lib.avoidance",
-                 "plateau_lib.benchmark")
-S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -168,45 +159,3 @@ register(Experiment(
     target="ridge_2d", m=225, d=2, width=30, init_scheme="normal", init_scale=1e-3,
     trainer="gd", options={"lr": 0.1}, steps=20_000, quick_steps=10_000, seed=0, record_every=20,
 ))
-
-
-# --------------------------------------------------------------------------- studies
-
-_STUDIES: dict[str, Any] = {}
-
-
-def register_study(name: str, settings: S) -> S:
-    """Register the settings of a study (many runs of registered experiments) under ``name``.
-
-    Studies are the regime sweep, the stationary-point catalogues, the ANLS variants and the
-    ANLS benchmark suites; their settings objects live beside the code that runs them (the
-    modules of :data:`STUDY_MODULES`) and register themselves when those modules are imported.
-    Returns ``settings``, so a module can write ``SWEEP = register_study("name", Settings())``.
-    """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
-    if name in _STUDIES and _STUDIES[name] is not settings:
-        raise ValueError(f"a study named {name!r} is already registered")
-    _STUDIES[name] = settings
-    return settings
-
-
-def _import_study_modules() -> None:
-    import importlib
-
-    for module in STUDY_MODULES:
-        importlib.import_module(module)
-
-
-def get_study(name: str) -> Any:
-    """The settings of the registered study ``name`` (e.g. ``"regime_1d"``, ``"catalogue_1d"``)."""
-    _import_study_modules()
-    if name not in _STUDIES:
-        raise ValueError(f"unknown study {name!r}; known: {', '.join(sorted(_STUDIES))}")
-    return _STUDIES[name]
-
-
-def study_names() -> list[str]:
-    """Names of all registered studies, sorted."""
-    _import_study_modules()
-    return sorted(_STUDIES)

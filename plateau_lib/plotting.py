@@ -370,7 +370,7 @@ def plot_cells_1d(ax: Axes, net: ShallowReLU, X: np.ndarray, y: np.ndarray, cell
                   S: Sequence[int], *, legend: bool = True) -> Axes:
     """Data, network and, on each cell between breakpoints, the least-squares line of the cell's data.
 
-    ``cells`` are :class:`~plateau_lib.stationary.PatternCell` objects; a cell's line (dashed)
+    ``cells`` are :class:`~plateau_lib.stationarity.PatternCell` objects; a cell's line (dashed)
     is green where fact 4 determines it, orange where it does not; cells outside every active
     set are shaded, breakpoints of the neurons in ``S`` dotted."""
     x = X[:, 0]
@@ -548,7 +548,7 @@ def plot_threshold_target(ax: Axes, search, X: np.ndarray, y: np.ndarray) -> Axe
     """One neuron's ANLS target :math:`t` (dots), the data, and the chosen single-ReLU fit
     :math:`\\gamma\\,\\mathrm{relu}(s(x-\\tau))`; solid vertical: chosen threshold, dotted: the
     neuron's current breakpoint (if inside the data). ``search``: a
-    :class:`~plateau_lib.avoidance.ThresholdSearch`."""
+    :class:`~plateau_lib.chapters.anls.ThresholdSearch`."""
     x = X[:, 0]
     fine = np.linspace(x.min(), x.max(), 801)
     ax.plot(x, y, "o", ms=2.5, color="0.6", label="data $y$", zorder=2)

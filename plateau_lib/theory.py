@@ -44,7 +44,7 @@ EIGENVALUE_RTOL = 1e-10
 # --------------------------------------------------------------------------- validation
 
 
-def _check_pattern(D: ArrayLike, m: int) -> NDArray[np.bool_]:
+def check_pattern(D: ArrayLike, m: int) -> NDArray[np.bool_]:
     """Validate an activation pattern: an (m, n) array of 0/1 (or booleans)."""
     arr = as_float_array(D, "D", 2)
     if arr.shape[0] != m:
@@ -54,7 +54,7 @@ def _check_pattern(D: ArrayLike, m: int) -> NDArray[np.bool_]:
     return arr.astype(bool)
 
 
-def _check_neuron_set(S: Iterable[int] | None, n: int, name: str = "S") -> list[int]:
+def check_neuron_set(S: Iterable[int] | None, n: int, name: str = "S") -> list[int]:
     """Validate a set of neuron indices in ``range(n)`` (``None`` means all ``n`` neurons)."""
     if S is None:
         return list(range(n))
@@ -73,7 +73,7 @@ def _check_neuron_set(S: Iterable[int] | None, n: int, name: str = "S") -> list[
     return out
 
 
-def _check_x_1d(x: ArrayLike, name: str = "x") -> FloatArray:
+def check_x_1d(x: ArrayLike, name: str = "x") -> FloatArray:
     """Accept 1-D inputs as shape (m,) or (m, 1); return shape (m,)."""
     if np.ndim(x) == 2:
         arr = as_float_array(x, name, 2)
@@ -106,8 +106,8 @@ def feature_matrix(X: ArrayLike, D: ArrayLike, S: Iterable[int] | None = None) -
         outputs :math:`N = \sum_{j\in S} c_j D_j\tilde X v_j \in \mathrm{range}\,\Phi(D,S)`.
     """
     X = as_float_array(X, "X", 2)
-    D = _check_pattern(D, X.shape[0])
-    S = _check_neuron_set(S, D.shape[1])
+    D = check_pattern(D, X.shape[0])
+    S = check_neuron_set(S, D.shape[1])
     Xt = augment(X)
     return (D[:, S, None] * Xt[:, None, :]).reshape(X.shape[0], -1)
 
@@ -263,7 +263,7 @@ def kernel(net: ShallowReLU, X: ArrayLike, S: Iterable[int] | None = None) -> Fl
     """
     net = check_net(net)
     X = check_inputs(net, X)
-    S = _check_neuron_set(S, net.n)
+    S = check_neuron_set(S, net.n)
     Z = (X @ net.W.T + net.b)[:, S]
     A = np.maximum(Z, 0.0)
     C = (Z > 0) * net.c[S]
@@ -590,11 +590,11 @@ def cells_1d(net: ShallowReLU, x: ArrayLike, y: ArrayLike, S: Iterable[int] | No
     net = check_net(net)
     if net.d != 1:
         raise ValueError(f"cells_1d needs a 1-D network (d = 1), got d = {net.d}")
-    x = _check_x_1d(x)
+    x = check_x_1d(x)
     y = as_float_array(y, "y", 1)
     if y.shape != x.shape:
         raise ValueError(f"x and y must have the same length m, got {x.shape[0]} and {y.shape[0]}")
-    S = _check_neuron_set(S, net.n)
+    S = check_neuron_set(S, net.n)
     w, b = net.W[S, 0], net.b[S]
     t = -b[w != 0] / w[w != 0]
     lo, hi = x.min(), x.max()

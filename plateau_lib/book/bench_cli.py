@@ -1,4 +1,4 @@
-"""The ``bench`` command: ``python -m plateau_lib bench anls|best-known`` (:mod:`plateau_lib.benchmark`)."""
+"""The ``bench`` command: ``python -m plateau_lib bench anls|best-known``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..benchmark import (
+from ..chapters.anls_benchmark import (
     BEST_KNOWN_PATH,
     DEFAULT_OUTPUT,
     FULL,

@@ -130,7 +130,7 @@ ACCEPT_RTOL = 1e-12
 EXACT_RTOL = 1e-28
 #: Candidates whose :math:`\varphi\cdot P^\perp\varphi` is below this fraction of the size of the
 #: terms it is computed from (cancellation in the cumulative sums) score zero.
-_CANCEL_RTOL = 1e-11
+CANCEL_RTOL = 1e-11
 
 
 class ThresholdCandidates(NamedTuple):
@@ -287,7 +287,7 @@ def _threshold_gains(p: FloatArray, t: FloatArray, B: FloatArray | None, continu
             k = SB.shape[1] // 2
             proj = SB[:, k:] - tau[:, None] * SB[:, :k]
             den = den - np.einsum("ij,ij->i", proj, proj)
-        ok = den > _CANCEL_RTOL * scale
+        ok = den > CANCEL_RTOL * scale
         return np.where(ok, num * num / np.where(ok, den, 1.0), 0.0), N
 
     def interior(S, SB, lo_edge, hi_edge):
@@ -350,7 +350,7 @@ def _orthonormal_basis(A: FloatArray) -> FloatArray:
     return U[:, keep]
 
 
-def _balance(c: FloatArray, W: FloatArray, b: FloatArray) -> None:
+def balance_neurons(c: FloatArray, W: FloatArray, b: FloatArray) -> None:
     r"""Rescale in place so that :math:`|c_l| = |v_l|` wherever :math:`c_l \ne 0` and :math:`v_l \ne 0`."""
     norm_v = np.sqrt(np.einsum("ij,ij->i", W, W) + b * b)
     ok = (c != 0) & (norm_v > 0)
@@ -547,7 +547,7 @@ def train_anls(
                 A_new = np.maximum(X @ W_new.T + b_new, 0.0)
                 c_new[:] = np.linalg.lstsq(A_new, y, rcond=None)[0]
                 counter.njev += 1
-                _balance(c_new, W_new, b_new)
+                balance_neurons(c_new, W_new, b_new)
                 ev_new = evaluate(c_new, W_new, b_new, X, y)
                 counter.nfev += 1
                 accepted = bool(ev_new.loss < ev.loss * (1 - ACCEPT_RTOL))
@@ -623,7 +623,7 @@ def _pair_move(c, W, b, ev, X, Xt, y, options: dict):
                 W1[q], b1[q] = proposal[0][:d], proposal[0][d]
                 c1[:] = np.linalg.lstsq(np.maximum(X @ W1.T + b1, 0.0), y, rcond=None)[0]
                 counter.njev += 1
-                _balance(c1, W1, b1)
+                balance_neurons(c1, W1, b1)
                 e = evaluate(c1, W1, b1, X, y)
                 counter.nfev += 1
             else:

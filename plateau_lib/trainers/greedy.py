@@ -42,7 +42,7 @@ from ..network import evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
-from .anls import _CANCEL_RTOL, _balance
+from .anls import CANCEL_RTOL, balance_neurons
 
 
 class _Dictionary:
@@ -84,7 +84,7 @@ class _Dictionary:
             T, R = Sr[..., 0], Sr[..., 1]
             num = R - ps * T
             den = Q - 2 * ps * P + ps * ps * N
-            ok = den > _CANCEL_RTOL * (Q + ps * ps * N)
+            ok = den > CANCEL_RTOL * (Q + ps * ps * N)
             gain = np.where(ok, num * num / np.where(ok, den, 1.0), 0.0)
             k = int(np.argmax(gain))
             i, q = np.unravel_index(k, gain.shape)
@@ -167,7 +167,7 @@ def train_oga(
             W1[k], b1[k] = s * directions[q], -s * tau
             c1 = np.linalg.lstsq(np.maximum(X @ W1.T + b1, 0.0), y, rcond=None)[0]
             njev += 1
-            _balance(c1, W1, b1)
+            balance_neurons(c1, W1, b1)
             c[: k + 1], W[: k + 1], b[: k + 1] = c1, W1, b1
             k += 1
             ev = evaluate(c, W, b, X, y)

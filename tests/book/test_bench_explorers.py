@@ -11,7 +11,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not 
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_explorers  # noqa: E402
-from plateau_lib.explorers import anls_explorer, gd_explorer  # noqa: E402
+from plateau_lib.chapters.explorers import anls_explorer, gd_explorer  # noqa: E402
 
 
 def test_time_moves_leaves_the_explorer_where_the_moves_end():

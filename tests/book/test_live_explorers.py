@@ -31,7 +31,7 @@ NOTEBOOK = {
         "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
         "source": [
             "from IPython.display import display\n",
-            "from plateau_lib.explorers import anls_explorer, gd_explorer\n",
+            "from plateau_lib.chapters.explorers import anls_explorer, gd_explorer\n",
             "display(gd_explorer(steps=2000), anls_explorer(steps=2000, sweeps=10))",
         ],
     }],

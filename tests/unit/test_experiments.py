@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from plateau_lib.experiments import Experiment, experiment_names, get_experiment, register
+from plateau_lib.experiments import (
+    Experiment,
+    experiment_names,
+    get_experiment,
+    register,
+)
 from plateau_lib.targets import TARGETS, grid, target_values
 
 
@@ -64,33 +69,3 @@ def test_grid_and_targets():
                     atol=1e-15)
     with pytest.raises(ValueError, match="target must be one of"):
         target_values("cos", X)
-
-
-# --------------------------------------------------------------------------- studies
-
-
-def test_studies_are_registered_by_name():
-    from plateau_lib import avoidance, benchmark, quantification, stationary
-    from plateau_lib.experiments import get_study, study_names
-
-    expected = {
-        "regime_1d": quantification.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
-        "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
-        "anls_variants": avoidance.VARIANTS, "anls_benchmark": benchmark.FULL,
-        "anls_benchmark_quick": benchmark.QUICK,
-    }
-    assert study_names() == sorted(expected)
-    for name, settings in expected.items():
-        assert get_study(name) is settings
-    assert get_study("regime_1d").name == "regime_1d"
-
-
-def test_unknown_and_duplicate_studies():
-    from plateau_lib.experiments import get_study, register_study
-
-    with pytest.raises(ValueError, match="unknown study 'nope'; known: anls_benchmark"):
-        get_study("nope")
-    with pytest.raises(ValueError, match="already registered"):
-        register_study("regime_1d", object())
-    with pytest.raises(TypeError, match="name must be a non-empty string"):
-        register_study("", object())

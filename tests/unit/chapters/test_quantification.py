@@ -14,23 +14,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from plateau_lib.experiments import get_experiment
-from plateau_lib.network import ShallowReLU, evaluate, init_network
-from plateau_lib.quantification import (
+from plateau_lib.chapters.quantification import (
     REGIME_SWEEP,
+    RegimeSweep,
+    count_directions,
+    final_sliding_state,
+    fit_exit_times,
+    regime_arrays,
+    regime_run,
+)
+from plateau_lib.experiments import get_experiment
+from plateau_lib.fixed_pattern import (
     ConvergenceHistory,
     FixedPatternRun,
-    RegimeSweep,
     SlidingPhase,
     balance_drift,
     breakpoint_history,
     convergence_history,
-    count_directions,
     covered_steps,
     euler_bound,
     exit_time,
-    final_sliding_state,
-    fit_exit_times,
     fixed_pattern_flow,
     fixed_pattern_segments,
     gd_within_pattern,
@@ -40,12 +43,11 @@ from plateau_lib.quantification import (
     pinned_ls_level,
     predicted_exit_slope,
     rate_history,
-    regime_arrays,
-    regime_run,
     resolved_history,
     sliding_phases,
     weighted_phases,
 )
+from plateau_lib.network import ShallowReLU, evaluate, init_network
 from plateau_lib.result import TrainResult
 from plateau_lib.theory import kernel_lambda, local_ls_level, significant_neurons
 from plateau_lib.trainers import train_flow, train_gd
@@ -529,7 +531,7 @@ def test_excess_floor_bounds_the_rounding_error_of_l_minus_lstar(seed):
 
 
 def test_excess_floor_validates_and_grows_with_the_magnitudes():
-    from plateau_lib.quantification import excess_floor
+    from plateau_lib.fixed_pattern import excess_floor
 
     small = excess_floor([1.0], [1.0], 1.0, 0.0, m=10, n=2, d=1)
     large = excess_floor([1.0], [100.0], 1.0, 0.0, m=10, n=2, d=1)
@@ -548,7 +550,7 @@ def _converged_segment():
 def test_check_bound_holds_on_a_flow_and_catches_a_violation_above_the_floor():
     from dataclasses import replace
 
-    from plateau_lib.quantification import check_bound
+    from plateau_lib.fixed_pattern import check_bound
 
     _, h = _converged_segment()
     bound = h.flow_bound()
@@ -573,7 +575,11 @@ def test_check_bound_holds_on_a_flow_and_catches_a_violation_above_the_floor():
 
 
 def test_flow_segments_summary_and_showcase_on_a_short_flow():
-    from plateau_lib.quantification import flow_segments, showcase_segment, summarize_segments
+    from plateau_lib.chapters.quantification import (
+        flow_segments,
+        showcase_segment,
+        summarize_segments,
+    )
 
     experiment = get_experiment("plateau_1d")
     X, y = experiment.data()
@@ -597,7 +603,7 @@ def test_flow_segments_summary_and_showcase_on_a_short_flow():
 def test_find_sliding_showcase_reuses_rows_and_reports_an_empty_search():
     from dataclasses import replace
 
-    from plateau_lib.quantification import find_sliding_showcase
+    from plateau_lib.chapters.quantification import find_sliding_showcase
 
     settings = RegimeSweep(name="tiny_showcase", scales=(1e-3, 1e-4), seeds=(0,), quick_seeds=1)
     row = regime_run((settings, 1e-3, 0, True))

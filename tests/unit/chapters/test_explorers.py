@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from plateau_lib.experiments import Experiment, get_experiment
-from plateau_lib.explorers import (
+from plateau_lib.chapters.explanation import segment_levels
+from plateau_lib.chapters.explorers import (
     ANLS_VARIANTS,
     DEFAULT_EXPERIMENT,
     AnlsSettings,
@@ -25,8 +25,8 @@ from plateau_lib.explorers import (
     draw_gd,
     gd_explorer,
 )
+from plateau_lib.experiments import Experiment, get_experiment
 from plateau_lib.patterns import nearest_record
-from plateau_lib.studies import segment_levels
 from plateau_lib.targets import grid, target_values
 from plateau_lib.theory import lstar_of_network
 
@@ -238,6 +238,6 @@ def test_notebook_display_offers_widget_and_fallback(gd):
 
 
 def test_library_import_does_not_import_ipywidgets():
-    code = "import sys, plateau_lib, plateau_lib.explorers; print('ipywidgets' in sys.modules)"
+    code = "import sys, plateau_lib, plateau_lib.chapters.explorers; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -40,17 +40,24 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from ._validation import check_choice, check_positive_float, check_positive_int
-from .avoidance import SWEEPS, VARIANT_NAMES, VARIANTS, anls_joint_options
-from .experiments import Experiment, get_experiment
-from .lower_bound import segmentation_lower_bound
-from .network import ShallowReLU
-from .patterns import pattern_segments
-from .plotting import PLATEAU_COLOUR, figure, plot_counts, plot_loss, plot_network_1d, plot_plateaus
-from .result import TrainResult
-from .studies import PlateauRow, plateau_rows, segment_levels
-from .targets import TARGETS, target_latex
-from .trainers.anls import train_anls
+from .._validation import check_choice, check_positive_float, check_positive_int
+from ..experiments import Experiment, get_experiment
+from ..lower_bound import segmentation_lower_bound
+from ..network import ShallowReLU
+from ..patterns import pattern_segments
+from ..plotting import (
+    PLATEAU_COLOUR,
+    figure,
+    plot_counts,
+    plot_loss,
+    plot_network_1d,
+    plot_plateaus,
+)
+from ..result import TrainResult
+from ..targets import TARGETS, target_latex
+from ..trainers.anls import train_anls
+from .anls import SWEEPS, VARIANT_NAMES, VARIANTS, anls_joint_options
+from .explanation import PlateauRow, plateau_rows, segment_levels
 
 #: Targets the explorers offer: the 1-D ones (the network is drawn against the data).
 ONE_D_TARGETS: tuple[str, ...] = tuple(name for name, (d, _, _) in TARGETS.items() if d == 1)
@@ -146,9 +153,9 @@ class AnlsSettings(GDSettings):
 def anls_variant_options(variant: str, lr: float) -> dict[str, Any]:
     """Options of :func:`~plateau_lib.trainers.anls.train_anls` for an explorer variant.
 
-    Chapter 4's variants (:meth:`~plateau_lib.avoidance.VariantSettings.options_for`, polishing
+    Chapter 4's variants (:meth:`~plateau_lib.chapters.anls.VariantSettings.options_for`, polishing
     with the gradient-descent step ``lr``) and ``"joint"``, the benchmark's ``anls-joint``
-    (:func:`~plateau_lib.avoidance.anls_joint_options`).
+    (:func:`~plateau_lib.chapters.anls.anls_joint_options`).
     """
     variant = check_choice(variant, "variant", ANLS_VARIANTS)
     if variant == "joint":
@@ -174,7 +181,7 @@ class GDView:
         Its detected plateaus (empty if the run diverged).
     levels : ndarray, shape (k, 3)
         Rows ``(start, end, L*)``: each flicker-filtered constant-pattern segment and
-        :math:`L^*(D, S)` of its pattern (:func:`~plateau_lib.studies.segment_levels`).
+        :math:`L^*(D, S)` of its pattern (:func:`~plateau_lib.chapters.explanation.segment_levels`).
     seconds : float
         Wall time of the computation.
     """

@@ -12,12 +12,12 @@ the companion's reading of the paper's principle); this module only *runs* it an
   sweeps and the steps gradient descent needs from the same network to reach it;
   :func:`exit_study` and :func:`exit_summary` -- both races of the showcase over many seeds;
 * :func:`anls_from_stationary` -- ANLS started where gradient descent comes to rest (the exact
-  stationary point of Chapter 3, :func:`~plateau_lib.stationary.run_to_stationary_point`);
+  stationary point of Chapter 3, :func:`~plateau_lib.chapters.stationary.run_to_stationary_point`);
 * :func:`variant_study` -- the variants (global or bounded threshold moves, with or without
   gradient-descent polishing) over seeds, through :func:`~plateau_lib.sweeps.sweep`;
 * :func:`load_benchmark`, :func:`benchmark_entries`, :func:`benchmark_goals`,
   :func:`benchmark_schema`, :func:`benchmark_staleness` -- reading and summarising the results document of the benchmark
-  :mod:`plateau_lib.benchmark` (this module reads its output and does not import it).
+  :mod:`plateau_lib.chapters.anls_benchmark` (this module reads its output and does not import it).
 
 Medians over seeds. Where a quantity can be infinite (the time to reach a loss level that some
 runs never reach) the median is the *lower* median (:func:`lower_median`), as in the
@@ -38,15 +38,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import check_positive_int
-from .experiments import get_experiment, register_study
-from .lower_bound import segmentation_lower_bound
-from .network import ShallowReLU, check_problem
-from .result import TrainResult, check_result
-from .stationary import POLISH_DEMO, PolishResult, run_to_stationary_point
-from .studies import PlateauRow, plateau_rows
-from .sweeps import sweep
-from .trainers.anls import ThresholdCandidates, threshold_gains, train_anls
+from .._validation import check_positive_int
+from ..experiments import get_experiment
+from ..lower_bound import segmentation_lower_bound
+from ..network import ShallowReLU, check_problem
+from ..result import TrainResult, check_result
+from ..stationarity import PolishResult
+from ..sweeps import sweep
+from ..trainers.anls import ThresholdCandidates, threshold_gains, train_anls
+from . import register_study
+from .explanation import PlateauRow, plateau_rows
+from .stationary import POLISH_DEMO, run_to_stationary_point
 
 FloatArray = NDArray[np.float64]
 
@@ -270,7 +272,7 @@ def one_sweep(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> SweepAnatomy:
 def showcase_plateau(rows: Sequence[PlateauRow]) -> PlateauRow:
     """The longest plateau (in steps) that gradient descent leaves and that does not start at step 0.
 
-    Rows from :func:`~plateau_lib.studies.plateau_rows`; falls back to the longest of all if no plateau
+    Rows from :func:`~plateau_lib.chapters.explanation.plateau_rows`; falls back to the longest of all if no plateau
     qualifies. Raises ValueError if ``rows`` is empty.
     """
     rows = list(rows)
@@ -313,7 +315,7 @@ class GdVsAnls:
     anls : TrainResult
         ``train_anls(initial, ..., sweeps=sweeps, **options)``.
     plateaus : list of PlateauRow
-        Gradient descent's plateaus (:func:`~plateau_lib.studies.plateau_rows`).
+        Gradient descent's plateaus (:func:`~plateau_lib.chapters.explanation.plateau_rows`).
     lower_bound : float
         The segmentation lower bound of fact 5 (``n + 1`` pieces; NaN for ``d > 1``).
     options : dict

@@ -14,7 +14,7 @@ small initialisation -- and runs to its step budget:
                 gain, thresholds at the data, no pattern solve)
 ``anls-joint``  ``train_anls`` with ``criterion="joint"``, ``pattern_solve=True``,
                 ``pair_moves=10`` and ``thresholds="continuous"`` in 1-D, ``"data"`` for d > 1
-                (:func:`plateau_lib.avoidance.anls_joint_options`)
+                (:func:`plateau_lib.chapters.anls.anls_joint_options`)
 ``gd+anls``     ``anls-joint`` started from ``gd``'s final network (times and evaluations include
                 the GD run's): does ANLS leave the point where GD stopped?
 ==============  ===================================================================================
@@ -78,18 +78,19 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, figures
-from .avoidance import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
-from .experiments import get_experiment, register_study
-from .lower_bound import segmentation_lower_bound
-from .network import ShallowReLU, init_network
-from .result import TrainResult
-from .sweeps import sweep
-from .targets import grid, target_values
-from .trainers import train, train_anls, train_lm
+from .. import __version__, figures
+from ..experiments import get_experiment
+from ..lower_bound import segmentation_lower_bound
+from ..network import ShallowReLU, init_network
+from ..result import TrainResult
+from ..sweeps import sweep
+from ..targets import grid, target_values
+from ..trainers import train, train_anls, train_lm
+from . import register_study
+from .anls import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
 
 #: The repository's ``benchmarks/`` folder (plateau_lib is installed in editable mode from the repository).
-BENCHMARK_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARK_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 #: The cache of best-known losses (``python -m plateau_lib bench best-known``).
 BEST_KNOWN_PATH = BENCHMARK_DIR / "best_known.json"
 #: Where ``python -m plateau_lib bench anls`` writes its results by default.

@@ -15,34 +15,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from plateau_lib.experiments import get_experiment
-from plateau_lib.lower_bound import segmentation_lower_bound
-from plateau_lib.network import ShallowReLU, activation_pattern, gradient, loss
-from plateau_lib.stationary import (
+from plateau_lib.chapters.explanation import rows_to_arrays
+from plateau_lib.chapters.stationary import (
     CATALOGUE_1D,
     CATALOGUE_2D,
     POLISH_DEMO,
-    STATIONARITY_RTOL,
     CatalogueRow,
     CatalogueSettings,
     ShowcaseSearch,
-    cell_labels,
     describe_cell_fits,
     describe_cells_1d,
     describe_widths,
     first_example,
     first_polished_run,
     gap_bound,
+    run_to_stationary_point,
+    stationary_catalogue,
+)
+from plateau_lib.experiments import get_experiment
+from plateau_lib.lower_bound import segmentation_lower_bound
+from plateau_lib.network import ShallowReLU, activation_pattern, gradient, loss
+from plateau_lib.stationarity import (
+    STATIONARITY_RTOL,
+    cell_labels,
     max_stationarity,
     pattern_cells,
     polish_to_stationarity,
     predicted_undetermined_1d,
-    run_to_stationary_point,
     stationarity_scores,
-    stationary_catalogue,
     undetermined_cells_1d,
 )
-from plateau_lib.studies import rows_to_arrays
 from plateau_lib.theory import cells_1d, feature_matrix, local_ls_fit, local_ls_level, stationarity_residuals
 
 SEEDS = st.integers(0, 2**32 - 1)

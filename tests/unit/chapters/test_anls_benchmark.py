@@ -1,4 +1,4 @@
-"""The ANLS benchmark (plateau_lib.benchmark): schema of its results, the best-known cache, and its command line."""
+"""The ANLS benchmark (chapters.anls_benchmark): its results schema, the best-known cache, its command line."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from plateau_lib import benchmark
-from plateau_lib.benchmark import (
+from plateau_lib.book import bench_cli, cli  # noqa: F401 (bench_cli registers the bench command)
+from plateau_lib.chapters import anls_benchmark as benchmark
+from plateau_lib.chapters.anls_benchmark import (
     PROBLEMS,
     BenchProblem,
     Budgets,
@@ -23,9 +24,8 @@ from plateau_lib.benchmark import (
     run_benchmark,
     write_results,
 )
-from plateau_lib.book import bench_cli, cli  # noqa: F401 (bench_cli registers the bench command)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 TINY = BenchProblem(name="tiny_bump", target="bump", m=21, d=1, width=4)
 TINY_2D = BenchProblem(name="tiny_pyramid", target="pyramid_2d", m=16, d=2, width=3)

@@ -1,4 +1,4 @@
-r"""Stationary points are local least-squares fits (claim C4): polish, cells, catalogue.
+r"""Stationary points are local least-squares fits (fact 4, claim C4): the exact polish and the cells.
 
 Notation as in :mod:`plateau_lib.theory`: :math:`\tilde X = [X, \mathbf 1]`, residual
 :math:`r = N(X) - y`, pattern :math:`D_{ij} = [v_j\cdot\tilde x_i > 0]`, and the affine
@@ -14,69 +14,67 @@ the residual is orthogonal to every affine function on the neuron's active data.
 :math:`N = Py`, the orthogonal projection of the targets onto the pattern's span, and
 :math:`L = L^*(D,S)`.
 
-This module turns that into three tools:
+This module turns that into two tools:
 
 * :func:`polish_to_stationarity` -- from a network near a stationary point (the end of a
   gradient-descent run), the *exact* stationary point with the same pattern, by one linear
   least-squares solve in the products :math:`\beta_j = c_j v_j`;
 * :func:`pattern_cells` -- the data grouped by activation pattern (the cells), and on each
   cell whether the network is the least-squares affine fit of the cell's data, and whether
-  fact 4 *implies* that it is (the cell's affine functions lie in the pattern's span);
-* :func:`stationary_catalogue` -- many seeds and widths of an experiment run to a
-  stationary point, each final loss set against :math:`L^*` of its pattern and against
-  the segmentation lower bound of fact 5.
+  fact 4 *implies* that it is (the cell's affine functions lie in the pattern's span).
+
+Chapter 3's catalogues of runs live in :mod:`plateau_lib.chapters.stationary`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._validation import as_float_array, check_positive_float, check_positive_int
-from .experiments import get_experiment, register_study
-from .lower_bound import segmentation_lower_bound
 from .network import ShallowReLU, check_problem, evaluate
-from .result import TrainResult
-from .sweeps import sweep
-from .theory import SIGNIFICANCE_RTOL, _check_neuron_set, feature_matrix, local_ls_level, significant_neurons
+from .theory import SIGNIFICANCE_RTOL, check_neuron_set, feature_matrix, local_ls_level, significant_neurons
 
 FloatArray = NDArray[np.float64]
+
+
 IntArray = NDArray[np.int64]
+
 
 #: Default tolerance on the relative stationarity residual (:func:`stationarity_scores`) for a
 #: point to count as exactly stationary: six orders of magnitude above double-precision
 #: round-off (:math:`\approx 10^{-16}`), yet far below anything gradient descent reaches.
 STATIONARITY_RTOL = 1e-10
+
+
 #: Relative tolerance of the span test in :func:`pattern_cells`: a cell's affine functions lie in
 #: the pattern's span when the part of them outside it has relative size at most this. The
 #: part is exactly zero in real arithmetic when contained, and (for the data of this book)
 #: of order one otherwise; round-off puts it near :math:`10^{-15}`.
 SPAN_RTOL = 1e-8
+
+
 #: Tolerance, relative to :math:`\max_i|y_i|`, within which the network counts as equal to a
 #: cell's least-squares fit. At an exact stationary point the difference on a determined cell
 #: is round-off (:math:`\sim 10^{-15}`); gradient descent alone stops orders of magnitude above it.
 AGREEMENT_RTOL = 1e-9
-#: Share of a run at its end in which pattern changes mark it as still sliding
-#: (:attr:`CatalogueRow.late_changes`).
-LATE_FRACTION = 0.1
 
 
 def _augment(X: FloatArray) -> FloatArray:
     return np.column_stack([X, np.ones(X.shape[0])])
 
 
-def _check_rel_tol(rel_tol: object) -> float:
+def check_rel_tol(rel_tol: object) -> float:
     rel_tol = check_positive_float(rel_tol, "rel_tol", allow_zero=True)
     if rel_tol > 1:
         raise ValueError(f"rel_tol must lie in [0, 1], got {rel_tol}")
     return rel_tol
 
 
-def _check_fraction(value: object, name: str) -> float:
+def check_fraction(value: object, name: str) -> float:
     value = check_positive_float(value, name)
     if value >= 1:
         raise ValueError(f"{name} must lie in (0, 1), got {value}")
@@ -125,7 +123,8 @@ def max_stationarity(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> float:
     return float(np.max(scores[net.c != 0], initial=0.0))
 
 
-def _grad_norm(net: ShallowReLU, X: FloatArray, y: FloatArray) -> float:
+def gradient_norm(net: ShallowReLU, X: FloatArray, y: FloatArray) -> float:
+    r"""Euclidean norm of the loss gradient :math:`\|\nabla_\theta L\|` (all of :math:`c, W, b`)."""
     ev = evaluate(net.c, net.W, net.b, X, y)
     return float(np.sqrt(ev.gc @ ev.gc + np.sum(ev.gW**2) + ev.gb @ ev.gb))
 
@@ -244,12 +243,12 @@ def polish_to_stationarity(
     PolishResult
     """
     net, X, y = check_problem(net, X, y)
-    gtol = _check_fraction(gtol, "gtol")
-    rel_tol = _check_rel_tol(rel_tol)
+    gtol = check_fraction(gtol, "gtol")
+    rel_tol = check_rel_tol(rel_tol)
     if neurons is None:
         S = significant_neurons(net, X, y, rel_tol)
     else:
-        S = sorted(_check_neuron_set(neurons, net.n, "neurons"))
+        S = sorted(check_neuron_set(neurons, net.n, "neurons"))
         zero_c = [j for j in S if net.c[j] == 0]
         if zero_c:
             raise ValueError(f"neurons must have c_j != 0 (their sign orients v_j), got c_j = 0 for {zero_c}")
@@ -296,7 +295,7 @@ def polish_to_stationarity(
         net=candidate if accepted else net, candidate=candidate, accepted=accepted, message=message,
         neurons=tuple(S), zeroed=zeroed, pattern_preserved=preserved, pattern_flips=flips,
         loss_before=ev0.loss, loss_after=ev1.loss, lstar=lstar,
-        grad_norm_before=_grad_norm(net, X, y), grad_norm_after=_grad_norm(candidate, X, y),
+        grad_norm_before=gradient_norm(net, X, y), grad_norm_after=gradient_norm(candidate, X, y),
         stationarity_before=max_stationarity(net, X, y), stationarity_after=after, move=move,
     )
 
@@ -434,8 +433,8 @@ def pattern_cells(
         Ordered by their smallest data index.
     """
     net, X, y = check_problem(net, X, y)
-    S = sorted(_check_neuron_set(S, net.n)) if S is not None else [int(j) for j in np.flatnonzero(net.c != 0)]
-    span_rtol = _check_fraction(span_rtol, "span_rtol")
+    S = sorted(check_neuron_set(S, net.n)) if S is not None else [int(j) for j in np.flatnonzero(net.c != 0)]
+    span_rtol = check_fraction(span_rtol, "span_rtol")
     m, d = X.shape
     Xt = _augment(X)
     D = net.preactivations(X) > 0
@@ -544,11 +543,11 @@ def predicted_undetermined_1d(net: ShallowReLU, X: ArrayLike, S: Iterable[int] |
     list of int
         Indices into :func:`pattern_cells` ``(net, X, y, S)``, increasing.
     """
-    net = _check_net_1d(net)
+    net = check_net_1d(net)
     X = as_float_array(X, "X", 2)
     if X.shape[1] != 1:
         raise ValueError(f"X must have one column (1-D data), got shape {X.shape}")
-    S = sorted(_check_neuron_set(S, net.n)) if S is not None else [int(j) for j in np.flatnonzero(net.c != 0)]
+    S = sorted(check_neuron_set(S, net.n)) if S is not None else [int(j) for j in np.flatnonzero(net.c != 0)]
     DS = (net.preactivations(X) > 0)[:, S]
     groups = _cell_groups(DS)
     if DS.shape[1] and DS.all(axis=0).any():
@@ -562,68 +561,7 @@ def predicted_undetermined_1d(net: ShallowReLU, X: ArrayLike, S: Iterable[int] |
     return sorted(int(by_x[k]) for k in undetermined_cells_1d(orientations))
 
 
-def describe_cells_1d(net: ShallowReLU, X: ArrayLike, y: ArrayLike, S: Iterable[int] | None = None) -> str:
-    r"""A sentence (Markdown) on a 1-D stationary point: which cells fact 4 determines, and why.
-
-    Continues "*k* of the *n* weight-carrying neurons face left, and ...". It names the reason
-    (a neuron active on all data, two opposite orientations at one gap, or neither: then the
-    orientation rule of :func:`undetermined_cells_1d` leaves some cells undetermined), and gives
-    the largest difference between the network and a determined cell's least-squares line and
-    the range of differences on the undetermined cells, relative to :math:`\max_i|y_i|`.
-    """
-    net = _check_net_1d(net)
-    net, X, y = check_problem(net, X, y)
-    S = sorted(_check_neuron_set(S, net.n)) if S is not None else [int(j) for j in np.flatnonzero(net.c != 0)]
-    cells = pattern_cells(net, X, y, S)
-    scale = float(np.max(np.abs(y))) or 1.0
-    det = [c.deviation / scale for c in cells if c.determined]
-    und = [c.deviation / scale for c in cells if not c.determined]
-    n_full = int(np.sum((net.preactivations(X)[:, S] > 0).all(axis=0)))
-    if n_full:
-        text = (f"{n_full} of them break beyond the data, so they are active on all of it and their indicator is "
-                f"$\\mathbb 1$: all {len(cells)} cells are determined")
-    elif not und:
-        text = f"two of them break at one gap facing opposite ways: all {len(cells)} cells are determined"
-    else:
-        text = (f"none is active on all data and no two break at one gap facing opposite ways: "
-                f"{len(det)} of its {len(cells)} cells are determined")
-    if det:
-        text += (", and on each determined cell the network *is* the cell's regression line (largest difference "
-                 f"{max(det):.1e}, relative to $\\max|y|$)")
-    if und:
-        text += (f"; on the {len(und)} undetermined ones it differs from the cell's regression line by "
-                 f"{min(und):.2f} to {max(und):.2f}")
-    return text + "."
-
-
-def describe_cell_fits(cells: Sequence[PatternCell], y: ArrayLike) -> str:
-    r"""A sentence (Markdown) on how a stationary point compares with each cell's least-squares fit.
-
-    Continues "In the example (*k* cells) ...": how many cells fact 4 determines, the largest
-    difference between the network and a determined cell's fit, and the range of differences
-    on the undetermined cells, all relative to :math:`\max_i|y_i|`.
-    """
-    y = as_float_array(y, "y", 1)
-    cells = list(cells)
-    if not cells:
-        raise ValueError("cells must not be empty")
-    scale = float(np.max(np.abs(y))) or 1.0
-    det = [c.deviation / scale for c in cells if c.determined]
-    und = [c.deviation / scale for c in cells if not c.determined]
-    parts = []
-    if det:
-        parts.append(f"{len(det)} of the cells {'is' if len(det) == 1 else 'are'} determined, and on "
-                     f"{'it' if len(det) == 1 else 'each'} the network is the cell's least-squares fit "
-                     f"(to {max(det):.1e} relative to $\\max|y|$)")
-    else:
-        parts.append("no cell is determined")
-    if und:
-        parts.append(f"on {'every' if not det else 'each undetermined'} cell the network differs from the cell's "
-                     f"own least-squares fit, by {min(und):.1e} to {max(und):.1e} relative to $\\max|y|$")
-    return "; ".join(parts) + "."
-
-
-def _check_net_1d(net: object) -> ShallowReLU:
+def check_net_1d(net: object) -> ShallowReLU:
     if not isinstance(net, ShallowReLU):
         raise TypeError(f"net must be a ShallowReLU, got {type(net).__name__}")
     if net.d != 1:
@@ -631,426 +569,21 @@ def _check_net_1d(net: object) -> ShallowReLU:
     return net
 
 
-# --------------------------------------------------------------------------- catalogue
-
-
-@dataclass(frozen=True)
-class CatalogueSettings:
-    r"""Settings of :func:`stationary_catalogue` (every number of Chapter 3's catalogue).
-
-    Attributes
-    ----------
-    experiment : str
-        Registered experiment (its data, initialisation, trainer and step size are used).
-    widths : tuple of int
-        Widths :math:`n` to run (``experiment.with_changes(width=n)``).
-    seeds, quick_seeds : int
-        Seeds per width (``0 .. seeds - 1``, shifted by the caller's offset), full and quick.
-    steps, quick_steps : int
-        Gradient-descent budget per run, full and quick.
-    gtol : float
-        Gradient descent stops once :math:`\|\nabla L\|_2 \le` ``gtol``; a run that gets
-        there is *converged*.
-    loss_rtol : float
-        A converged run's final loss must equal :math:`L^*` of its final pattern to this
-        relative tolerance (see the chapter for the bound that justifies it).
-    rel_tol : float
-        Significance threshold (:func:`~plateau_lib.theory.significant_neurons`).
-    stationarity_rtol : float
-        ``gtol`` of :func:`polish_to_stationarity`.
-    """
-
-    experiment: str = "plateau_1d"
-    widths: tuple[int, ...] = (3, 5, 10, 20)
-    seeds: int = 10
-    quick_seeds: int = 5
-    steps: int = 40_000
-    quick_steps: int = 20_000
-    gtol: float = 1e-8
-    loss_rtol: float = 1e-6
-    rel_tol: float = SIGNIFICANCE_RTOL
-    stationarity_rtol: float = STATIONARITY_RTOL
-
-    def __post_init__(self) -> None:
-        get_experiment(self.experiment)
-        if not isinstance(self.widths, tuple) or not self.widths:
-            raise TypeError(f"widths must be a non-empty tuple of ints, got {self.widths!r}")
-        for w in self.widths:
-            check_positive_int(w, "widths")
-        for name in ("seeds", "quick_seeds", "steps", "quick_steps"):
-            check_positive_int(getattr(self, name), name)
-        for name in ("gtol", "loss_rtol", "rel_tol", "stationarity_rtol"):
-            _check_fraction(getattr(self, name), name)
-
-    def n_seeds(self, quick: bool) -> int:
-        """Seeds per width in quick or full mode."""
-        return self.quick_seeds if quick else self.seeds
-
-    def budget(self, quick: bool) -> int:
-        """Step budget in quick or full mode."""
-        return self.quick_steps if quick else self.steps
-
-
-#: The showcase of Chapter 3: ``plateau_1d`` at its own width and seed, gradient descent until
-#: :math:`\|\nabla L\|_2 \le 10^{-6}` (or 80 000 steps), then the polish; the same in quick mode.
-POLISH_DEMO = register_study("polish_demo", CatalogueSettings(widths=(10,), seeds=1, quick_seeds=1, steps=80_000,
-                                                                quick_steps=80_000, gtol=1e-6))
-#: The 1-D catalogue of Chapter 3: ``plateau_1d`` at widths 3, 5, 10, 20.
-CATALOGUE_1D = register_study("catalogue_1d", CatalogueSettings())
-#: The 2-D catalogue of Chapter 3: ``plateau_2d`` at small widths, where gradient descent can
-#: reach stationary points within the budget (at larger widths it ends sliding along pattern
-#: boundaries; see the chapter).
-CATALOGUE_2D = register_study("catalogue_2d", CatalogueSettings(experiment="plateau_2d", widths=(2, 3, 4, 6), seeds=10,
-                                                                 quick_seeds=5, steps=20_000, quick_steps=20_000))
-
-
-@dataclass(frozen=True)
-class CatalogueRow:
-    r"""One run of :func:`stationary_catalogue`.
-
-    Attributes
-    ----------
-    width, seed : int
-        Width :math:`n` and seed of the initialisation.
-    nit : int
-        Gradient-descent steps taken.
-    converged : bool
-        Gradient descent reached :math:`\|\nabla L\|_2 \le` ``gtol``.
-    grad_norm : float
-        :math:`\|\nabla L\|_2` at the end of gradient descent.
-    loss : float
-        Final loss of gradient descent.
-    lstar : float
-        :math:`L^*(D,S)` of the final pattern and weight-carrying neurons.
-    rel_gap : float
-        ``(loss - lstar) / lstar``.
-    gap_bound : float
-        A posteriori bound on ``loss - lstar`` from the gradient:
-        :math:`m\|\nabla L\|^2 / (2\min_{j\in S}c_j^2\,\sigma_{\min}^2)`, with
-        :math:`\sigma_{\min}` the smallest positive singular value of :math:`\Phi(D,S)`
-        (valid when the neurons outside :math:`S` contribute nothing).
-    n_significant : int
-        :math:`|S|`.
-    last_change : int
-        Last step at which the pattern changed (0 if never).
-    late_changes : int
-        Pattern changes in the last ``LATE_FRACTION`` (10%) of the steps taken: many of them mean the run is
-        sliding along a pattern boundary (a data point flickering across a breakpoint).
-    min_margin : float
-        Smallest distance :math:`|w_j\cdot x_i + b_j|/\|w_j\|` of a data point to the
-        breakpoint (line) of a neuron of :math:`S` at the end of gradient descent (``inf`` if
-        :math:`S` is empty).
-    polished : bool
-        :func:`polish_to_stationarity` accepted its candidate.
-    polished_loss : float
-        Loss of the candidate (``= lstar`` up to round-off when ``polished``).
-    polished_stationarity : float
-        :func:`max_stationarity` of the candidate.
-    pattern_flips : int
-        Pattern entries the candidate would change (0 when ``polished``).
-    lower_bound : float
-        Segmentation lower bound with :math:`n+1` pieces (1-D experiments; ``nan`` otherwise).
-    n_cells, n_determined, n_outside, n_shared : int
-        Of the polished network's :func:`pattern_cells`: how many, how many determined by
-        fact 4, how many undetermined cells lie outside every active set, and how many
-        undetermined cells have an active neuron (``-1`` when not ``polished``).
-    determined_deviation : float
-        Largest ``deviation`` of a determined cell, relative to :math:`\max_i|y_i|`
-        (``nan`` when not ``polished`` or no cell is determined): zero up to round-off by fact 4.
-    undetermined_deviation : float
-        Smallest relative ``deviation`` of an undetermined cell (``nan`` if none).
-    rule_agrees : bool
-        1-D: the determined cells are exactly those of :func:`predicted_undetermined_1d`'s
-        complement (``True`` when not ``polished`` or not 1-D).
-    """
-
-    width: int
-    seed: int
-    nit: int
-    converged: bool
-    grad_norm: float
-    loss: float
-    lstar: float
-    rel_gap: float
-    gap_bound: float
-    n_significant: int
-    last_change: int
-    late_changes: int
-    min_margin: float
-    polished: bool
-    polished_loss: float
-    polished_stationarity: float
-    pattern_flips: int
-    lower_bound: float
-    n_cells: int
-    n_determined: int
-    n_outside: int
-    n_shared: int
-    determined_deviation: float
-    undetermined_deviation: float
-    rule_agrees: bool
-
-
-def gap_bound(net: ShallowReLU, X: ArrayLike, y: ArrayLike, S: Iterable[int]) -> float:
-    r"""A posteriori bound :math:`L - L^*(D,S) \le m\|\nabla L\|^2/(2\min_{j\in S} c_j^2\,\sigma_{\min}^2)`.
-
-    Derivation: with :math:`N \in V = \mathrm{range}\,\Phi(D,S)`,
-    :math:`L - L^* = \frac1{2m}\|Pr\|^2` (:func:`~plateau_lib.theory.convergence_bound`). For
-    :math:`j\in S`, :math:`\nabla_{v_j}L = c_j R_j` with :math:`R_j = \frac1m\tilde X^\top D_j r`,
-    so :math:`\|\Phi^\top r\| = m\|(R_j)_{j\in S}\| \le m\|\nabla L\|/\min_{j\in S}|c_j|`, and
-    :math:`\|Pr\| \le \|\Phi^\top r\|/\sigma_{\min}` (:math:`\sigma_{\min}` the smallest
-    positive singular value of :math:`\Phi`). Valid when neurons outside :math:`S` contribute
-    nothing; returns ``inf`` for an empty :math:`S` with a non-zero gradient.
-    """
-    net, X, y = check_problem(net, X, y)
-    S = sorted(_check_neuron_set(S, net.n))
-    g = _grad_norm(net, X, y)
-    if not S:
-        return 0.0 if g == 0 else float("inf")
-    D = net.preactivations(X) > 0
-    s = np.linalg.svd(feature_matrix(X, D, S), compute_uv=False)
-    s = s[s > np.finfo(float).eps * max(X.shape[0], len(S) * (net.d + 1)) * s[0]]
-    cmin = float(np.min(np.abs(net.c[S])))
-    if cmin == 0 or s.size == 0:
-        return float("inf")
-    return X.shape[0] * g**2 / (2 * cmin**2 * float(s[-1]) ** 2)
-
-
-def run_to_stationary_point(
-    name: str,
-    seed: int,
-    *,
-    width: int | None = None,
-    steps: int,
-    gtol: float,
-    rel_tol: float = SIGNIFICANCE_RTOL,
-    stationarity_rtol: float = STATIONARITY_RTOL,
-) -> tuple[TrainResult, PolishResult]:
-    r"""Train experiment ``name`` towards a stationary point, then polish.
-
-    The experiment's trainer (gradient descent for the registered experiments) with its
-    options, optionally at another ``width``, for at most ``steps`` steps, stopping early once
-    :math:`\|\nabla L\|_2 \le` ``gtol``; then :func:`polish_to_stationarity` of the final
-    network.
-
-    Returns
-    -------
-    (TrainResult, PolishResult)
-    """
-    experiment = get_experiment(name)
-    if width is not None:
-        experiment = experiment.with_changes(width=check_positive_int(width, "width"))
-    steps = check_positive_int(steps, "steps")
-    gtol = check_positive_float(gtol, "gtol")
-    rel_tol = _check_rel_tol(rel_tol)
-    stationarity_rtol = _check_fraction(stationarity_rtol, "stationarity_rtol")
-    X, y = experiment.data()
-    result = experiment.run(seed, steps=steps, gtol=gtol)
-    polish = polish_to_stationarity(result.net, X, y, rel_tol=rel_tol, gtol=stationarity_rtol)
-    return result, polish
-
-
-#: How many seeds :func:`first_polished_run` tries before it gives up: a bound on the showcase search,
-#: large enough that a claim holding on even a quarter of the runs fails to find a showcase with
-#: probability :math:`0.75^{20} < 0.004`, small enough to keep a chapter's run time bounded.
-SHOWCASE_TRIES = 20
-
-
-@dataclass(frozen=True, eq=False)
-class ShowcaseSearch:
-    r"""Outcome of :func:`first_polished_run`: the showcased run and the search that found it.
-
-    Attributes
-    ----------
-    seed : int
-        The first seed whose polish was accepted.
-    tried : tuple of int
-        The seeds tried, in order (the last one is ``seed``).
-    passed_over : tuple of str
-        The polish message of every seed tried before ``seed`` (why it was passed over).
-    result : TrainResult
-        The gradient-descent run of ``seed``.
-    polish : PolishResult
-        Its accepted polish.
-    """
-
-    seed: int
-    tried: tuple[int, ...]
-    passed_over: tuple[str, ...]
-    result: TrainResult
-    polish: PolishResult
-
-    def describe(self) -> str:
-        """One line per seed tried: the seed and why it was passed over or chosen."""
-        lines = [f"seed {s}: {msg}" for s, msg in zip(self.tried, self.passed_over, strict=False)]
-        return "\n".join([*lines, f"seed {self.seed}: {self.polish.message} -> showcased"])
-
-
-def first_polished_run(
-    name: str,
-    start_seed: int,
-    *,
-    steps: int,
-    gtol: float,
-    width: int | None = None,
-    max_tries: int = SHOWCASE_TRIES,
-    condition: Callable[[PolishResult], bool] | None = None,
-    condition_text: str = "",
-) -> ShowcaseSearch:
-    r"""The first seed from ``start_seed`` on whose run polishes to an exact stationary point.
-
-    Tries seeds ``start_seed, start_seed + 1, ...`` (at most ``max_tries``) with
-    :func:`run_to_stationary_point` and stops at the first whose polish is accepted (and, if
-    ``condition`` is given, satisfies it; ``condition_text`` says in words what it asks). Not every
-    run reaches a stationary point of its pattern within a budget (it may still be sliding along
-    a pattern boundary, or heading out of its pattern), so a showcase of the polish is chosen by
-    this rule rather than assumed of one seed.
-
-    Raises
-    ------
-    RuntimeError
-        If none of the ``max_tries`` seeds qualifies (the message lists every rejection).
-    """
-    if isinstance(start_seed, bool) or not isinstance(start_seed, (int, np.integer)) or start_seed < 0:
-        raise ValueError(f"start_seed must be an integer >= 0, got {start_seed!r}")
-    max_tries = check_positive_int(max_tries, "max_tries")
-    messages: list[str] = []
-    for seed in range(int(start_seed), int(start_seed) + max_tries):
-        result, polish = run_to_stationary_point(name, seed, width=width, steps=steps, gtol=gtol)
-        if polish.accepted and (condition is None or condition(polish)):
-            tried = tuple(range(int(start_seed), seed + 1))
-            return ShowcaseSearch(seed=seed, tried=tried, passed_over=tuple(messages), result=result, polish=polish)
-        messages.append(polish.message if not polish.accepted else f"polished, but not {condition_text}")
-    listing = "; ".join(f"seed {start_seed + k}: {msg}" for k, msg in enumerate(messages))
-    wanted = f" {condition_text}" if condition is not None else ""
-    raise RuntimeError(f"no seed of {start_seed}..{start_seed + max_tries - 1} of {name!r} polishes to a stationary "
-                       f"point{wanted} within {steps} steps ({listing})")
-
-
-def _catalogue_row(args: tuple[CatalogueSettings, int, int, bool]) -> CatalogueRow:
-    settings, width, seed, quick = args
-    result, polish = run_to_stationary_point(
-        settings.experiment, seed, width=width, steps=settings.budget(quick), gtol=settings.gtol,
-        rel_tol=settings.rel_tol, stationarity_rtol=settings.stationarity_rtol,
-    )
-    experiment = get_experiment(settings.experiment)
-    X, y = experiment.data()
-    net = result.net
-    grad = _grad_norm(net, X, y)
-    lstar = polish.lstar
-    lb = segmentation_lower_bound(X, y, width + 1) if X.shape[1] == 1 else float("nan")
-    cells = _cell_summary(polish, X, y) if polish.accepted else {
-        "n_cells": -1, "n_determined": -1, "n_outside": -1, "n_shared": -1,
-        "determined_deviation": float("nan"), "undetermined_deviation": float("nan"), "rule_agrees": True}
-    if lstar > 0:
-        rel_gap = (result.final_loss - lstar) / lstar
-    else:
-        rel_gap = 0.0 if result.final_loss == 0 else float("inf")
-    return CatalogueRow(
-        width=width, seed=seed, nit=result.nit, converged=bool(grad <= settings.gtol), grad_norm=grad,
-        loss=result.final_loss, lstar=lstar, rel_gap=rel_gap,
-        gap_bound=gap_bound(net, X, y, polish.neurons), n_significant=len(polish.neurons),
-        last_change=int(result.pattern_changes[-1]) if len(result.pattern_changes) else 0,
-        late_changes=int(np.sum(result.pattern_changes > (1 - LATE_FRACTION) * result.nit)),
-        min_margin=_min_margin(net, X, polish.neurons),
-        polished=polish.accepted, polished_loss=polish.loss_after,
-        polished_stationarity=polish.stationarity_after, pattern_flips=polish.pattern_flips, lower_bound=lb,
-        **cells,
-    )
-
-
-def _min_margin(net: ShallowReLU, X: FloatArray, S: Sequence[int]) -> float:
-    S = [j for j in S if np.any(net.W[j] != 0)]
-    if not S:
-        return float("inf")
-    return float(np.min(np.abs(net.preactivations(X)[:, S]) / np.linalg.norm(net.W[S], axis=1)))
-
-
-def _cell_summary(polish: PolishResult, X: FloatArray, y: FloatArray) -> dict:
-    S = list(polish.neurons)
-    cells = pattern_cells(polish.net, X, y, S)
-    scale = float(np.max(np.abs(y)))
-    det = [c.deviation / scale for c in cells if c.determined]
-    undet = [c for c in cells if not c.determined]
-    agrees = True
-    if X.shape[1] == 1:
-        predicted = set(predicted_undetermined_1d(polish.net, X, S))
-        agrees = predicted == {k for k, c in enumerate(cells) if not c.determined}
-    return {
-        "n_cells": len(cells), "n_determined": len(det),
-        "n_outside": sum(not c.active for c in undet), "n_shared": sum(bool(c.active) for c in undet),
-        "determined_deviation": max(det, default=float("nan")),
-        "undetermined_deviation": min((c.deviation / scale for c in undet), default=float("nan")),
-        "rule_agrees": bool(agrees),
-    }
-
-
-def first_example(rows: Iterable[CatalogueRow], rule: str, predicate: Callable[[CatalogueRow], bool]) -> CatalogueRow:
-    """The first catalogue row (in catalogue order: width, then seed) that satisfies ``predicate``.
-
-    ``rule`` says in words what ``predicate`` asks; a catalogue with no such row raises
-    ``RuntimeError`` naming the rule (a showcase is never silently replaced).
-    """
-    for row in rows:
-        if predicate(row):
-            return row
-    raise RuntimeError(f"no run of the catalogue is {rule}: no example to show")
-
-
-def describe_widths(rows: Sequence[CatalogueRow], widths: Sequence[int]) -> str:
-    """A sentence (Markdown): at which widths runs reached stationary points with more than one cell.
-
-    Then, for the largest width, how its runs ended: at a stationary point with more than one
-    cell, at a one-cell stationary point, or with the polish rejected (counts of its runs).
-    """
-    rows, widths = list(rows), [int(w) for w in widths]
-    if not widths:
-        raise ValueError("widths must not be empty")
-    multi = [w for w in widths if any(r.polished and r.n_cells > 1 and r.width == w for r in rows)]
-    if not multi:
-        text = "No run reached a stationary point with more than one cell"
-    else:
-        only = "only " if len(multi) < len(widths) else ""
-        which = f"width{'s' if len(multi) > 1 else ''} {', '.join(map(str, multi))}"
-        text = f"Stationary points with more than one cell were reached {only}at {which}"
-    last = [r for r in rows if r.width == widths[-1]]
-    n_multi = sum(r.polished and r.n_cells > 1 for r in last)
-    n_one = sum(r.polished and r.n_cells <= 1 for r in last)
-    n_rej = sum(not r.polished for r in last)
-    if n_multi == 0:
-        return (f"{text}; at width {widths[-1]} every run either stops at a one-cell stationary point "
-                f"({n_one} of {len(last)}) or ends with its polish rejected ({n_rej} of {len(last)}).")
-    return (f"{text}; at width {widths[-1]}, {n_multi} of {len(last)} runs reach one with more than one cell, "
-            f"{n_one} stop at a one-cell stationary point and {n_rej} end with the polish rejected.")
-
-
-def stationary_catalogue(
-    settings: CatalogueSettings | None = None,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    executor: Executor | None = None,
-    progress: bool = False,
-) -> list[CatalogueRow]:
-    r"""Run many seeds and widths to stationary points and measure each against theory.
-
-    For every width :math:`n` of ``settings.widths`` and seed ``seed + k``
-    (:math:`k < ` ``settings.n_seeds(quick)``): :func:`run_to_stationary_point`, then the
-    final loss against :math:`L^*(D,S)` of the final pattern, the polish, and the
-    segmentation lower bound of fact 5 with :math:`n+1` pieces
-    (:func:`~plateau_lib.lower_bound.segmentation_lower_bound`), through
-    :func:`~plateau_lib.sweeps.sweep`.
-
-    Returns
-    -------
-    list of CatalogueRow
-        Ordered by width, then seed.
-    """
-    settings = CatalogueSettings() if settings is None else settings
-    if not isinstance(settings, CatalogueSettings):
-        raise TypeError(f"settings must be a CatalogueSettings, got {type(settings).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    items = [(settings, int(w), int(seed) + k, bool(quick))
-             for w in settings.widths for k in range(settings.n_seeds(quick))]
-    return sweep(_catalogue_row, items, executor=executor, progress=progress, desc="stationary catalogue")
+__all__ = [
+    "AGREEMENT_RTOL",
+    "SPAN_RTOL",
+    "STATIONARITY_RTOL",
+    "cell_labels",
+    "check_fraction",
+    "check_net_1d",
+    "check_rel_tol",
+    "gradient_norm",
+    "max_stationarity",
+    "pattern_cells",
+    "PatternCell",
+    "polish_to_stationarity",
+    "PolishResult",
+    "predicted_undetermined_1d",
+    "stationarity_scores",
+    "undetermined_cells_1d",
+]

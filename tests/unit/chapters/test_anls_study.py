@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from plateau_lib import benchmark
-from plateau_lib.avoidance import (
+from plateau_lib.chapters import anls_benchmark as benchmark
+from plateau_lib.chapters.anls import (
     FAR_FEWER,
     VARIANT_NAMES,
     BenchmarkEntry,

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
-from .experiments import get_experiment
-from .network import activation_pattern
-from .patterns import (
+from ..experiments import get_experiment
+from ..network import activation_pattern
+from ..patterns import (
     EDGE_TOL,
     Plateau,
     Segment,
@@ -29,9 +29,9 @@ from .patterns import (
     plateau_index,
     relate,
 )
-from .result import TrainResult
-from .sweeps import sweep
-from .theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
+from ..result import TrainResult
+from ..sweeps import sweep
+from ..theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
 
 #: Largest relative distance between a plateau's median loss and its pattern's level
 #: :math:`L^*(D, S)` that the plateau detector can resolve: it accepts a stretch as flat

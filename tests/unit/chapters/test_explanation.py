@@ -8,9 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from plateau_lib.experiments import get_experiment
-from plateau_lib.patterns import detect_plateaus, plateau_index
-from plateau_lib.studies import (
+from plateau_lib.chapters.explanation import (
     C1_DROP_FACTOR,
     PLATEAU_LEVEL_RESOLUTION,
     PlateauRow,
@@ -22,6 +20,8 @@ from plateau_lib.studies import (
     rows_to_arrays,
     weighted_changes,
 )
+from plateau_lib.experiments import get_experiment
+from plateau_lib.patterns import detect_plateaus, plateau_index
 from plateau_lib.theory import local_ls_level, significant_neurons
 
 

@@ -1,0 +1,71 @@
+"""The chapters' studies: what each chapter of the book runs, measures and checks.
+
+One module per chapter, named after it, built on the science of :mod:`plateau_lib` (which
+never imports this package):
+
+- :mod:`~plateau_lib.chapters.explanation`: plateaus and their patterns over seeds (Chapter 1);
+- :mod:`~plateau_lib.chapters.quantification`: the flow's segments, the regime sweep, sliding
+  (Chapter 2);
+- :mod:`~plateau_lib.chapters.stationary`: catalogues of runs to stationary points (Chapter 3);
+- :mod:`~plateau_lib.chapters.anls`: ANLS against gradient descent, the variants (Chapter 4),
+  and :mod:`~plateau_lib.chapters.anls_benchmark`, the benchmark against its peers;
+- :mod:`~plateau_lib.chapters.explorers`: the interactive explorers of Chapters 1 and 4.
+
+A *study* runs registered experiments (:mod:`plateau_lib.experiments`) many times: the
+lazy-to-adaptive regime sweep (``regime_1d``), the stationary-point catalogues
+(``catalogue_1d``, ``catalogue_2d``, ``polish_demo``), the ANLS variants (``anls_variants``)
+and the ANLS benchmark suites (``anls_benchmark``, ``anls_benchmark_quick``). Their frozen
+settings live beside the code that runs them and register themselves by name here
+(:func:`register_study`, :func:`get_study`, :func:`study_names`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, TypeVar
+
+__all__ = ["STUDY_MODULES", "get_study", "register_study", "study_names"]
+
+#: Modules that register studies (:func:`register_study`) when imported; :func:`get_study`
+#: imports them first, so a study can be looked up by name from anywhere.
+STUDY_MODULES = (
+    "plateau_lib.chapters.quantification",
+    "plateau_lib.chapters.stationary",
+    "plateau_lib.chapters.anls",
+    "plateau_lib.chapters.anls_benchmark",
+)
+
+S = TypeVar("S")
+_STUDIES: dict[str, Any] = {}
+
+
+def register_study(name: str, settings: S) -> S:
+    """Register the settings of a study under ``name``; returns ``settings``.
+
+    A module writes ``SWEEP = register_study("name", Settings())``.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    if name in _STUDIES and _STUDIES[name] is not settings:
+        raise ValueError(f"a study named {name!r} is already registered")
+    _STUDIES[name] = settings
+    return settings
+
+
+def _import_study_modules() -> None:
+    for module in STUDY_MODULES:
+        importlib.import_module(module)
+
+
+def get_study(name: str) -> Any:
+    """The settings of the registered study ``name`` (e.g. ``"regime_1d"``, ``"catalogue_1d"``)."""
+    _import_study_modules()
+    if name not in _STUDIES:
+        raise ValueError(f"unknown study {name!r}; known: {', '.join(sorted(_STUDIES))}")
+    return _STUDIES[name]
+
+
+def study_names() -> list[str]:
+    """Names of all registered studies, sorted."""
+    _import_study_modules()
+    return sorted(_STUDIES)

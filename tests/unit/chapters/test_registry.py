@@ -1,0 +1,31 @@
+"""The registry of the chapters' studies (plateau_lib.chapters)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_studies_are_registered_by_name():
+    from plateau_lib.chapters import anls, anls_benchmark, get_study, quantification, stationary, study_names
+
+    expected = {
+        "regime_1d": quantification.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
+        "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
+        "anls_variants": anls.VARIANTS, "anls_exits": anls.EXITS, "anls_benchmark": anls_benchmark.FULL,
+        "anls_benchmark_quick": anls_benchmark.QUICK,
+    }
+    assert study_names() == sorted(expected)
+    for name, settings in expected.items():
+        assert get_study(name) is settings
+    assert get_study("regime_1d").name == "regime_1d"
+
+
+def test_unknown_and_duplicate_studies():
+    from plateau_lib.chapters import get_study, register_study
+
+    with pytest.raises(ValueError, match="unknown study 'nope'; known: anls_benchmark"):
+        get_study("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        register_study("regime_1d", object())
+    with pytest.raises(TypeError, match="name must be a non-empty string"):
+        register_study("", object())

@@ -1,0 +1,47 @@
+"""The layout's one-way rule: the science never imports the chapters' studies or the book's tooling."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "plateau_lib"
+# __main__.py is the command line: the tooling's entry point (python -m plateau_lib).
+TOOLING = ("chapters", "book", "__main__.py")
+SCIENCE = sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in TOOLING)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute names of the modules ``path`` imports (relative imports resolved)."""
+    package = ["plateau_lib", *path.relative_to(PACKAGE).parts[:-1]]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, node.module] if node.module else base)
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("path", SCIENCE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_science_imports_neither_chapters_nor_tooling(path):
+    bad = {m for m in _imported_modules(path) if m.startswith(("plateau_lib.chapters", "plateau_lib.book"))}
+    assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+def test_the_science_imports_alone():
+    code = (
+        "import sys, plateau_lib, plateau_lib.fixed_pattern, plateau_lib.stationarity, plateau_lib.plotting\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('papermill', 'ipywidgets', 'myst_nb', 'jupyter_book', 'yaml', 'IPython')"
+        " or m.startswith(('plateau_lib.chapters', 'plateau_lib.book')))\n"
+        "print(' '.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
