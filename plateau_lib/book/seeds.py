@@ -16,14 +16,14 @@ first line of every failure.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..figures import atomic_write
+from ..sweeps import sweep
 from .execute import ChapterRun, run_chapters
 from .paths import BookPaths, chapter_names, check_chapter_names
 
@@ -99,7 +99,8 @@ class SeedSweep:
         return "\n".join(lines) + "\n"
 
 
-def _run_one_seed(paths: BookPaths, chapters: Sequence[str], seed: int, quick: bool):
+def _run_one_seed(task: tuple[BookPaths, Sequence[str], int, bool]) -> tuple[int, list[ChapterRun]]:
+    paths, chapters, seed, quick = task
     paths = seed_paths(paths, seed, quick=quick)
     return seed, run_chapters(paths, chapters, quick=quick, seed=seed, progress=False)
 
@@ -127,9 +128,11 @@ def run_seeds(
     quick : bool
         Quick mode (small budgets) or the full mode the published book uses.
     jobs : int
-        Worker processes, one seed at a time each (ignored when ``executor`` is given).
+        Worker processes, one seed at a time each (ignored when ``executor`` is given; ``1``
+        runs the seeds one after the other in this process).
     executor : concurrent.futures.Executor, optional
-        Where the seeds run (a local process pool of ``jobs`` workers by default).
+        Where the seeds run (:func:`plateau_lib.sweeps.sweep`: a local process pool of ``jobs``
+        workers by default).
     progress : bool
         A progress bar over seeds on stderr.
     """
@@ -139,31 +142,10 @@ def run_seeds(
         raise ValueError(f"seeds must be a non-empty sequence of non-negative integers, got {seeds!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
-    runs: dict[tuple[str, int], ChapterRun] = {}
-    own = executor is None
-    pool = ProcessPoolExecutor(jobs) if own else executor
-    futures = []
-    try:
-        futures = [pool.submit(_run_one_seed, paths, chapters, seed, quick) for seed in seeds]
-        bar = tqdm(total=len(seeds), desc="book seeds", unit="seed", disable=not progress, file=sys.stderr)
-        with bar:
-            for future in as_completed(futures):
-                seed, results = future.result()
-                runs.update({(r.chapter, seed): r for r in results})
-                for r in results:
-                    if not r.ok:
-                        bar.write(f"seed {seed}: {r.message}", file=sys.stderr)
-                bar.update()
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+    per_seed = sweep(_run_one_seed, [(paths, chapters, seed, quick) for seed in seeds], executor=executor,
+                     max_workers=jobs, progress=progress, desc="book seeds")
+    runs = {(r.chapter, seed): r for seed, results in per_seed for r in results}
     return SeedSweep(quick, chapters, seeds, runs, time.perf_counter() - start)
 
 
