@@ -73,11 +73,11 @@ test: install browser $(LAB_STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
 # Every chapter over seeds 0-9, full mode then quick mode, each seed in _build/seeds/; prints a
-# chapter x seed table and writes it to book/seed-table-*.md, which book/reproducibility.md shows.
+# chapter x seed table and writes it to book/seed-table-*.txt, which book/reproducibility.md shows.
 SEEDS ?= 0-9
 test-seeds: install
-	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --table book/seed-table-full.md
-	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --quick --table book/seed-table-quick.md
+	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --table book/seed-table-full.txt
+	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --quick --table book/seed-table-quick.txt
 
 lint: install
 	$(BIN)/ruff check .

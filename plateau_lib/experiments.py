@@ -46,7 +46,7 @@ class Experiment:
     init_scale : float
         Initialisation scale :math:`\\alpha`.
     trainer : str
-        A method of :func:`plateau_lib.trainers.train` (:data:`plateau_lib.trainers.METHODS`).
+        A method of :func:`plateau_lib.trainers.front_door.train` (:data:`plateau_lib.trainers.front_door.METHODS`).
     options : Mapping
         Trainer keyword options (e.g. ``{"lr": 0.1}``).
     steps, quick_steps : int

@@ -37,7 +37,16 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["IMAGE_FORMATS", "UNCHECKED", "atomic_write", "glue_values", "save_data", "save_figure", "save_values"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "UNCHECKED",
+    "atomic_write",
+    "glue_texts",
+    "glue_values",
+    "save_data",
+    "save_figure",
+    "save_values",
+]
 
 #: Subfolder of a chapter's output folder for data that ``book check`` does not compare.
 UNCHECKED = "unchecked"
@@ -252,6 +261,30 @@ def glue_values(output_dir: str | os.PathLike[str], /, *, unchecked: bool = Fals
 
         for key, value in values.items():
             glue(key, _plain(value, key), display=False)
+    return path
+
+
+def glue_texts(output_dir: str | os.PathLike[str], /, *, unchecked: bool = False, **texts: str) -> Path:
+    """Glue sentences (Markdown, for ``{glue:md}`key```) and save them to ``output_dir/texts.json``.
+
+    A sentence built from the computation (with its numbers and math) is glued as Markdown, so
+    the page renders it; ``book check`` compares the saved text with the references
+    (``unchecked=True``: saved to ``UNCHECKED/texts.json`` instead). Returns the JSON path.
+    """
+    bad = [key for key, text in texts.items() if not isinstance(text, str)]
+    if bad:
+        raise TypeError(f"texts must be strings; not: {', '.join(bad)}")
+    path = save_values("texts", Path(output_dir) / UNCHECKED if unchecked else output_dir, **texts)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with myst-nb
+        return path
+    if get_ipython() is not None:
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        for key, text in texts.items():
+            glue(key, Markdown(text), display=False)
     return path
 
 

@@ -1,6 +1,6 @@
 """The chapters' studies: what each chapter of the book runs, measures and checks.
 
-One module per chapter, named after it, built on the science of :mod:`plateau_lib` (which
+One module per chapter, named after it, built on the science of ``plateau_lib`` (which
 never imports this package):
 
 - :mod:`~plateau_lib.chapters.explanation`: plateaus and their patterns over seeds (Chapter 1);

@@ -91,7 +91,7 @@ class FlowSegment:
         exactly (the same object as ``history`` when ``exact``).
     check : BoundCheck
         Fact 1 on ``exact_history``, with ``rtol`` = :math:`10^{-9}` (the integration) plus
-        three times its :meth:`~ConvergenceHistory.quadrature_error`.
+        three times its :meth:`~plateau_lib.fixed_pattern.ConvergenceHistory.quadrature_error`.
     """
 
     a: int
@@ -113,11 +113,13 @@ class FlowSegment:
 def flow_segments(result: TrainResult, X: ArrayLike, y: ArrayLike, *, min_duration: float = 1.0) -> list[FlowSegment]:
     r"""Re-integrate and measure every constant-pattern segment of a flow run (fact 1).
 
-    Segments come from :func:`fixed_pattern_segments`; those on which no neuron carries weight
+    Segments come from :func:`~plateau_lib.fixed_pattern.fixed_pattern_segments`; those on
+    which no neuron carries weight
     (:func:`~plateau_lib.theory.significant_neurons`: the first plateau) are skipped. Each is
-    re-integrated by :func:`resolved_history` with :math:`S` the weight-carrying neurons at its
+    re-integrated by :func:`~plateau_lib.fixed_pattern.resolved_history` with :math:`S` the
+    weight-carrying neurons at its
     start; when a neuron outside :math:`S` is active, once more with :math:`S` = every active
-    neuron, for which the hypotheses of fact 1 hold exactly. :func:`check_bound` compares the
+    neuron, for which the hypotheses of fact 1 hold exactly. :func:`~plateau_lib.fixed_pattern.check_bound` compares the
     latter with the bound.
     """
     from ..theory import neuron_contributions
@@ -151,7 +153,7 @@ class SegmentSummary:
     n, n_exact, n_inexact : int
         Segments; those where the weight-carrying :math:`S` satisfies the hypotheses; the others.
     n_hold : int
-        Segments on which :func:`check_bound` holds (with the exact :math:`S`).
+        Segments on which :func:`~plateau_lib.fixed_pattern.check_bound` holds (with the exact :math:`S`).
     max_floored_ratio, max_raw_ratio : float
         Largest floored and raw ratios of :math:`L - L^*` to the bound, over all segments.
     max_projected_ratio_exact : float
@@ -262,7 +264,7 @@ class SlidingState:
         Median loss over the last ``window`` recorded steps (gradient descent oscillates
         around the sliding motion by :math:`O(\eta)`).
     pinned : float
-        :func:`pinned_ls_level` of the final pattern, weighted neurons, ``pins``.
+        :func:`~plateau_lib.fixed_pattern.pinned_ls_level` of the final pattern, weighted neurons, ``pins``.
     lstar_off, lstar_on : float
         :math:`L^*(D,S)` of the two neighbouring patterns: every pinned entry inactive, or
         every pinned entry active.
@@ -311,7 +313,7 @@ class RegimeSweep:
     Attributes
     ----------
     name : str
-        Name of the sweep (its name in the study registry, :func:`~plateau_lib.experiments.get_study`).
+        Name of the sweep (its name in the study registry, :func:`~plateau_lib.chapters.get_study`).
     base : str
         Registered experiment (:func:`~plateau_lib.experiments.get_experiment`) run at each
         scale with ``init_scale`` replaced; everything else (data, width, trainer, step,
@@ -326,7 +328,7 @@ class RegimeSweep:
         A run has left the first plateau when :math:`L \le` ``exit_fraction`` :math:`\cdot L_0`,
         :math:`L_0 = \|y\|^2/(2m)` the loss of the zero network (the first plateau's level).
         The slope of the exit time in :math:`\log(1/\alpha)` does not depend on it
-        (:func:`predicted_exit_slope`: it shifts the time by a constant).
+        (:func:`~plateau_lib.fixed_pattern.predicted_exit_slope`: it shifts the time by a constant).
     on_saddle_rtol : float
         Scales whose runs all start with :math:`|L(0)/L_0 - 1| \le` ``on_saddle_rtol`` start
         on the first plateau; only they enter the fit of the exit time.
@@ -405,8 +407,8 @@ class RegimeRow:
     movement : float
         :math:`\|\theta_{\mathrm{end}} - \theta_0\| / \|\theta_0\|`.
     sliding_steps : int
-        Steps covered by sliding phases of weighted neurons (:func:`sliding_phases`,
-        :func:`weighted_phases`, :func:`covered_steps`).
+        Steps covered by sliding phases of weighted neurons (:func:`~plateau_lib.fixed_pattern.sliding_phases`,
+        :func:`~plateau_lib.fixed_pattern.weighted_phases`, :func:`~plateau_lib.fixed_pattern.covered_steps`).
     end_sliding : bool
         The run ends in a sliding phase of a weighted neuron.
     end_loss, end_pinned, end_lstar_off, end_lstar_on : float
@@ -590,9 +592,9 @@ class ExitFit:
     slope, intercept : float
         Least-squares line ``median_time = slope * log(1/scale) + intercept``.
     predicted_slope : float
-        :func:`predicted_exit_slope` of the rate and step.
+        :func:`~plateau_lib.fixed_pattern.predicted_exit_slope` of the rate and step.
     rate : float
-        :math:`\rho^*` at the zero network (:func:`max_escape_rate_1d` with :math:`r = -y`).
+        :math:`\rho^*` at the zero network (:func:`~plateau_lib.fixed_pattern.max_escape_rate_1d` with :math:`r = -y`).
     """
 
     scales: FloatArray
@@ -612,7 +614,7 @@ def fit_exit_times(settings: RegimeSweep, rows: Sequence[RegimeRow]) -> ExitFit:
     r"""Fit the median exit time over seeds against :math:`\log(1/\alpha)` on the scales that start on the saddle.
 
     The prediction uses the base experiment's data with :math:`r = -y` (every neuron is small
-    on the first plateau) and its step size (:func:`predicted_exit_slope`).
+    on the first plateau) and its step size (:func:`~plateau_lib.fixed_pattern.predicted_exit_slope`).
     """
     if not isinstance(settings, RegimeSweep):
         raise TypeError(f"settings must be a RegimeSweep, got {type(settings).__name__}")

@@ -48,7 +48,8 @@ def describe_cells_1d(net: ShallowReLU, X: ArrayLike, y: ArrayLike, S: Iterable[
 
     Continues "*k* of the *n* weight-carrying neurons face left, and ...". It names the reason
     (a neuron active on all data, two opposite orientations at one gap, or neither: then the
-    orientation rule of :func:`undetermined_cells_1d` leaves some cells undetermined), and gives
+    orientation rule of :func:`~plateau_lib.stationarity.undetermined_cells_1d` leaves some cells
+    undetermined), and gives
     the largest difference between the network and a determined cell's least-squares line and
     the range of differences on the undetermined cells, relative to :math:`\max_i|y_i|`.
     """
@@ -130,7 +131,7 @@ class CatalogueSettings:
     rel_tol : float
         Significance threshold (:func:`~plateau_lib.theory.significant_neurons`).
     stationarity_rtol : float
-        ``gtol`` of :func:`polish_to_stationarity`.
+        ``gtol`` of :func:`~plateau_lib.stationarity.polish_to_stationarity`.
     """
 
     experiment: str = "plateau_1d"
@@ -218,17 +219,17 @@ class CatalogueRow:
         breakpoint (line) of a neuron of :math:`S` at the end of gradient descent (``inf`` if
         :math:`S` is empty).
     polished : bool
-        :func:`polish_to_stationarity` accepted its candidate.
+        :func:`~plateau_lib.stationarity.polish_to_stationarity` accepted its candidate.
     polished_loss : float
         Loss of the candidate (``= lstar`` up to round-off when ``polished``).
     polished_stationarity : float
-        :func:`max_stationarity` of the candidate.
+        :func:`~plateau_lib.stationarity.max_stationarity` of the candidate.
     pattern_flips : int
         Pattern entries the candidate would change (0 when ``polished``).
     lower_bound : float
         Segmentation lower bound with :math:`n+1` pieces (1-D experiments; ``nan`` otherwise).
     n_cells, n_determined, n_outside, n_shared : int
-        Of the polished network's :func:`pattern_cells`: how many, how many determined by
+        Of the polished network's :func:`~plateau_lib.stationarity.pattern_cells`: how many, how many determined by
         fact 4, how many undetermined cells lie outside every active set, and how many
         undetermined cells have an active neuron (``-1`` when not ``polished``).
     determined_deviation : float
@@ -237,7 +238,7 @@ class CatalogueRow:
     undetermined_deviation : float
         Smallest relative ``deviation`` of an undetermined cell (``nan`` if none).
     rule_agrees : bool
-        1-D: the determined cells are exactly those of :func:`predicted_undetermined_1d`'s
+        1-D: the determined cells are exactly those of :func:`~plateau_lib.stationarity.predicted_undetermined_1d`'s
         complement (``True`` when not ``polished`` or not 1-D).
     """
 
@@ -307,7 +308,7 @@ def run_to_stationary_point(
 
     The experiment's trainer (gradient descent for the registered experiments) with its
     options, optionally at another ``width``, for at most ``steps`` steps, stopping early once
-    :math:`\|\nabla L\|_2 \le` ``gtol``; then :func:`polish_to_stationarity` of the final
+    :math:`\|\nabla L\|_2 \le` ``gtol``; then :func:`~plateau_lib.stationarity.polish_to_stationarity` of the final
     network.
 
     Returns

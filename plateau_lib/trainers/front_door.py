@@ -37,6 +37,7 @@ BUDGETS: MappingProxyType[str, str] = MappingProxyType({
     "anls": "sweeps",
     "oga": "width",
 })
+#: The method names :func:`train` accepts.
 METHODS: tuple[str, ...] = tuple(TRAINERS)
 
 
@@ -61,19 +62,15 @@ def train(
     method : str
         One of :data:`METHODS`:
 
-        ========== ================================================ ===========
-        method     trainer                                          budget
-        ========== ================================================ ===========
-        ``gd``     :func:`~plateau_lib.trainers.first_order.train_gd`      steps
-        ``adam``   :func:`~plateau_lib.trainers.first_order.train_adam`    steps
-        ``lbfgs``  :func:`~plateau_lib.trainers.scipy_based.train_lbfgs`   steps
-        ``lm``     :func:`~plateau_lib.trainers.scipy_based.train_lm`      steps
-        ``flow``   :func:`~plateau_lib.trainers.flow.train_flow`           t_end
-        ``anls``   :func:`~plateau_lib.trainers.anls.train_anls`           sweeps
-        ``oga``    :func:`~plateau_lib.trainers.greedy.train_oga`          width
-        ========== ================================================ ===========
+        - ``"gd"``: :func:`~plateau_lib.trainers.first_order.train_gd` (budget: steps);
+        - ``"adam"``: :func:`~plateau_lib.trainers.first_order.train_adam` (steps);
+        - ``"lbfgs"``: :func:`~plateau_lib.trainers.scipy_based.train_lbfgs` (steps);
+        - ``"lm"``: :func:`~plateau_lib.trainers.scipy_based.train_lm` (steps);
+        - ``"flow"``: :func:`~plateau_lib.trainers.flow.train_flow` (end time ``t_end``);
+        - ``"anls"``: :func:`~plateau_lib.trainers.anls.train_anls` (sweeps);
+        - ``"oga"``: :func:`~plateau_lib.trainers.greedy.train_oga` (width).
     budget : int or float, optional
-        The method's budget (the last column above: iterations, the flow's end time, ANLS
+        The method's budget (in parentheses above: iterations, the flow's end time, ANLS
         sweeps, or the number of neurons OGA adds, by default ``net.n``). Giving the same
         budget under its own name among ``options`` is an error.
     **options

@@ -21,7 +21,7 @@ import pytest
 
 from plateau_lib import book
 from plateau_lib.book import BookPaths, UnknownChapterError
-from plateau_lib.figures import glue_values, save_data, save_figure, save_values
+from plateau_lib.figures import glue_texts, glue_values, save_data, save_figure, save_values
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
@@ -394,3 +394,13 @@ def test_unchecked_data_are_saved_but_not_compared(tmp_path):
     assert book.compare_data_dirs(out, ref) == []
     save_figure(plt.figure(), "flow", out, loss=np.array([1.0, 0.6]), unchecked={"t": np.array([0.0, 1.0])})
     assert book.compare_data_dirs(out, ref), "checked data must still be compared"
+
+
+def test_glued_texts_are_saved_and_can_be_unchecked(tmp_path):
+    path = glue_texts(tmp_path, verdict="C2 holds on 9 of 10 plateaus")
+    assert json.loads(path.read_text()) == {"verdict": "C2 holds on 9 of 10 plateaus"}
+    loose = glue_texts(tmp_path, unchecked=True, note="timing-dependent")
+    assert loose == tmp_path / "unchecked" / "texts.json"
+    assert "note" not in json.loads(path.read_text())
+    with pytest.raises(TypeError, match="texts must be strings; not: n"):
+        glue_texts(tmp_path, n=3)
