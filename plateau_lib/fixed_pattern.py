@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._linalg import range_basis
 from ._validation import as_float_array, check_data, check_positive_float, check_positive_int
 from .network import ShallowReLU, check_problem
 from .result import TrainResult
@@ -83,16 +84,6 @@ def check_params(params: ArrayLike, n: int, d: int) -> FloatArray:
     if params.shape[1] != n * (d + 2):
         raise ValueError(f"params must have n*(d+2) = {n * (d + 2)} columns, got shape {params.shape}")
     return params
-
-
-def range_basis(M: FloatArray, rtol: float = 1e-12) -> FloatArray:
-    """Orthonormal basis of ``range(M)`` (SVD; singular values below ``rtol * max`` dropped)."""
-    if M.shape[1] == 0:
-        return np.zeros((M.shape[0], 0))
-    U, sv, _ = np.linalg.svd(M, full_matrices=False)
-    if sv.size == 0 or sv[0] == 0:
-        return np.zeros((M.shape[0], 0))
-    return U[:, sv > rtol * sv[0]]
 
 
 # =========================================================================== fact 1
@@ -371,7 +362,7 @@ def convergence_history(
     S = check_neuron_set(S, run.n)
     m = X.shape[0]
     Phi = feature_matrix(X, run.D, S)
-    U = range_basis(Phi)
+    U = range_basis(Phi, rtol=1e-12)
     lstar = local_ls_level(X, y, run.D, S)
     Xt = np.column_stack([X, np.ones(m)])
     n, d = run.n, run.d

@@ -36,9 +36,12 @@ PLATEAU_COLOUR = "#d62728"
 CHANGE_COLOUR = "0.35"
 
 
-def figure(ncols: int = 1, nrows: int = 1, *, width: float = 7.0, height: float = 3.0,
+def figure(nrows: int = 1, ncols: int = 1, *, width: float = 7.0, height: float = 3.0,
            detached: bool = False, layout: str | None = "constrained", **kwargs) -> tuple[Figure, np.ndarray]:
-    """A figure in the book's style with an array of axes (always 2-D, squeezed out by callers).
+    """A figure in the book's style with an ``nrows`` x ``ncols`` array of axes (always 2-D).
+
+    The order of ``nrows`` and ``ncols`` is matplotlib's (:func:`matplotlib.pyplot.subplots`);
+    the array is 2-D even for one row, so ``axes[0, k]`` always works.
 
     ``detached=True`` makes a figure that pyplot does not manage: a notebook never shows it
     by itself and it is freed with its last reference (the explorers redraw one repeatedly

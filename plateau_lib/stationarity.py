@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._linalg import range_basis
 from ._validation import as_float_array, check_positive_float, check_positive_int
 from .network import ShallowReLU, check_problem, evaluate
 from .theory import SIGNIFICANCE_RTOL, check_neuron_set, feature_matrix, local_ls_level, significant_neurons
@@ -362,15 +363,6 @@ class PatternCell:
         return int(self.indices.size)
 
 
-def _orthonormal_range(A: FloatArray) -> FloatArray:
-    """Orthonormal basis of range(A) (SVD, numpy.linalg.lstsq's rank cutoff)."""
-    if A.shape[1] == 0:
-        return np.zeros((A.shape[0], 0))
-    U, s, _ = np.linalg.svd(A, full_matrices=False)
-    cutoff = np.finfo(float).eps * max(A.shape) * (s[0] if s.size else 0.0)
-    return U[:, s > cutoff]
-
-
 def _cell_groups(DS: NDArray[np.bool_]) -> list[IntArray]:
     """Index sets of the distinct rows of ``DS`` (m, |S|), ordered by their smallest index."""
     if DS.shape[1] == 0:
@@ -441,9 +433,9 @@ def pattern_cells(
     N = net(X)
     r = N - y
     groups = _cell_groups(D[:, S])
-    Q = _orthonormal_range(feature_matrix(X, D, S))
+    Q = range_basis(feature_matrix(X, D, S))
     M = np.array([D[idx[0], S] for idx in groups], dtype=float).reshape(len(groups), len(S))  # cells x |S|
-    QM = _orthonormal_range(M)
+    QM = range_basis(M)
     cells = []
     for pos, idx in enumerate(groups):
         active = tuple(S[j] for j in np.flatnonzero(M[pos]))

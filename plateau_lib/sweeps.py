@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -70,3 +71,71 @@ def sweep(
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class SeedSearch(Generic[R]):
+    """Outcome of :func:`first_seed`: the first qualifying seed, its value, and the seeds passed over.
+
+    Attributes
+    ----------
+    seed : int or None
+        The first seed whose value qualified (``None`` if none did).
+    value : object or None
+        ``run(seed)`` for that seed (``None`` if none qualified).
+    tried : tuple of int
+        The seeds tried, in order (the last one is ``seed`` when one qualified).
+    passed_over : tuple of str
+        Why each seed before ``seed`` (or every seed, if none qualified) was passed over.
+    """
+
+    seed: int | None
+    value: R | None
+    tried: tuple[int, ...]
+    passed_over: tuple[str, ...]
+
+    @property
+    def found(self) -> bool:
+        """Whether a seed qualified."""
+        return self.seed is not None
+
+    def describe(self) -> str:
+        """One line per seed tried: the seed and why it was passed over or chosen."""
+        lines = [f"seed {s}: {why}" for s, why in zip(self.tried, self.passed_over, strict=False)]
+        if self.found:
+            lines.append(f"seed {self.seed}: qualifies -> showcased")
+        return "\n".join(lines)
+
+
+def first_seed(
+    run: Callable[[int], R], start: int, max_tries: int, why_not: Callable[[R], str | None],
+) -> SeedSearch[R]:
+    """The first seed of ``start, start + 1, ..., start + max_tries - 1`` whose run qualifies.
+
+    The rule by which a chapter picks a showcase that must show a property which not every run
+    shows: try seeds in order from the chapter's seed, stop at the first that qualifies, and keep
+    why each seed before it did not, so the page can print the search.
+
+    Parameters
+    ----------
+    run : callable
+        ``run(seed)`` computes the value of one seed.
+    start : int
+        The first seed (>= 0).
+    max_tries : int
+        How many seeds at most (>= 1): the search's bound.
+    why_not : callable
+        ``why_not(value)`` is ``None`` if the value qualifies, else a short reason.
+    """
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ValueError(f"start must be an integer >= 0, got {start!r}")
+    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
+        raise ValueError(f"max_tries must be an integer >= 1, got {max_tries!r}")
+    reasons: list[str] = []
+    for seed in range(start, start + max_tries):
+        value = run(seed)
+        reason = why_not(value)
+        if reason is None:
+            return SeedSearch(seed, value, tuple(range(start, seed + 1)), tuple(reasons))
+        reasons.append(str(reason))
+    return SeedSearch(None, None, tuple(range(start, start + max_tries)), tuple(reasons))

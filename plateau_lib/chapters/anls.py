@@ -48,7 +48,7 @@ from ..sweeps import sweep
 from ..trainers.anls import ThresholdCandidates, threshold_gains, train_anls
 from . import register_study
 from .explanation import PlateauRow, plateau_rows
-from .stationary import POLISH_DEMO, run_to_stationary_point
+from .stationary import POLISH_DEMO, SHOWCASE_TRIES, first_polished_run
 
 FloatArray = NDArray[np.float64]
 
@@ -752,7 +752,7 @@ def c5_verdict(summary: ExitSummary) -> str:
 
 #: How many seeds :func:`anls_from_stationary` tries for a run that polishes to an exact stationary point
 #: (a bound on the showcase search; Chapter 3 bounds its own search the same way).
-STATIONARY_TRIES = 20
+STATIONARY_TRIES = SHOWCASE_TRIES
 
 
 @dataclass(frozen=True)
@@ -767,8 +767,6 @@ class AnlsFromStationary:
         The exact polish of Chapter 3 (accepted).
     start : ShallowReLU
         The polished network: an exact stationary point.
-    stationary : bool
-        Whether ``start`` is the exact stationary point (always, by the search rule).
     runs : dict of str to TrainResult
         ANLS from ``start``, one run per variant name.
     seed : int
@@ -780,7 +778,6 @@ class AnlsFromStationary:
     gd: TrainResult
     polish: PolishResult
     start: ShallowReLU
-    stationary: bool
     runs: dict[str, TrainResult]
     seed: int = 0
     passed_over: tuple[str, ...] = ()
@@ -810,22 +807,15 @@ def anls_from_stationary(name: str = "plateau_1d", seed: int | None = None, *,
     experiment = get_experiment(name)
     seed = experiment.seed if seed is None else check_positive_int(seed, "seed", allow_zero=True)
     sweeps = check_positive_int(sweeps, "sweeps")
-    max_tries = check_positive_int(max_tries, "max_tries")
     variants = {"anls": {}} if variants is None else {str(k): dict(v) for k, v in variants.items()}
     if not variants:
         raise ValueError("variants must name at least one set of ANLS options")
+    search = first_polished_run(name, seed, steps=steps, gtol=gtol, max_tries=max_tries)
+    gd, polish = search.value
     X, y = experiment.data()
-    passed: list[str] = []
-    for k in range(seed, seed + max_tries):
-        gd, polish = run_to_stationary_point(name, k, steps=steps, gtol=gtol)
-        if polish.accepted:
-            runs = {v: train_anls(polish.net, X, y, sweeps=sweeps, **o) for v, o in variants.items()}
-            return AnlsFromStationary(gd=gd, polish=polish, start=polish.net, stationary=True, runs=runs, seed=k,
-                                      passed_over=tuple(passed))
-        passed.append(polish.message)
-    listing = "; ".join(f"seed {seed + i}: {msg}" for i, msg in enumerate(passed))
-    raise RuntimeError(f"no seed of {seed}..{seed + max_tries - 1} of {name!r} polishes to a stationary point "
-                       f"within {steps} steps ({listing})")
+    runs = {v: train_anls(polish.net, X, y, sweeps=sweeps, **o) for v, o in variants.items()}
+    return AnlsFromStationary(gd=gd, polish=polish, start=polish.net, runs=runs, seed=search.seed,
+                              passed_over=search.passed_over)
 
 
 # --------------------------------------------------------------------------- variants over seeds
@@ -1213,8 +1203,11 @@ def peer_wins(entries: Sequence[BenchmarkEntry], variant: str) -> list[tuple[str
     return out
 
 
-def median_curves(doc: Mapping[str, Any], problem: str) -> dict[str, dict[str, FloatArray]]:
-    """The benchmark's median (and quartile) best-loss-so-far curves of ``problem`` on its time grid, per method."""
+def problem_curves(doc: Mapping[str, Any], problem: str) -> dict[str, dict[str, FloatArray]]:
+    """The curves of one problem in a benchmark document, per method: time grid, quartiles and median.
+
+    The document holds them as computed by :func:`~plateau_lib.chapters.anls_benchmark.median_curves`.
+    """
     doc = check_benchmark(dict(doc))
     out = {}
     for c in doc["curves"]:

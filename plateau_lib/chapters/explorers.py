@@ -277,7 +277,7 @@ GD_COLOUR, ANLS_COLOUR = "C0", "C1"
 
 def _panels() -> tuple[Figure, np.ndarray]:
     """Three panels in a row with fixed margins (no constrained layout: a redraw costs half)."""
-    fig, axes = figure(3, width=11.0, height=3.6, detached=True, layout=None)
+    fig, axes = figure(ncols=3, width=11.0, height=3.6, detached=True, layout=None)
     fig.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.83, wspace=0.28)
     return fig, axes
 

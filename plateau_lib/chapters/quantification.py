@@ -42,7 +42,7 @@ from ..fixed_pattern import (
 from ..network import check_problem
 from ..patterns import detect_plateaus, filtered_changes
 from ..result import TrainResult
-from ..sweeps import sweep
+from ..sweeps import SeedSearch, first_seed, sweep
 from ..theory import SIGNIFICANCE_RTOL, local_ls_level, significant_neurons
 from . import register_study
 
@@ -508,29 +508,10 @@ def regime_run(item: tuple[RegimeSweep, float, int, bool]) -> RegimeRow:
 SHOWCASE_SEARCH = 40
 
 
-@dataclass(frozen=True)
-class ShowcaseSearch:
-    """Result of :func:`find_sliding_showcase`.
-
-    Attributes
-    ----------
-    row : RegimeRow or None
-        The first run with the property (``None`` if none within the search).
-    tried : tuple of int
-        Seeds examined, in order.
-    scale : float
-        The initial scale of the runs.
-    """
-
-    row: RegimeRow | None
-    tried: tuple[int, ...]
-    scale: float
-
-
 def find_sliding_showcase(
     settings: RegimeSweep, scale: float, seed: int, *, quick: bool = False,
     rows: Sequence[RegimeRow] = (), max_seeds: int = SHOWCASE_SEARCH,
-) -> ShowcaseSearch:
+) -> SeedSearch[RegimeRow]:
     """The first seed from ``seed`` onward whose run at ``scale`` ends in a sliding phase (``end_sliding``).
 
     Runs already in ``rows`` (same scale and seed) are reused; the others are run by
@@ -541,13 +522,11 @@ def find_sliding_showcase(
     scale = check_positive_float(scale, "scale")
     max_seeds = check_positive_int(max_seeds, "max_seeds")
     known = {r.seed: r for r in rows if r.scale == scale}
-    tried = []
-    for s in range(int(seed), int(seed) + max_seeds):
-        tried.append(s)
-        row = known[s] if s in known else regime_run((settings, scale, s, bool(quick)))
-        if row.end_sliding:
-            return ShowcaseSearch(row, tuple(tried), scale)
-    return ShowcaseSearch(None, tuple(tried), scale)
+
+    def run(s: int) -> RegimeRow:
+        return known[s] if s in known else regime_run((settings, scale, s, bool(quick)))
+
+    return first_seed(run, int(seed), max_seeds, lambda row: None if row.end_sliding else "does not end sliding")
 
 
 def regime_sweep(
@@ -690,7 +669,6 @@ __all__ = [
     "RegimeSweep",
     "SegmentSummary",
     "showcase_segment",
-    "ShowcaseSearch",
     "SlidingState",
     "summarize_segments",
 ]

@@ -34,7 +34,7 @@ from ..stationarity import (
     polish_to_stationarity,
     predicted_undetermined_1d,
 )
-from ..sweeps import sweep
+from ..sweeps import SeedSearch, first_seed, sweep
 from ..theory import SIGNIFICANCE_RTOL, check_neuron_set, feature_matrix
 from . import register_study
 
@@ -334,36 +334,6 @@ def run_to_stationary_point(
 SHOWCASE_TRIES = 20
 
 
-@dataclass(frozen=True, eq=False)
-class ShowcaseSearch:
-    r"""Outcome of :func:`first_polished_run`: the showcased run and the search that found it.
-
-    Attributes
-    ----------
-    seed : int
-        The first seed whose polish was accepted.
-    tried : tuple of int
-        The seeds tried, in order (the last one is ``seed``).
-    passed_over : tuple of str
-        The polish message of every seed tried before ``seed`` (why it was passed over).
-    result : TrainResult
-        The gradient-descent run of ``seed``.
-    polish : PolishResult
-        Its accepted polish.
-    """
-
-    seed: int
-    tried: tuple[int, ...]
-    passed_over: tuple[str, ...]
-    result: TrainResult
-    polish: PolishResult
-
-    def describe(self) -> str:
-        """One line per seed tried: the seed and why it was passed over or chosen."""
-        lines = [f"seed {s}: {msg}" for s, msg in zip(self.tried, self.passed_over, strict=False)]
-        return "\n".join([*lines, f"seed {self.seed}: {self.polish.message} -> showcased"])
-
-
 def first_polished_run(
     name: str,
     start_seed: int,
@@ -374,7 +344,7 @@ def first_polished_run(
     max_tries: int = SHOWCASE_TRIES,
     condition: Callable[[PolishResult], bool] | None = None,
     condition_text: str = "",
-) -> ShowcaseSearch:
+) -> SeedSearch[tuple[TrainResult, PolishResult]]:
     r"""The first seed from ``start_seed`` on whose run polishes to an exact stationary point.
 
     Tries seeds ``start_seed, start_seed + 1, ...`` (at most ``max_tries``) with
@@ -384,6 +354,12 @@ def first_polished_run(
     a pattern boundary, or heading out of its pattern), so a showcase of the polish is chosen by
     this rule rather than assumed of one seed.
 
+    Returns
+    -------
+    SeedSearch
+        Its ``value`` is the pair (gradient-descent run, accepted polish) of the showcased seed;
+        ``describe()`` prints the search.
+
     Raises
     ------
     RuntimeError
@@ -392,17 +368,21 @@ def first_polished_run(
     if isinstance(start_seed, bool) or not isinstance(start_seed, (int, np.integer)) or start_seed < 0:
         raise ValueError(f"start_seed must be an integer >= 0, got {start_seed!r}")
     max_tries = check_positive_int(max_tries, "max_tries")
-    messages: list[str] = []
-    for seed in range(int(start_seed), int(start_seed) + max_tries):
-        result, polish = run_to_stationary_point(name, seed, width=width, steps=steps, gtol=gtol)
-        if polish.accepted and (condition is None or condition(polish)):
-            tried = tuple(range(int(start_seed), seed + 1))
-            return ShowcaseSearch(seed=seed, tried=tried, passed_over=tuple(messages), result=result, polish=polish)
-        messages.append(polish.message if not polish.accepted else f"polished, but not {condition_text}")
-    listing = "; ".join(f"seed {start_seed + k}: {msg}" for k, msg in enumerate(messages))
-    wanted = f" {condition_text}" if condition is not None else ""
-    raise RuntimeError(f"no seed of {start_seed}..{start_seed + max_tries - 1} of {name!r} polishes to a stationary "
-                       f"point{wanted} within {steps} steps ({listing})")
+
+    def why_not(pair: tuple[TrainResult, PolishResult]) -> str | None:
+        polish = pair[1]
+        if not polish.accepted:
+            return polish.message
+        return None if condition is None or condition(polish) else f"polished, but not {condition_text}"
+
+    search = first_seed(lambda seed: run_to_stationary_point(name, seed, width=width, steps=steps, gtol=gtol),
+                        int(start_seed), max_tries, why_not)
+    if not search.found:
+        wanted = f" {condition_text}" if condition is not None else ""
+        listing = "; ".join(search.describe().splitlines())
+        raise RuntimeError(f"no seed of {start_seed}..{start_seed + max_tries - 1} of {name!r} polishes to a "
+                           f"stationary point{wanted} within {steps} steps ({listing})")
+    return search
 
 
 def _catalogue_row(args: tuple[CatalogueSettings, int, int, bool]) -> CatalogueRow:
@@ -549,6 +529,5 @@ __all__ = [
     "first_polished_run",
     "gap_bound",
     "run_to_stationary_point",
-    "ShowcaseSearch",
     "stationary_catalogue",
 ]

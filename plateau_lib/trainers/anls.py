@@ -1,106 +1,13 @@
 r"""Active Neuron Least Squares (ANLS): choose each neuron's activation pattern by least squares.
 
 The paper (Ainsworth & Shin) defines ANLS by its principle: every step adjusts the activation
-pattern *explicitly*, by least squares on the active neurons, so that training leaves a plateau
-instead of waiting for gradient descent to drift out of it. This module is the companion's
-**concrete reading** of that principle; the paper's exact algorithm may differ in its details.
-Every choice below is ours and is named by an option.
-
-Why the pattern must be *chosen*: on a fixed pattern the least-squares fit of a neuron's own
-active data is a fixed point at a stationary point (fact 4, :math:`\tilde X^\top D_j r = 0`), so
-re-fitting a neuron on the data it already sees cannot move a plateau. ANLS instead searches,
-neuron by neuron, over *all* activation patterns a single ReLU with a given direction can have.
-
-One sweep, neuron by neuron (order: ``order``)
-----------------------------------------------
-For neuron :math:`j` with the others fixed:
-
-1. **Target.** :math:`t = y - \sum_{l\ne j} c_l\,\mathrm{relu}(w_l\cdot x + b_l)`.
-2. **Direction** (``d > 1``). The least-squares affine fit :math:`t \approx u_{1:d}\cdot x + u_{d+1}`
-   on the neuron's active data (on all data if fewer than :math:`d+1` points are active); the
-   unit direction is :math:`w = u_{1:d}/|u_{1:d}|`. With ``directions="fit+current"`` the
-   neuron's current unit direction is a second candidate and the better of the two (by the
-   gain below) is used. In 1-D the fit is skipped: the search over the orientation :math:`s`
-   already covers both directions :math:`w = \pm 1`.
-3. **Pattern.** With the direction fixed, project the data, :math:`p_i = w\cdot x_i`, and choose
-   the threshold :math:`\tau` and orientation :math:`s = \pm1` of
-   :math:`\varphi = \mathrm{relu}(s(p - \tau))` maximising the least-squares gain
-
-   .. math::
-
-       G(\tau, s) = \frac{(\varphi\cdot t)^2}{\varphi\cdot\varphi}
-       \quad(\text{single}), \qquad
-       G(\tau, s) = \frac{(\varphi\cdot P^\perp t)^2}{\varphi\cdot P^\perp\varphi}
-       \quad(\text{joint}),
-
-   where :math:`P^\perp` projects onto the orthogonal complement of the span of the other
-   neurons' activations. :math:`G_{\text{single}}` is the loss reduction of fitting :math:`t` by
-   :math:`c_j\varphi` alone; :math:`G_{\text{joint}}` is the reduction when *all* output weights
-   are re-fitted together with the new neuron, i.e. exactly what step 4 then achieves.
-   Candidates (``thresholds``): ``"data"``, :math:`\tau` at every data projection (the design's
-   choice); ``"continuous"``, the exact maximiser over all real :math:`\tau` (see
-   :func:`threshold_gains`). All candidates are scored at once in :math:`O(m\log m)`
-   (:math:`O(m(n + \log m))` for ``"joint"``) by sorting and cumulative sums, no loop over
-   candidates. ``bounded_moves=k`` keeps only candidates with the neuron's current orientation
-   whose active count differs from the current one by at most :math:`k` data points (in 1-D:
-   the threshold moves by at most :math:`k` data points per step).
-4. **Set and re-solve.** The neuron becomes :math:`v_j = (s w, -s\tau)`; all output weights are
-   re-solved by linear least squares, :math:`c = \arg\min\|A c - y\|` with
-   :math:`A_{il} = \mathrm{relu}(w_l\cdot x_i + b_l)` (``numpy.linalg.lstsq``, minimum norm if
-   :math:`A` is rank deficient); then every neuron with :math:`c_l\ne0` is rescaled to balance,
-   :math:`|c_l| = |v_l|` (positive homogeneity of relu: the function does not change).
-5. **Keep or discard.** The change is kept only if it lowers the loss (by more than a relative
-   :math:`10^{-12}`, so round-off cannot make a run wander at constant loss); otherwise the
-   neuron is left as it was. The loss is therefore monotone non-increasing, update by update.
-
-After the neurons, two optional steps end a sweep, each kept only if it lowers the loss:
-
-* ``pattern_solve=True``: **least squares on the active neurons with the pattern frozen.** For a
-  fixed pattern :math:`D` the outputs are linear in :math:`u_j = c_j v_j`,
-  :math:`N = \sum_j D_j \tilde X u_j`, so the best network of that pattern (the local
-  least-squares level :math:`L^*(D)` of the fixed-pattern theory) is one linear least-squares
-  solve for all :math:`u` at once; it is mapped back with :math:`c_j = \pm\sqrt{|u_j|}`,
-  :math:`v_j = u_j / c_j` (the sign of :math:`c_j` kept) and, if the new parameters leave the
-  pattern and the true loss does not drop, approached by halving the step from the old
-  :math:`u` (at most 6 halvings). This moves thresholds and directions continuously, which the
-  search of step 3 (thresholds on a fixed set, directions from a fit) cannot.
-* ``polish_steps > 0``: that many full-batch gradient-descent steps of size ``polish_lr``.
-
-* ``pair_moves > 0``: when a sweep has changed nothing (every single neuron is already placed
-  as well as the search can place it, given the others), a **pair move** is tried: for each pair
-  :math:`(j, l)` in turn, silence both neurons, re-insert them one after the other by steps 1-4,
-  and keep the first pair that lowers the loss; the sweeps then continue. At most
-  ``pair_moves`` of them are kept per run. This leaves local minima in which two neurons
-  cooperate (e.g. two opposite neurons at one breakpoint making a kink plus an affine part) and
-  no single relocation helps. A scan costs :math:`n(n-1)` proposals.
-
-A sweep that keeps no change leaves the parameters exactly as they were; as the proposals depend
-only on the parameters, every later sweep would do the same, so the run stops there (the
-message says so). It also stops once the loss is below :data:`EXACT_RTOL` times the loss of the
-zero network, :math:`|y|^2/2m` (the data are fitted to round-off).
-
-Options and the design
-----------------------
-The design (``DESIGN.md``) fixes steps 1-5 with ``criterion="single"``, ``thresholds="data"``,
-``directions="fit"``, no pattern solve: these are the defaults. ``criterion="joint"``,
-``thresholds="continuous"``, ``directions="fit+current"``, ``pattern_solve`` and ``pair_moves``
-are this module's additions, measured against the defaults in the benchmark
-(``benchmarks/bench_anls.py``).
-
-What is recorded
-----------------
-One *step* is one sweep: ``result.loss[k]`` is the loss after ``k`` sweeps, and
-``result.pattern_changes`` are the sweeps whose final activation pattern differs from the
-previous sweep's. The finer history, one row per neuron update, is in ``result.extra``:
-``"update_sweep"``, ``"update_neuron"``, ``"update_accepted"``, ``"update_pattern_changed"``
-(whether that neuron's own column :math:`D_{:,j}` changed by the kept update) and
-``"update_loss"`` (the loss after the update, kept or not); ``"pair_moves"`` has one row
-``(sweep, j, l, loss)`` per kept pair move. ``nfev`` counts loss evaluations
-(one at the start, one per proposed update, one per polishing step and per pattern-solve
-trial), ``njev`` counts linear least-squares solves (direction fits, output-weight re-solves and
-pattern solves);
-``extra["nfev_per_sweep"]``, ``extra["njev_per_sweep"]`` hold the cumulative counts after each
-sweep (index 0: the start).
+pattern *explicitly*, by least squares on the active neurons. :func:`train_anls` is the
+companion's concrete reading of that principle: one sweep visits the neurons in turn, and for
+each chooses its direction, threshold and orientation by the least-squares gain
+:math:`G(\tau, s)` (:func:`threshold_gains`), re-solves all output weights, and keeps the change
+only if the loss drops, so the loss never increases. The step-by-step algorithm, every option,
+and what is recorded are in the book's *Design notes* (:doc:`/book/design`, section
+"Active Neuron Least Squares").
 """
 
 from __future__ import annotations
@@ -111,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._linalg import range_basis
 from .._validation import as_float_array, check_choice, check_positive_float, check_positive_int, check_rng
 from ..network import ShallowReLU, augment, check_problem, evaluate, split_params
 from ..recording import Recorder
@@ -339,17 +247,6 @@ def _threshold_gains(p: FloatArray, t: FloatArray, B: FloatArray | None, continu
 # ------------------------------------------------------------------------------ the trainer
 
 
-def _orthonormal_basis(A: FloatArray) -> FloatArray:
-    """Orthonormal basis of range(A) (SVD with a relative rank cut-off)."""
-    if A.shape[1] == 0:
-        return A
-    U, sv, _ = np.linalg.svd(A, full_matrices=False)
-    if sv.size == 0 or sv[0] == 0:
-        return U[:, :0]
-    keep = sv > max(A.shape) * np.finfo(float).eps * sv[0]
-    return U[:, keep]
-
-
 def balance_neurons(c: FloatArray, W: FloatArray, b: FloatArray) -> None:
     r"""Rescale in place so that :math:`|c_l| = |v_l|` wherever :math:`c_l \ne 0` and :math:`v_l \ne 0`."""
     norm_v = np.sqrt(np.einsum("ij,ij->i", W, W) + b * b)
@@ -403,7 +300,7 @@ def _propose(
             directions.append(wj / norm_wj)
         if not directions:
             directions.append(np.eye(d)[0])
-    B = _orthonormal_basis(np.delete(A, j, axis=1)) if joint else None
+    B = range_basis(np.delete(A, j, axis=1)) if joint else None
     best: tuple[FloatArray, float] | None = None
     for w in directions:
         p = X @ w

@@ -322,15 +322,17 @@ def test_failing_cell_is_reported_in_one_line(tmp_path):
     chapter = CHAPTERS[-1]
     nb_path = source / "book" / f"{chapter}.ipynb"
     nb = _load(nb_path)
-    nb["cells"].append(
-        {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
-         "source": ["x = 1\n", "1 / 0"]}
+    # right after the parameters cell, so the chapter fails at once
+    at = 1 + next(k for k, c in enumerate(nb["cells"]) if "parameters" in c["metadata"].get("tags", []))
+    nb["cells"].insert(
+        at, {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+             "source": ["x = 1\n", "1 / 0"]}
     )
     nb_path.write_text(json.dumps(nb))
     paths = BookPaths.for_source(source)
     (run,) = book.run_chapters(paths, [chapter], quick=True, progress=False)
     assert not run.ok
-    index = len(nb["cells"]) - 1
+    index = at  # counted in the committed notebook, without papermill's injected cell
     assert "\n" not in run.message
     assert f"chapter {chapter!r} failed in cell {index} (0-based)" in run.message
     assert "ZeroDivisionError: division by zero" in run.message

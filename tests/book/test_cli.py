@@ -124,16 +124,18 @@ def test_failing_chapter_exits_1_with_one_line(tmp_path):
     chapter = "anls"
     path = book / "book" / f"{chapter}.ipynb"
     nb = json.loads(path.read_text())
-    nb["cells"].append(
-        {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
-         "source": ["raise RuntimeError('broken on purpose')"]}
+    # the broken cell goes right after the parameters cell, so the chapter fails at once
+    at = 1 + next(k for k, c in enumerate(nb["cells"]) if "parameters" in c["metadata"].get("tags", []))
+    nb["cells"].insert(
+        at, {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+             "source": ["raise RuntimeError('broken on purpose')"]}
     )
     path.write_text(json.dumps(nb))
     proc = run_cli("book", "run", "--quick", "--no-progress", chapter, cwd=book)
     assert proc.returncode == 1, proc.stderr
     reports = [line for line in proc.stderr.splitlines() if line.startswith(f"chapter {chapter!r} failed")]
     assert len(reports) == 1, proc.stderr
-    assert f"in cell {len(nb['cells']) - 1} (0-based)" in reports[0]
+    assert f"in cell {at} (0-based)" in reports[0]  # of the committed notebook
     assert "RuntimeError: broken on purpose" in reports[0]
 
 

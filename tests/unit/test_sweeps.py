@@ -1,4 +1,4 @@
-"""The sweep helper: order, executors, errors."""
+"""The sweep helper: order, executors, errors; the showcase search first_seed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from plateau_lib.sweeps import sweep
+from plateau_lib.sweeps import first_seed, sweep
 
 
 def square(x: int) -> int:
@@ -39,3 +39,33 @@ def test_sweep_propagates_errors():
 def test_sweep_rejects_non_callable():
     with pytest.raises(TypeError, match="fn must be callable"):
         sweep(3, [1], progress=False)
+
+
+# --------------------------------------------------------------------------- first_seed
+
+
+def test_first_seed_stops_at_the_first_qualifying_seed_and_keeps_the_reasons():
+    calls = []
+
+    def run(seed):
+        calls.append(seed)
+        return seed * seed
+
+    search = first_seed(run, 3, 10, lambda v: None if v % 2 == 0 else f"odd square {v}")
+    assert search.found and search.seed == 4 and search.value == 16
+    assert search.tried == (3, 4) and calls == [3, 4]
+    assert search.passed_over == ("odd square 9",)
+    assert search.describe().splitlines() == ["seed 3: odd square 9", "seed 4: qualifies -> showcased"]
+
+
+def test_first_seed_reports_an_exhausted_search():
+    search = first_seed(lambda s: s, 0, 3, lambda v: "never")
+    assert not search.found and search.seed is None and search.value is None
+    assert search.tried == (0, 1, 2) and search.passed_over == ("never",) * 3
+
+
+@pytest.mark.parametrize(("start", "max_tries", "match"), [(-1, 3, "start"), (1.5, 3, "start"), (True, 3, "start"),
+                                                             (0, 0, "max_tries"), (0, 2.0, "max_tries")])
+def test_first_seed_rejects_bad_bounds(start, max_tries, match):
+    with pytest.raises(ValueError, match=match):
+        first_seed(lambda s: s, start, max_tries, lambda v: None)

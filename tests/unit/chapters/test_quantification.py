@@ -609,9 +609,10 @@ def test_find_sliding_showcase_reuses_rows_and_reports_an_empty_search():
     row = regime_run((settings, 1e-3, 0, True))
     sliding = replace(row, end_sliding=True)
     found = find_sliding_showcase(settings, 1e-3, 0, quick=True, rows=[sliding])
-    assert found.row is sliding and found.tried == (0,)
+    assert found.value is sliding and found.seed == 0 and found.tried == (0,)
     still = replace(row, end_sliding=False)
     none = find_sliding_showcase(settings, 1e-3, 0, quick=True, rows=[still], max_seeds=1)
-    assert none.row is None and none.tried == (0,)
+    assert not none.found and none.value is None and none.tried == (0,)
+    assert none.passed_over == ("does not end sliding",)
     with pytest.raises(TypeError, match="RegimeSweep"):
         find_sliding_showcase("sweep", 1e-3, 0)

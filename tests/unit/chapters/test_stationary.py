@@ -22,7 +22,6 @@ from plateau_lib.chapters.stationary import (
     POLISH_DEMO,
     CatalogueRow,
     CatalogueSettings,
-    ShowcaseSearch,
     describe_cell_fits,
     describe_cells_1d,
     describe_widths,
@@ -45,6 +44,7 @@ from plateau_lib.stationarity import (
     stationarity_scores,
     undetermined_cells_1d,
 )
+from plateau_lib.sweeps import SeedSearch
 from plateau_lib.theory import cells_1d, feature_matrix, local_ls_fit, local_ls_level, stationarity_residuals
 
 SEEDS = st.integers(0, 2**32 - 1)
@@ -471,8 +471,8 @@ def test_run_to_stationary_point_validates():
 def test_first_polished_run_passes_over_rejected_seeds():
     # plateau_1d at width 3, 6000 steps: seed 1 is still sliding (rejected), seed 2 polishes
     search = first_polished_run("plateau_1d", 1, width=3, steps=6_000, gtol=1e-8)
-    assert isinstance(search, ShowcaseSearch)
-    assert search.seed == 2 and search.tried == (1, 2) and search.polish.accepted
+    assert isinstance(search, SeedSearch) and search.found
+    assert search.seed == 2 and search.tried == (1, 2) and search.value[1].accepted
     assert len(search.passed_over) == 1 and search.passed_over[0].startswith("rejected")
     direct = run_to_stationary_point("plateau_1d", 1, width=3, steps=6_000, gtol=1e-8)[1]
     assert not direct.accepted and direct.message == search.passed_over[0]
