@@ -30,6 +30,7 @@ import numbers
 import os
 import re
 import tempfile
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +67,9 @@ def _read_umask() -> int:
 
 #: Permissions of new files: what ``open()`` would give (mkstemp alone would give 0600).
 _FILE_MODE = 0o666 & ~_read_umask()
+
+#: The PNG :func:`save_figure` last wrote for each live figure (read by :func:`glue_figure`).
+_SAVED_PNG: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -187,15 +191,20 @@ def save_figure(
     paths: dict[str, Path] = {}
     import matplotlib
 
+    # A figure with a layout engine (the book's figures: constrained layout) already fits its
+    # canvas; "tight" would draw it once more only to measure it.
+    bbox = None if fig.get_layout_engine() is not None else "tight"
     for fmt in formats:
         # a fixed salt makes the SVG element ids, hence the file, reproducible
         with matplotlib.rc_context({"svg.hashsalt": name}):
             paths[fmt] = atomic_write(
                 out_dir / f"{name}.{fmt}",
                 lambda fh, fmt=fmt: fig.savefig(
-                    fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=IMAGE_FORMATS[fmt]
+                    fh, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=IMAGE_FORMATS[fmt]
                 ),
             )
+    if "png" in paths:
+        _SAVED_PNG[fig] = paths["png"]
     if data:
         paths["npz"] = atomic_write(out_dir / f"{name}.npz", lambda fh: np.savez(fh, **data))
     if loose:
@@ -291,14 +300,18 @@ def glue_texts(output_dir: str | os.PathLike[str], /, *, unchecked: bool = False
 def glue_figure(name: str, fig: Any) -> None:
     """Glue a figure for a ``{glue:figure}`` directive, then close it.
 
-    ``myst_nb.glue(name, fig, display=False)`` records the figure without showing it; closing
-    it afterwards keeps matplotlib's inline backend from also showing it at the end of the
-    cell, which would put the figure on the page twice (once in the cell's output, once where
-    the prose places it).
+    ``myst_nb.glue(name, ..., display=False)`` records the figure without showing it. If
+    :func:`save_figure` wrote a PNG of ``fig``, that file is glued (the page shows exactly the
+    saved picture, and the figure is not drawn a second time); otherwise the figure itself.
+    Closing it afterwards keeps matplotlib's inline backend from also showing it at the end of
+    the cell, which would put the figure on the page twice (once in the cell's output, once
+    where the prose places it).
     """
     name, fig = _check_name(name), _check_figure(fig)
     import matplotlib.pyplot as plt
+    from IPython.display import Image
     from myst_nb import glue
 
-    glue(name, fig, display=False)
+    png = _SAVED_PNG.pop(fig, None)
+    glue(name, Image(filename=str(png)) if png is not None and png.is_file() else fig, display=False)
     plt.close(fig)

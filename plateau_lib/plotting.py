@@ -12,7 +12,9 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from .network import ShallowReLU, breakpoints_1d
 from .result import TrainResult
@@ -68,9 +70,24 @@ def _style_axes(ax: Axes) -> None:
 
 
 def shade_segments(ax: Axes, segments: Sequence, *, alpha: float = 0.8) -> Axes:
-    """Shade alternating constant-pattern segments (objects with ``start``, ``end``)."""
-    for k, seg in enumerate(segments):
-        ax.axvspan(max(seg.start, 1), seg.end, color=SEGMENT_COLOURS[k % 2], alpha=alpha, lw=0, zorder=0)
+    """Shade alternating constant-pattern segments (objects with ``start``, ``end``).
+
+    Each segment is a full-height band, as :meth:`~matplotlib.axes.Axes.axvspan` draws it, but
+    the bands of one colour form a single collection: a run has thousands of segments, and one
+    patch each makes the figure slow to draw.
+    """
+    spans = np.array([(max(seg.start, 1), seg.end) for seg in segments], dtype=float).reshape(-1, 2)
+    for k, colour in enumerate(SEGMENT_COLOURS):
+        x0, x1 = spans[k::2, 0], spans[k::2, 1]
+        if not x0.size:
+            continue
+        bands = np.stack([np.column_stack([x0, np.zeros_like(x0)]), np.column_stack([x0, np.ones_like(x0)]),
+                          np.column_stack([x1, np.ones_like(x1)]), np.column_stack([x1, np.zeros_like(x1)])], axis=1)
+        ax.add_collection(PolyCollection(bands, transform=ax.get_xaxis_transform(), facecolors=colour,
+                                         alpha=alpha, linewidths=0, zorder=0), autolim=False)
+    if spans.size:
+        ax.update_datalim(np.column_stack([spans.ravel(), np.zeros(spans.size)]), updatey=False)
+        ax.autoscale_view()
     return ax
 
 
@@ -161,8 +178,22 @@ def plot_network_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, *, levels: int = 
 def plot_raw_changes(ax: Axes, changes: Sequence[int], *, y: float = 0.02, **kwargs) -> Axes:
     """A rug of raw pattern-change steps along the bottom of ``ax`` (axes-fraction height ``y``)."""
     style = {"color": "0.25", "lw": 0.4, "alpha": 0.5} | kwargs
-    xs = np.maximum(np.asarray(changes, dtype=float), 1.0)
-    ax.vlines(xs, 0, y, transform=ax.get_xaxis_transform(), **style)
+    return rug(ax, np.maximum(np.asarray(changes, dtype=float), 1.0), y, **style)
+
+
+def rug(ax: Axes, xs: ArrayLike, height: float, **style) -> Axes:
+    """Vertical ticks at ``xs`` from the bottom of ``ax`` up to axes-fraction ``height``.
+
+    Drawn as one line broken by NaNs rather than one segment per tick
+    (:meth:`~matplotlib.axes.Axes.vlines`): runs have tens of thousands of pattern changes, and on
+    a log axis every separate segment is transformed separately.
+    """
+    xs = np.asarray(xs, dtype=float).ravel()
+    if xs.size:
+        x = np.repeat(xs, 3)
+        x[2::3] = np.nan
+        y = np.tile([0.0, height, np.nan], xs.size)
+        ax.plot(x, y, transform=ax.get_xaxis_transform(), scalex=True, scaley=False, **style)
     return ax
 
 
@@ -247,7 +278,7 @@ def plot_rate_history(ax: Axes, t: np.ndarray, lam: np.ndarray, *, events: Seque
     ax.plot(t[ok], lam[ok], color=color, label=label, lw=1.0)
     ax.set_yscale("log")
     if len(events):
-        ax.vlines(np.asarray(events, float), 0, 0.03, transform=ax.get_xaxis_transform(), color="0.3", lw=0.4)
+        rug(ax, events, 0.03, color="0.3", lw=0.4)
     ax.set_xlabel("time $t$")
     ax.set_ylabel(r"$\lambda(t)$")
     return ax

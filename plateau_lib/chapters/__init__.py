@@ -29,6 +29,7 @@ __all__ = ["STUDY_MODULES", "get_study", "register_study", "study_names"]
 #: Modules that register studies (:func:`register_study`) when imported; :func:`get_study`
 #: imports them first, so a study can be looked up by name from anywhere.
 STUDY_MODULES = (
+    "plateau_lib.chapters.explanation",
     "plateau_lib.chapters.quantification",
     "plateau_lib.chapters.stationary",
     "plateau_lib.chapters.anls",

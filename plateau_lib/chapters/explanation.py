@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
+from .._validation import check_positive_int
 from ..experiments import get_experiment
 from ..network import activation_pattern
 from ..patterns import (
@@ -32,6 +33,7 @@ from ..patterns import (
 from ..result import TrainResult
 from ..sweeps import sweep
 from ..theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
+from . import register_study
 
 #: Largest relative distance between a plateau's median loss and its pattern's level
 #: :math:`L^*(D, S)` that the plateau detector can resolve: it accepts a stretch as flat
@@ -47,6 +49,45 @@ PLATEAU_LEVEL_RESOLUTION = 2**0.1 - 1
 #: two by a bump, or a last plateau that ends in a slow drift). C1 names no size for the
 #: drop; the sizes measured are reported beside the count.
 C1_DROP_FACTOR = 2**0.1
+
+
+@dataclass(frozen=True)
+class SeedStatistics:
+    """How many seeds Chapter 1 measures each experiment over (:func:`plateau_statistics`).
+
+    Attributes
+    ----------
+    experiments : tuple of str
+        Registered experiments.
+    seeds, quick_seeds : tuple of int
+        Number of seeds of each experiment in full and in quick mode (a 2-D run costs about
+        ten 1-D runs, hence fewer 2-D seeds). Quick mode is the smoke test of continuous
+        integration: it checks that every claim the chapter asserts of *every* run holds on
+        fewer runs, not the rates.
+    """
+
+    experiments: tuple[str, ...] = ("plateau_1d", "plateau_2d")
+    seeds: tuple[int, ...] = (20, 10)
+    quick_seeds: tuple[int, ...] = (8, 3)
+
+    def __post_init__(self) -> None:
+        for name in self.experiments:
+            get_experiment(name)
+        if not len(self.experiments) == len(self.seeds) == len(self.quick_seeds):
+            raise ValueError("experiments, seeds and quick_seeds must have one entry per experiment")
+        for n in (*self.seeds, *self.quick_seeds):
+            check_positive_int(n, "seeds")
+
+    def seed_list(self, name: str, seed: int = 0, quick: bool = False) -> list[int]:
+        """The seeds of experiment ``name``: ``seed, seed + 1, ...``, as many as the mode asks."""
+        if name not in self.experiments:
+            raise ValueError(f"name must be one of {self.experiments}, got {name!r}")
+        k = self.experiments.index(name)
+        return list(range(int(seed), int(seed) + (self.quick_seeds if quick else self.seeds)[k]))
+
+
+#: Chapter 1's seed statistics, registered as the study ``plateau_seeds``.
+SEED_STATISTICS = register_study("plateau_seeds", SeedStatistics())
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class CatalogueSettings:
     experiment: str = "plateau_1d"
     widths: tuple[int, ...] = (3, 5, 10, 20)
     seeds: int = 10
-    quick_seeds: int = 5
+    quick_seeds: int = 3
     steps: int = 40_000
     quick_steps: int = 20_000
     gtol: float = 1e-8
@@ -179,7 +179,7 @@ CATALOGUE_1D = register_study("catalogue_1d", CatalogueSettings())
 #: reach stationary points within the budget (at larger widths it ends sliding along pattern
 #: boundaries; see the chapter).
 CATALOGUE_2D = register_study("catalogue_2d", CatalogueSettings(experiment="plateau_2d", widths=(2, 3, 4, 6), seeds=10,
-                                                                 quick_seeds=5, steps=20_000, quick_steps=20_000))
+                                                                 quick_seeds=3, steps=20_000, quick_steps=20_000))
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,24 @@ def test_glue_figure_records_and_closes(capsys):
     plt.close(other)
 
 
+def test_glue_figure_glues_the_png_save_figure_wrote(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    import myst_nb
+
+    from plateau_lib.figures import glue_figure, save_figure
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    png = save_figure(fig, "saved", tmp_path, y=[1, 0])["png"]
+    glue_figure("fig_saved", fig)
+    assert glued["fig_saved"].data == png.read_bytes()  # the saved picture, not a second drawing
+    unsaved, _ = plt.subplots()
+    glue_figure("fig_unsaved", unsaved)
+    assert glued["fig_unsaved"] is unsaved
+
+
 def test_save_figure_writes_image_and_data(tmp_path):
     import matplotlib
 

@@ -125,3 +125,18 @@ def test_exception_sentence_names_the_first_exception():
     assert "every detected plateau keeps" in exception_sentence([], "x")
     text = exception_sentence([_row(0), _row(0, within=False, gap=0.5), _row(0, exits=False, within=False)], "x")
     assert "2 of 3 plateaus do not" in text and "followed by a drop" in text and "0.5000" in text
+
+
+def test_seed_statistics_settings():
+    from plateau_lib.chapters.explanation import SEED_STATISTICS, SeedStatistics
+
+    s = SeedStatistics(experiments=("plateau_1d",), seeds=(4,), quick_seeds=(2,))
+    assert s.seed_list("plateau_1d", 3) == [3, 4, 5, 6]
+    assert s.seed_list("plateau_1d", 3, quick=True) == [3, 4]
+    assert len(SEED_STATISTICS.seed_list("plateau_2d", 0, quick=True)) < len(SEED_STATISTICS.seed_list("plateau_2d"))
+    with pytest.raises(ValueError, match="name must be one of"):
+        s.seed_list("plateau_2d")
+    with pytest.raises(ValueError, match="one entry per experiment"):
+        SeedStatistics(experiments=("plateau_1d",), seeds=(4, 5), quick_seeds=(2,))
+    with pytest.raises(ValueError, match="seeds"):
+        SeedStatistics(experiments=("plateau_1d",), seeds=(0,), quick_seeds=(2,))

@@ -6,13 +6,21 @@ import pytest
 
 
 def test_studies_are_registered_by_name():
-    from plateau_lib.chapters import anls, anls_benchmark, get_study, quantification, stationary, study_names
+    from plateau_lib.chapters import (
+        anls,
+        anls_benchmark,
+        explanation,
+        get_study,
+        quantification,
+        stationary,
+        study_names,
+    )
 
     expected = {
         "regime_1d": quantification.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
         "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
         "anls_variants": anls.VARIANTS, "anls_exits": anls.EXITS, "anls_benchmark": anls_benchmark.FULL,
-        "anls_benchmark_quick": anls_benchmark.QUICK,
+        "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation.SEED_STATISTICS,
     }
     assert study_names() == sorted(expected)
     for name, settings in expected.items():
