@@ -7,6 +7,7 @@ chapters it executes; the science never imports it. One module per step of the p
 - :mod:`~plateau_lib.book.paths`: where the book's sources, chapters and build folders are;
 - :mod:`~plateau_lib.book.stage`: the staging book ``_build/stage`` (non-executed files, MathJax);
 - :mod:`~plateau_lib.book.execute`: each chapter headless through papermill into the stage;
+- :mod:`~plateau_lib.book.present`: the executed page states its run once (a banner off the default);
 - :mod:`~plateau_lib.book.records`: the record of every run and when the stage is stale;
 - :mod:`~plateau_lib.book.build`: the strict Jupyter Book build to ``_build/html``;
 - :mod:`~plateau_lib.book.sphinx_fix`: a Sphinx extension for one bug of Sphinx 7.4;
@@ -20,7 +21,7 @@ from .build import build_html
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, check_references, compare_data_dirs, refresh_references
 from .execute import KERNEL_NAME, ChapterRun, kernel_interpreter, run_chapters
 from .paths import DEFAULT_SEED, BookPaths, UnknownChapterError, chapter_names, check_chapter_names, toc_files
-from .records import stage_problems
+from .records import mixed_runs, stage_problems
 from .stage import config_overrides, mathjax_bundle, sync_stage
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "config_overrides",
     "kernel_interpreter",
     "mathjax_bundle",
+    "mixed_runs",
     "refresh_references",
     "run_chapters",
     "stage_problems",

@@ -26,24 +26,26 @@ import subprocess
 import sys
 
 from .paths import BookPaths
-from .records import stage_problems
+from .records import mixed_runs, stage_problems
 from .stage import MATHJAX_CDN, config_overrides, mathjax_bundle, sync_stage
 
 __all__ = ["build_html"]
 
 
-def build_html(paths: BookPaths, *, strict: bool = True, allow_stale: bool = False, quiet: bool = False) -> int:
+def build_html(paths: BookPaths, *, strict: bool = True, allow_stale: bool = False, allow_mixed: bool = False,
+               quiet: bool = False) -> int:
     """Build the staging book to ``<output_root>/_build/html`` with Jupyter Book; return the exit status.
 
     Runs ``jupyter-book build <stage> --path-output <output_root> --all`` (plus ``-W -n
     --keep-going`` when ``strict``) in a subprocess with this interpreter. Before that, the
     stage's non-notebook files are refreshed from the repository, and the build is refused
     (status 1, one line per chapter on stderr) if a chapter was never executed or, unless
-    ``allow_stale``, is stale (see :func:`stage_problems`).
+    ``allow_stale``, is stale (see :func:`stage_problems`), or, unless ``allow_mixed``, the
+    chapters ran in different modes or with different seeds (:func:`mixed_runs`).
     """
     config_overrides()  # a malformed deployment setting fails before anything is built
     missing, stale = stage_problems(paths)
-    problems = missing + ([] if allow_stale else stale)
+    problems = missing + ([] if allow_stale else stale) + ([] if allow_mixed else mixed_runs(paths))
     for line in problems:
         print(f"book build: {line}", file=sys.stderr)
     if problems:

@@ -25,10 +25,13 @@ does and why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -166,7 +169,8 @@ def _book_build(args: argparse.Namespace) -> int:
     from . import build_html
 
     paths = _book_paths()
-    status = build_html(paths, strict=not args.no_strict, allow_stale=args.allow_stale, quiet=args.quiet)
+    status = build_html(paths, strict=not args.no_strict, allow_stale=args.allow_stale,
+                        allow_mixed=args.allow_mixed, quiet=args.quiet)
     if status == 0:
         print(f"book build: {paths.html / 'index.html'}")
     else:
@@ -274,6 +278,8 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     build = sub.add_parser("build", help="build _build/stage to _build/html (strict: warnings are errors)")
     build.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
     build.add_argument("--allow-stale", action="store_true", help="build even if chapters are stale")
+    build.add_argument("--allow-mixed", action="store_true",
+                       help="build even if the chapters ran in different modes or with different seeds")
     build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     build.set_defaults(handler=_book_build)
 
@@ -343,12 +349,35 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`KeyboardInterrupt` while a command runs.
+
+    Python's default SIGTERM handling ends the process at once, leaving the Jupyter kernels of
+    ``book run`` running; as an interrupt, the same clean-up as Ctrl-C runs instead (papermill
+    shuts its kernel down, temporary notebooks are removed, earlier outputs are kept).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 failure, 2 usage error, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args))
+        with _terminate_as_interrupt():
+            return int(args.handler(args))
     except UsageError as err:
         print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -46,7 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..figures import atomic_write
 from .paths import DEFAULT_SEED, BookPaths, chapter_names, check_chapter_names
+from .present import present_run
 from .records import library_digest, notebook_digest, read_runs, versions, write_runs
 from .stage import config_overrides, sync_stage
 
@@ -242,6 +244,8 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
         for i, cell in enumerate(executed["cells"])
         if any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in cell.get("outputs", []))
     )
+    presented = json.dumps(present_run(executed, quick=quick, seed=seed), indent=1, ensure_ascii=False) + "\n"
+    atomic_write(running, lambda fh: fh.write(presented.encode()))
     os.replace(running, staged)
     failed.unlink(missing_ok=True)
     runs = read_runs(paths)

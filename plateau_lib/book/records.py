@@ -24,6 +24,7 @@ __all__ = [
     "library_digest",
     "notebook_digest",
     "read_runs",
+    "mixed_runs",
     "stage_problems",
     "versions",
     "write_runs",
@@ -104,3 +105,21 @@ def stage_problems(paths: BookPaths, names: Sequence[str] | None = None) -> tupl
                 f"run: python -m plateau_lib book run {name})"
             )
     return missing, stale
+
+
+def mixed_runs(paths: BookPaths, names: Sequence[str] | None = None) -> list[str]:
+    """One line if the executed chapters ran in different modes or with different seeds, else none.
+
+    A book whose chapters mix quick and full mode, or seeds, would quote numbers of different
+    runs side by side; ``book build`` refuses it unless told ``--allow-mixed``. Chapters never
+    executed are left to :func:`stage_problems`.
+    """
+    names = chapter_names(paths.source) if names is None else list(names)
+    runs = read_runs(paths)
+    settings = {name: (bool(runs[name].get("quick")), runs[name].get("seed")) for name in names if name in runs}
+    if len(set(settings.values())) <= 1:
+        return []
+    listing = ", ".join(f"{name}: {'quick' if quick else 'full'} mode, seed {seed}"
+                        for name, (quick, seed) in settings.items())
+    return [f"the chapters ran in different modes or with different seeds ({listing}); run them again "
+            "with one setting, or build anyway with --allow-mixed"]

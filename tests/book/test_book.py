@@ -243,11 +243,29 @@ def test_every_chapter_executes_in_quick_mode(executed):
         nb = _load(paths.staged_notebook(name))
         injected = [c for c in nb["cells"] if "injected-parameters" in _tags(c)]
         assert len(injected) == 1 and "quick = True" in "".join(injected[0]["source"])
+        assert "remove-cell" in _tags(injected[0]), "the page shows the parameters once"
+        banners = [c for c in nb["cells"] if "run-banner" in _tags(c)]
+        assert len(banners) == 1 and "quick mode" in "".join(banners[0]["source"])
         outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
         assert not [o for o in outputs if o["output_type"] == "error"]
         assert not [o for o in outputs if o.get("name") == "stderr"], f"{name} wrote to stderr"
     assert not list(paths.running.glob("*")), "temporary notebooks left behind"
     assert book.stage_problems(paths) == ([], [])
+    assert book.mixed_runs(paths) == []
+
+
+def test_mixed_runs_name_every_chapter_setting(tmp_path):
+    from plateau_lib.book.records import write_runs
+
+    paths = BookPaths.for_source(ROOT, output_root=tmp_path)
+    write_runs(paths, {CHAPTERS[0]: {"quick": True, "seed": 0}, CHAPTERS[1]: {"quick": True, "seed": 0}})
+    assert book.mixed_runs(paths) == []
+    write_runs(paths, {CHAPTERS[0]: {"quick": True, "seed": 0}, CHAPTERS[1]: {"quick": False, "seed": 0}})
+    (line,) = book.mixed_runs(paths)
+    assert f"{CHAPTERS[0]}: quick mode, seed 0" in line and f"{CHAPTERS[1]}: full mode, seed 0" in line
+    assert "--allow-mixed" in line
+    write_runs(paths, {CHAPTERS[0]: {"quick": False, "seed": 1}, CHAPTERS[1]: {"quick": False, "seed": 0}})
+    assert book.mixed_runs(paths) and book.mixed_runs(paths, [CHAPTERS[0]]) == []
 
 
 @pytest.mark.slow

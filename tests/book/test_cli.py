@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +148,55 @@ def test_malformed_deployment_setting_is_a_usage_error(monkeypatch, capsys):
     assert cli.main(["book", "build"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "PLATEAU_REPOSITORY_URL must be an http(s) URL" in err[0]
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every live process: pid -> (parent pid, command line), read from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":  # not a zombie
+                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found[int(stat.parent.name)] = (int(fields[1]), cmd)
+    return found
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """The live descendants of ``pid`` (the kernel runs in a session of its own, so not by session)."""
+    table, out, todo = _processes(), {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, cmd) in table.items():
+            if ppid == parent and child not in out:
+                out[child] = cmd
+                todo.append(child)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_sigterm_shuts_the_kernel_down_and_leaves_no_process(tmp_path):
+    book = copy_book(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "plateau_lib", "book", "run", "--quick", "--no-progress",
+                             "quantification"], cwd=book, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("ipykernel" in c for c in _descendants(proc.pid).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the kernel never started"
+            time.sleep(0.5)
+        time.sleep(3.0)  # the chapter is executing
+        children = _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "interrupted" in err, err
+        deadline = time.monotonic() + 20
+        while set(children) & set(_processes()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        survivors = {pid: cmd for pid, cmd in children.items() if pid in _processes()}
+        assert not survivors, f"processes survived the SIGTERM: {survivors}"
+        assert not list((book / "_build" / "running").glob("*.ipynb")), "a temporary notebook was left"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
