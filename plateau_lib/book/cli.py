@@ -387,3 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def run() -> None:
+    """Entry point of the installed ``plateau`` command (the same as ``python -m plateau_lib``)."""
+    raise SystemExit(main())
