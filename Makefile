@@ -8,7 +8,7 @@ MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test test-seeds lint clean browser lab
+.PHONY: install book test test-seeds lint clean browser lab lock
 
 install: $(STAMP) $(MATHJAX)
 
@@ -78,6 +78,13 @@ SEEDS ?= 0-9
 test-seeds: install
 	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --table book/seed-table-full.txt
 	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --quick --table book/seed-table-quick.txt
+
+# The one lock: every package the requirements files need, resolved by uv from the package index
+# for the Python versions pyproject.toml allows (>= 3.11). Run after editing a requirements file.
+lock: install
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-annotate \
+	  --custom-compile-command "make lock" \
+	  requirements.txt requirements-dev.txt requirements-lab.txt -o constraints.txt
 
 lint: install
 	$(BIN)/ruff check .
