@@ -81,10 +81,14 @@ test-seeds: install
 
 # The one lock: every package the requirements files need, resolved by uv from the package index
 # for the Python versions pyproject.toml allows (>= 3.11). Run after editing a requirements file.
+# environment.yml (Binder, conda) is then written from the run-time part of that set.
 lock: install
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-annotate \
 	  --custom-compile-command "make lock" \
 	  requirements.txt requirements-dev.txt requirements-lab.txt -o constraints.txt
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-annotate --no-header \
+	  requirements.txt requirements-lab.txt -c constraints.txt -o _build/runtime-pins.txt
+	$(BIN)/python tools/write_environment.py _build/runtime-pins.txt
 
 lint: install
 	$(BIN)/ruff check .

@@ -57,16 +57,38 @@ def test_runtime_and_dev_pins_do_not_overlap_with_different_versions():
     assert not clash, f"requirements.txt and requirements-dev.txt disagree: {clash}"
 
 
-def test_environment_yml_pins_equal_requirements():
-    expected = {**RUNTIME, **DEV, **LAB}
+def test_environment_yml_pins_the_run_time_set_at_the_locked_versions():
     actual = environment_pins()
-    missing = {k: v for k, v in expected.items() if k not in actual}
-    extra = {k: v for k, v in actual.items() if k not in expected}
-    differ = {k: (actual[k], expected[k]) for k in expected.keys() & actual.keys() if actual[k] != expected[k]}
-    assert not (missing or extra or differ), (
-        f"environment.yml vs requirements: missing {missing}, extra {extra}, "
-        f"different (environment.yml, requirements) {differ}"
-    )
+    missing = {k: v for k, v in {**RUNTIME, **LAB}.items() if actual.get(k) != v}
+    assert not missing, f"environment.yml lacks (or pins differently) {missing}"
+    unlocked = {k: (v, CONSTRAINTS.get(k)) for k, v in actual.items() if CONSTRAINTS.get(k) != v}
+    assert not unlocked, f"environment.yml differs from constraints.txt (environment.yml, constraints): {unlocked}"
+    tools = {"pytest", "pytest-xdist", "hypothesis", "ruff", "playwright", "uv"} & actual.keys()
+    assert not tools, f"environment.yml carries test tools: {sorted(tools)}"
+
+
+def test_environment_yml_is_closed_under_dependencies():
+    """Every run-time dependency of every pinned package is pinned too (read from the installed
+    distributions' metadata, markers evaluated here), so Binder and conda get no floating version."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    pinned = environment_pins()
+    floating = {}
+    for name in pinned:
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed in this environment (e.g. another platform's dependency)
+        for text in requires:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            dep = normalise(req.name)
+            if dep not in pinned:
+                floating.setdefault(name, []).append(dep)
+    assert not floating, f"dependencies not pinned in environment.yml: {floating}"
 
 
 @pytest.mark.parametrize("name", sorted(RUNTIME))
