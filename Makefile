@@ -8,7 +8,7 @@ MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test test-seeds lint clean browser lab lock
+.PHONY: install book test test-deep test-seeds lint clean browser lab lock
 
 install: $(STAMP) $(MATHJAX)
 
@@ -71,6 +71,11 @@ book: install
 test: install browser $(LAB_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 tests
+
+# The unit tests with Hypothesis drawing new random examples on every run (make test draws a
+# fixed set: the "ci" profile of tests/conftest.py).
+test-deep: install
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -n 2 tests/unit
 
 # Every chapter over seeds 0-9, full mode then quick mode, each seed in _build/seeds/; prints a
 # chapter x seed table and writes it to book/seed-table-*.txt, which book/reproducibility.md shows.

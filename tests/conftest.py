@@ -23,6 +23,15 @@ from plateau_lib.book import BookPaths, ChapterRun
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Hypothesis: "ci" (the default, make test) draws the same examples on every run, so a failure
+# is reproducible and a pass means the same thing on every machine; "deep" (make test-deep)
+# draws new random examples each run, to search further. HYPOTHESIS_PROFILE picks one.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+_hypothesis_settings.register_profile("deep", derandomize=False, database=None, deadline=None, print_blob=True)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 def make_problem(m: int, n: int, d: int, seed: int, scale: float = 1.0):
     """A random network and data set (X, y) with seeded draws."""
