@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from plateau_lib.book import bench_cli, cli  # noqa: F401 (bench_cli registers the bench command)
@@ -79,8 +80,15 @@ def test_results_schema(results):
             assert len(initial) == 1
     assert len(doc["summary"]) == len(suite.problems) * len(suite.methods)
     assert {g["variant"] for g in doc["goals"]} == {"anls", "anls-joint"}
-    for g in doc["goals"]:
-        assert isinstance(g["final_ok"], bool) and isinstance(g["speed_ok"], bool)
+    for g in doc["goals"]:  # recomputed from the rows, by the goals' definitions
+        sel = [r for r in rows if r["problem"] == g["problem"] and r["method"] == g["variant"]]
+        ratio = float(np.median([r["ratio_to_best"] for r in sel]))
+        assert g["median_ratio_to_best"] == pytest.approx(ratio, rel=1e-12)
+        assert g["final_ok"] is (ratio <= g["factor"])
+        assert g["speed_ok"] is (g["speedup"] >= g["required_speedup"])
+        times = [r[f"time_to_{g['level']:g}x"] for r in sel]
+        if all(math.isfinite(t) for t in times) and np.median(times) > 0:
+            assert g["speedup"] == pytest.approx(g["best_peer_time_to_level"] / float(np.median(times)), rel=1e-12)
     assert len(doc["curves"]) == len(suite.problems) * len(suite.methods)
 
 
