@@ -17,7 +17,12 @@ the companion's reading of the paper's principle); this module only *runs* it an
   gradient-descent polishing) over seeds, through :func:`~plateau_lib.sweeps.sweep`;
 * :func:`load_benchmark`, :func:`benchmark_entries`, :func:`benchmark_goals`,
   :func:`benchmark_schema`, :func:`benchmark_staleness` -- reading and summarising the results document of the benchmark
-  :mod:`plateau_lib.chapters.anls_benchmark` (this module reads its output and does not import it).
+  :mod:`plateau_lib.chapters.anls_benchmark` (this module reads its output and does not import it);
+* the chapter's page: what the notebook prints (:func:`sweep_report`, :func:`race_report`), tabulates
+  (:func:`exits_table`, :func:`variants_table`, :func:`benchmark_table`, :func:`goals_table`), saves beside its
+  figures (:class:`FigureData`: :func:`sweep_figure_data` and its siblings), and glues into its prose: the
+  numbers (:func:`sweep_values`, :func:`race_values`, ...) and the sentences (:func:`variants_text`,
+  :func:`benchmark_text`, :func:`goal_text`, ...), each computed from the studies' results.
 
 Medians over seeds. Where a quantity can be infinite (the time to reach a loss level that some
 runs never reach) the median is the *lower* median (:func:`lower_median`), as in the
@@ -31,7 +36,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +52,7 @@ from ..stationarity import PolishResult
 from ..sweeps import sweep
 from ..trainers.anls import ThresholdCandidates, threshold_gains, train_anls
 from . import register_study
-from .explanation import PlateauRow, plateau_rows
+from .explanation import PlateauRow, plateau_rows, rows_to_arrays
 from .stationary import POLISH_DEMO, SHOWCASE_TRIES, first_polished_run
 
 FloatArray = NDArray[np.float64]
@@ -787,6 +792,15 @@ class AnlsFromStationary:
         """Loss at the start of ANLS."""
         return float(next(iter(self.runs.values())).loss[0])
 
+    def describe(self) -> str:
+        """The seeds tried (each passed over with its polish message), the start and every run, one per line."""
+        first = self.seed - len(self.passed_over)
+        lines = [f"seed {first + k}: polish {msg} -> passed over" for k, msg in enumerate(self.passed_over)]
+        lines += [f"seed {self.seed}: polish {self.polish.message}",
+                  f"start: exact stationary point, loss {self.start_loss:.8f}"]
+        lines += [f"{name}: {res}" for name, res in self.runs.items()]
+        return "\n".join(lines)
+
 
 def anls_from_stationary(name: str = "plateau_1d", seed: int | None = None, *,
                          variants: Mapping[str, Mapping[str, Any]] | None = None, sweeps: int = SWEEPS,
@@ -1217,3 +1231,661 @@ def problem_curves(doc: Mapping[str, Any], problem: str) -> dict[str, dict[str, 
     if not out:
         raise ValueError(f"problem {problem!r} has no curves in the benchmark document")
     return out
+
+
+# --------------------------------------------------------------------------- the chapter's page
+#
+# What the notebook prints, tabulates, saves beside its figures and glues into its prose: every
+# number and sentence is computed here from the studies' results, so the notebook's cells stay short.
+
+#: The three experiments of the book (the benchmark's other problems are named in the prose).
+BOOK_PROBLEMS = ("plateau_1d", "multi_plateau_1d", "plateau_2d")
+
+
+def _require_keys(mapping: Mapping[str, Any], keys: Sequence[str], name: str) -> None:
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise ValueError(f"{name} must have the keys {', '.join(keys)}; missing: {', '.join(missing)}")
+
+
+def _time_or_never(t: float) -> str:
+    return f"{t:.3f}" if np.isfinite(t) else "never"
+
+
+def method_key(method: str) -> str:
+    """A benchmark method's name as part of an array name (``gd+anls`` -> ``gd_anls``)."""
+    return method.replace("-", "_").replace("+", "_")
+
+
+# ------------------------------------------------------------------ printed reports
+
+
+def sweep_report(race: GdVsAnls, plateau: PlateauRow, sweep: SweepAnatomy, lead: IterationLead) -> str:
+    """The sweep from the plateau network in words: the run, the plateau, the search, the losses, the lead.
+
+    Parameters
+    ----------
+    race : GdVsAnls
+        The showcase race (its gradient descent supplies the plateau network).
+    plateau : PlateauRow
+        The plateau the sweep starts on (:func:`showcase_plateau`).
+    sweep : SweepAnatomy
+        :func:`one_sweep` from gradient descent's network in the middle of ``plateau``.
+    lead : IterationLead
+        :func:`iteration_lead` of the sweep against gradient descent continuing from that network.
+
+    Returns
+    -------
+    str
+        The run, the plateau, the search, the loss after each update and the lead, one per line (numpy may
+        wrap the array of losses over two).
+    """
+    step = int(race.gd.steps[plateau.index])
+    s = sweep.search
+    return "\n".join([
+        str(race.gd),
+        f"plateau: steps {plateau.start:.0f}-{plateau.end:.0f}, loss {plateau.level:.5f}; "
+        f"network at step {step}, counts {race.gd.counts[plateau.index]}",
+        f"neuron {s.neuron}: current breakpoint {s.current_tau:+.3f} (s = {s.current_s:+d}, {s.current_count} "
+        f"active), chosen tau = {s.tau:+.3f}, s = {s.s:+d} ({s.count} active), gain {s.gain:.4f}; the trainer "
+        f"did the same: {sweep.agrees}",
+        f"loss: {sweep.start_loss:.5f} before the sweep, after each update {np.round(sweep.kept_loss(), 5)}",
+        f"GD from step {step} needs {lead.gd_steps} steps (None: not within its {lead.gd_budget} steps left) to "
+        "reach the loss of this one sweep",
+    ])
+
+
+def race_report(race: GdVsAnls, lead: IterationLead) -> str:
+    """The race from the initial network: both runs, the lead, and when ANLS gets below each plateau.
+
+    Parameters
+    ----------
+    race : GdVsAnls
+        Gradient descent and ANLS from the same initial network.
+    lead : IterationLead
+        ``iteration_lead(race.gd, race.anls)``.
+
+    Returns
+    -------
+    str
+        One line per run, the lead, the race to gradient descent's final loss, and one line per plateau.
+    """
+    gd, anls = race.gd, race.anls
+    lines = [
+        str(anls),
+        str(lead),
+        f"ANLS below GD's final loss {gd.final_loss:.6f} at sweep {race.anls_sweeps_to_gd} "
+        f"({race.anls_nfev_to_gd} loss evaluations, {race.anls_time_to_gd:.3f} s); "
+        f"GD: {gd.nit} steps, {gd.wall_time:.3f} s",
+    ]
+    for p in race.plateaus:
+        below = anls.steps[anls.loss < p.level]
+        lines.append(f"GD plateau steps {p.start:.0f}-{p.end:.0f} at {p.level:.5f}: ANLS below it "
+                     f"from sweep {below[0] if below.size else None}")
+    return "\n".join(lines)
+
+
+def gd_needs_text(lead: IterationLead) -> str:
+    """The steps gradient descent needs for ``lead``'s loss: ``"1234"``, or ``"more than 8000"`` if never."""
+    return f"{lead.gd_steps}" if lead.reached else f"more than {lead.gd_budget}"
+
+
+def describe_benchmark(doc: Mapping[str, Any]) -> str:
+    """One line on a benchmark results document: suite, seeds, creation date, seconds and workers."""
+    doc = check_benchmark(dict(doc))
+    return (f"benchmark ({doc['suite']['name']}): seeds {doc['suite']['seeds']}, created {doc['created']}, "
+            f"{doc['seconds']} s on {doc['workers']} workers")
+
+
+def suite_staleness(doc: Mapping[str, Any], suite: Any, best_known: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """:func:`benchmark_staleness` of ``doc`` against a benchmark suite's current settings.
+
+    Parameters
+    ----------
+    doc : mapping
+        A benchmark results document (:func:`load_benchmark`).
+    suite : anls_benchmark.Suite
+        The suite the document should be a run of (its ``seeds``, ``budgets`` -- a dataclass --,
+        ``methods`` and ``problems``, each with a ``name``).
+    best_known : mapping
+        The current best-known losses of the suite's problems.
+
+    Returns
+    -------
+    list of str
+        One line per mismatch; empty if the document is up to date.
+    """
+    for attribute in ("seeds", "budgets", "methods", "problems"):
+        if not hasattr(suite, attribute):
+            raise TypeError(f"suite must be a benchmark Suite (with {attribute!r}), got {type(suite).__name__}")
+    return benchmark_staleness(doc, seeds=suite.seeds, budgets=asdict(suite.budgets), methods=suite.methods,
+                               problems=[p.name for p in suite.problems], best_known=best_known)
+
+
+def schema_differences(doc: Mapping[str, Any], reference: Mapping[str, Any]) -> list[str]:
+    """The parts of :func:`benchmark_schema` (seeds aside) in which ``doc`` differs from ``reference``."""
+    schema, expected = benchmark_schema(doc), benchmark_schema(reference)
+    return [k for k in schema if k != "seeds" and schema[k] != expected[k]]
+
+
+def anls_loss_histories(race: GdVsAnls, sweep: SweepAnatomy, rest: AnlsFromStationary,
+                        variant_rows: Sequence[VariantRow], doc: Mapping[str, Any]) -> list[FloatArray]:
+    """Every recorded ANLS loss history of the chapter (its check 4: none may rise).
+
+    In order: ANLS of the race, the sweep from the plateau (as recorded, and update by update), the runs from
+    the stationary point, the variant runs, and the ANLS variants of the benchmark ``doc``.
+    """
+    doc = check_benchmark(dict(doc))
+    return [
+        race.anls.loss,
+        sweep.result.loss,
+        sweep.kept_loss(),
+        *(r.loss for r in rest.runs.values()),
+        *(np.array(r.curve) for r in variant_rows),
+        *(np.array(r["curve"]["loss"]) for r in doc["rows"] if not is_peer(r["method"])),
+    ]
+
+
+def largest_rise(histories: Sequence[ArrayLike]) -> float:
+    """The largest increase between consecutive records over all ``histories`` (0 if none rises).
+
+    Raises
+    ------
+    ValueError
+        If ``histories`` is empty.
+    """
+    histories = list(histories)
+    if not histories:
+        raise ValueError("histories must hold at least one loss history")
+    return max(float(np.max(np.diff(np.asarray(h, dtype=float)), initial=0.0)) for h in histories)
+
+
+# ------------------------------------------------------------------ Markdown tables
+
+
+def exits_table(rows: Sequence[ExitRow]) -> str:
+    """The rows of :func:`exit_study` as a Markdown table (one line per seed)."""
+
+    def steps(lead: IterationLead) -> str:
+        return f"{lead.gd_steps}" if lead.reached else f"> {lead.gd_budget}"
+
+    table = ["| seed | GD final | plateau | one sweep | GD steps to it | ANLS sweeps: loss | GD steps to it "
+             "| ANLS final |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        table.append(f"| {r.seed} | {r.gd_final:.2e} | {r.plateau_level:.4f} | {r.sweep.loss:.2e} "
+                     f"| {steps(r.sweep)} | {r.race.sweeps}: {r.race.loss:.2e} | {steps(r.race)} "
+                     f"| {r.anls_final:.2e} |")
+    return "\n".join(table)
+
+
+def variants_table(summary: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`variant_summary` as a Markdown table (one line per problem and variant)."""
+    table = ["| problem | variant | final loss: median [quartiles] | / lower bound (median) | sweeps (median) "
+             "| loss evaluations (median) |", "|---|---|---|---:|---:|---:|"]
+    for s in summary:
+        table.append(f"| `{s['problem']}` | {s['variant']} | {s['final_median']:.2e} [{s['final_q25']:.2e}, "
+                     f"{s['final_q75']:.2e}] | {s['ratio_median']:.1f} | {s['sweeps_median']:.0f} "
+                     f"| {s['nfev_median']:.0f} |")
+    return "\n".join(table)
+
+
+def benchmark_table(entries: Sequence[BenchmarkEntry]) -> str:
+    """:func:`benchmark_entries` as a Markdown table (one line per problem and method)."""
+    table = ["| problem | method | final loss: median [quartiles] | / best known | / lower bound "
+             "| time to 2x best [s] | reached 2x | wall time [s] |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for e in entries:
+        lb = f"{e.ratio_to_lower_bound:.3g}" if np.isfinite(e.ratio_to_lower_bound) else "-"
+        table.append(f"| `{e.problem}` | {e.method} | {e.final_median:.2e} [{e.final_q25:.1e}, {e.final_q75:.1e}] "
+                     f"| {e.ratio_to_best:.3g} | {lb} | {_time_or_never(e.time_to_level)} | {e.reached}/{e.seeds} "
+                     f"| {e.wall_time:.3f} |")
+    return "\n".join(table)
+
+
+def goals_table(goals: Sequence[GoalVerdict]) -> str:
+    """:func:`benchmark_goals` as a Markdown table, against the chapter's goals (``GOAL_*``)."""
+    table = [f"| problem | variant | final / best (goal <= {GOAL_FACTOR:g}) | time to {GOAL_LEVEL:g}x [s] "
+             f"| fastest peer | its time [s] | speed-up (goal >= {GOAL_SPEEDUP:g}) |",
+             "|---|---|---:|---:|---|---:|---:|"]
+    for g in goals:
+        table.append(f"| `{g.problem}` | {g.variant} | {g.ratio_to_best:.3g} {'yes' if g.final_ok else 'no'} "
+                     f"| {_time_or_never(g.time_to_level)} "
+                     f"| {g.best_peer if g.peer_reaches else '(none reaches it)'} "
+                     f"| {_time_or_never(g.best_peer_time)} "
+                     f"| {g.speedup:.3g} {'yes' if g.speed_ok else 'no'} |")
+    return "\n".join(table)
+
+
+# ------------------------------------------------------------------ the data saved beside the figures
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """The arrays a figure draws, as :func:`~plateau_lib.figures.save_figure` saves them.
+
+    Attributes
+    ----------
+    arrays : dict of str to array
+        Compared with the references by ``book check``.
+    unchecked : dict of str to array
+        Saved for the reader, not compared (they amplify round-off).
+    timing : dict of str to array
+        Data with wall-clock times (:func:`~plateau_lib.figures.save_data` to the unchecked folder).
+    """
+
+    arrays: dict[str, Any] = field(default_factory=dict)
+    unchecked: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+
+
+def sweep_figure_data(sweep: SweepAnatomy) -> FigureData:
+    """The sweep figure's data: the first neuron's target, candidates and choice, and the updates' losses.
+
+    The acceptances are unchecked: a rejection is decided by comparing two nearly equal losses.
+    """
+    s = sweep.search
+    return FigureData(
+        arrays={"x": s.x, "target": s.target, "tau": s.candidates.tau, "s": s.candidates.s,
+                "gain": s.candidates.gain, "chosen": s.chosen, "update_neuron": sweep.update_neuron,
+                "update_loss": sweep.update_loss, "start_loss": sweep.start_loss},
+        unchecked={"update_accepted": sweep.update_accepted},
+    )
+
+
+def gd_vs_anls_figure_data(race: GdVsAnls) -> FigureData:
+    """The race figure's data: both loss curves, gradient descent's counts and plateaus, and the wall times.
+
+    Gradient descent's records are thinned to its regular grid (every ``record_every`` steps of the
+    experiment); ANLS's counts are unchecked, the wall times go to ``timing``.
+    """
+    gd, anls = race.gd, race.anls
+    grid = gd.steps % get_experiment(race.experiment).record_every == 0
+    plateaus = {f"plateau_{k}": v for k, v in rows_to_arrays(race.plateaus).items()}
+    return FigureData(
+        arrays={"gd_step": gd.steps[grid], "gd_loss": gd.loss[grid], "gd_counts": gd.counts[grid],
+                "anls_sweep": anls.steps, "anls_loss": anls.loss, "lower_bound": race.lower_bound, **plateaus},
+        unchecked={"anls_counts": anls.counts},
+        timing={"gd_time": gd.times[grid], "gd_loss": gd.loss[grid], "anls_time": anls.times,
+                "anls_loss": anls.loss},
+    )
+
+
+def from_stationary_figure_data(rest: AnlsFromStationary, X: ArrayLike) -> FigureData:
+    """The stationary start's figure data: the networks at the data ``X`` and the loss of every run."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != rest.start.d:
+        raise ValueError(f"X must be an (m, {rest.start.d}) array of inputs, got shape {X.shape}")
+    nets = {f"{method_key(k)}_net": r.net(X) for k, r in rest.runs.items()}
+    losses = {f"{method_key(k)}_loss": r.loss for k, r in rest.runs.items()}
+    return FigureData(arrays={"x": X[:, 0], "start": rest.start(X), **nets, **losses})
+
+
+def variants_figure_data(summary: Sequence[Mapping[str, Any]], rows: Sequence[VariantRow]) -> FigureData:
+    """The variants figure's data (all unchecked): the median curves and the rows' columns (``row_*``).
+
+    The rows' curves and wall times are left out (the curves' medians are saved, the times are the
+    machine's).
+    """
+    data = {f"{s['problem']}_{s['variant'].replace('+', '_')}": s["curve_median"] for s in summary}
+    columns = rows_to_arrays(rows)
+    columns.pop("curve", None)
+    columns.pop("wall_time", None)
+    return FigureData(unchecked=data | {f"row_{k}": v for k, v in columns.items()})
+
+
+def final_ratios(doc: Mapping[str, Any], problem: str, method: str) -> FloatArray:
+    """Final loss / best-known loss of every seed of one problem and method of a benchmark document."""
+    return np.array([r["ratio_to_best"] for r in _rows_of(doc, problem, method)])
+
+
+def lower_bound_ratio(doc: Mapping[str, Any], problem: str) -> float | None:
+    """The segmentation lower bound of ``problem`` over its best-known reference (None in 2-D)."""
+    rows = [r for r in doc["rows"] if r["problem"] == problem]
+    if not rows:
+        raise ValueError(f"problem {problem!r} has no rows in the benchmark document")
+    bound = rows[0].get("lower_bound")
+    return None if bound is None else bound / doc["best_known"][problem]["reference"]
+
+
+def first_record_time(doc: Mapping[str, Any], problem: str, method: str) -> float:
+    """The earliest first record (wall time) over the seeds of one method: where its curve is drawn from.
+
+    ``gd+anls`` starts where its gradient descent ended, so its curve begins late.
+    """
+    rows = _rows_of(doc, problem, method)
+    if not rows:
+        raise ValueError(f"method {method!r} has no rows on problem {problem!r}")
+    return min(r["curve"]["time"][0] for r in rows)
+
+
+def benchmark_final_data(doc: Mapping[str, Any]) -> FigureData:
+    """The final-loss figure's data (unchecked): :func:`final_ratios` per problem and method."""
+    doc = check_benchmark(dict(doc))
+    return FigureData(unchecked={f"{p}_{method_key(m)}": final_ratios(doc, p, m)
+                                 for p in problem_names(doc) for m in doc["suite"]["methods"]})
+
+
+def benchmark_curves_data(doc: Mapping[str, Any]) -> FigureData:
+    """The curves figure's data: time grid and median loss per problem and method (:func:`problem_curves`)."""
+    doc = check_benchmark(dict(doc))
+    arrays = {}
+    for problem in problem_names(doc):
+        curves = problem_curves(doc, problem)
+        for m in doc["suite"]["methods"]:
+            arrays[f"{problem}_{method_key(m)}_time"] = curves[m]["time"]
+            arrays[f"{problem}_{method_key(m)}_loss"] = curves[m]["loss_median"]
+    return FigureData(arrays=arrays)
+
+
+# ------------------------------------------------------------------ numbers glued into the prose
+
+
+def chapter_constants(joint_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The chapter's settings the prose quotes: the sweep budget, C5's fraction, the goals, the pair moves.
+
+    ``joint_options``: :func:`anls_joint_options` (its ``pair_moves``).
+    """
+    _require_keys(joint_options, ("pair_moves",), "joint_options")
+    return {"anls_budget": SWEEPS, "far_fewer": FAR_FEWER, "far_fewer_steps": round(1 / FAR_FEWER),
+            "goal_factor": GOAL_FACTOR, "goal_speedup": GOAL_SPEEDUP, "goal_level": GOAL_LEVEL,
+            "pair_moves": joint_options["pair_moves"]}
+
+
+def sweep_values(race: GdVsAnls, plateau: PlateauRow, sweep: SweepAnatomy) -> dict[str, Any]:
+    """The numbers of the sweep section: the experiment, the plateau, the first neuron's search, the losses.
+
+    The count of kept updates is left out: it is decided by accept/reject comparisons (glue it unchecked).
+    """
+    experiment = get_experiment(race.experiment)
+    s = sweep.search
+    return {
+        "m1": experiment.m, "n1": experiment.width, "alpha1": f"{experiment.init_scale:g}",
+        "lr1": experiment.options["lr"], "run_seed": race.seed,
+        "plat_start": plateau.start, "plat_end": plateau.end, "plat_level": plateau.level,
+        "sweep_neuron": s.neuron, "cur_count": s.current_count, "cur_tau": s.current_tau,
+        "n_candidates": len(s.candidates.tau), "chosen_tau": s.tau, "chosen_count": s.count,
+        "chosen_gain": s.gain, "cur_gain": s.current_gain, "chosen_s": f"{s.s:+d}",
+        "chosen_side": "to its right" if s.s > 0 else "to its left",
+        "sweep_start": sweep.start_loss, "sweep_first": float(sweep.kept_loss()[0]),
+        "sweep_end": sweep.result.final_loss, "sweep_updates": len(sweep.update_accepted),
+    }
+
+
+def race_values(race: GdVsAnls) -> dict[str, Any]:
+    """The numbers of the race from the initial network (wall times aside: :func:`race_time_text`)."""
+    gd, anls = race.gd, race.anls
+    return {
+        "gd_steps": gd.nit, "gd_final": gd.final_loss, "gd_nfev": gd.nfev,
+        "gd_plateau_steps": race.plateau_steps(), "gd_n_plateaus": len(race.plateaus),
+        "anls_sweeps": anls.nit, "anls_final": anls.final_loss,
+        "anls_lb_factor": anls.final_loss / race.lower_bound,
+    }
+
+
+def exit_values(rows: Sequence[ExitRow]) -> dict[str, Any]:
+    """How many seeds :func:`exit_study` ran, and the first and last of them."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows must hold at least one run")
+    return {"exit_runs": len(rows), "exit_first": rows[0].seed, "exit_last": rows[-1].seed}
+
+
+def stationary_values(rest: AnlsFromStationary, lower_bound: float) -> dict[str, Any]:
+    """The numbers of the start at the stationary point: its search, its loss, and the runs from it.
+
+    ``rest`` must hold the runs ``"anls"`` and ``"anls-joint"``; ``lower_bound`` is the segmentation
+    lower bound of the problem (``stat_joint_lb`` is the joint run's final loss over it).
+    """
+    _require_keys(rest.runs, ("anls", "anls-joint"), "rest.runs")
+    design, joint = rest.runs["anls"], rest.runs["anls-joint"]
+    return {
+        "stat_gtol": POLISH_DEMO.gtol, "stat_tries": STATIONARY_TRIES, "stat_seed": rest.seed,
+        "stat_passed": len(rest.passed_over), "stat_gd_steps": rest.gd.nit, "stat_loss": rest.start_loss,
+        "stat_anls": design.final_loss, "stat_anls_sweeps": design.nit,
+        "stat_anls_factor": rest.start_loss / design.final_loss,
+        "stat_joint": joint.final_loss, "stat_joint_factor": rest.start_loss / joint.final_loss,
+        "stat_joint_lb": joint.final_loss / lower_bound,
+    }
+
+
+def variant_values(settings: VariantSettings, quick: bool) -> dict[str, Any]:
+    """The settings of the variant study the prose quotes, and the size of ``multi_plateau_1d``."""
+    if not isinstance(settings, VariantSettings):
+        raise TypeError(f"settings must be a VariantSettings, got {type(settings).__name__}")
+    multi = get_experiment("multi_plateau_1d")
+    return {"bounded_k": settings.bounded_moves, "polish_steps": settings.polish_steps,
+            "var_seeds": settings.n_seeds(quick), "var_sweeps": settings.sweeps,
+            "n_multi": multi.width, "m_multi": multi.m}
+
+
+def benchmark_values(committed: Mapping[str, Any], *, quick: bool, quick_seeds: int,
+                     floor_rtol: float) -> dict[str, Any]:
+    """The numbers of the benchmark section, and where the page's numbers come from.
+
+    Parameters
+    ----------
+    committed : mapping
+        The committed full run (:func:`load_benchmark`).
+    quick : bool
+        Whether the page runs the quick suite instead.
+    quick_seeds : int
+        Seeds of the quick suite.
+    floor_rtol : float
+        The floor of the best-known reference, relative to the zero network's loss.
+    """
+    committed = check_benchmark(dict(committed))
+    quick_seeds = check_positive_int(quick_seeds, "quick_seeds")
+    full_seeds = len(committed["suite"]["seeds"])
+    source = (f"a fresh run of the quick suite ({quick_seeds} seeds, small budgets): indicative only, the full "
+              "results are in the committed file" if quick else
+              f"the committed full run ({full_seeds} seeds, created {committed['created']})")
+    return {"floor_rtol": floor_rtol, "bench_seeds_full": full_seeds, "bench_seeds_quick": quick_seeds,
+            "bench_mode": "quick" if quick else "full", "n_bench_problems": len(problem_names(committed)),
+            "bench_full_seconds": committed["seconds"], "bench_source": source}
+
+
+# ------------------------------------------------------------------ sentences glued into the prose
+
+
+def current_state_text(search: ThresholdSearch) -> str:
+    """What the first neuron of the sweep activates before its update, in words."""
+    if search.current_count == 0:
+        return (f"no data point: its breakpoint lies at {search.current_tau:.2f}, outside the data, so it "
+                "receives no gradient, and gradient descent cannot move it")
+    return f"{search.current_count} of the {search.x.size} points (breakpoint {search.current_tau:.2f})"
+
+
+def other_problems_text(problems: Sequence[str], book: Sequence[str] = BOOK_PROBLEMS) -> str:
+    """The benchmark's problems that are not the book's experiments, as a list in words."""
+    return _join_words([f"`{p}`" for p in problems if p not in book])
+
+
+def _variant_median(summary: Sequence[Mapping[str, Any]], problem: str, variant: str) -> float:
+    for s in summary:
+        if s["problem"] == problem and s["variant"] == variant:
+            return s["ratio_median"]
+    raise ValueError(f"summary has no variant {variant!r} on {problem!r}")
+
+
+def unchanged_by_polish(rows: Sequence[VariantRow], problem: str) -> int:
+    """Polished runs of ``problem`` that end exactly where the unpolished run of the same seed ends."""
+    return sum(r.final_loss == q.final_loss for r in rows for q in rows
+               if r.problem == q.problem == problem and r.seed == q.seed and q.variant == r.variant + "+polish")
+
+
+def variants_text(rows: Sequence[VariantRow], summary: Sequence[Mapping[str, Any]], settings: VariantSettings,
+                  quick: bool) -> str:
+    """The variant study in words: each problem's median ratios, the polishing that changed nothing, the best.
+
+    Parameters
+    ----------
+    rows, summary
+        :func:`variant_study` and :func:`variant_summary` of ``settings``.
+    settings : VariantSettings
+        The study's settings (its problems; ``quick`` selects the seed count).
+    quick : bool
+        The mode the study ran in.
+    """
+    if not summary:
+        raise ValueError("summary must hold at least one variant")
+    lines = []
+    for problem in settings.problems:
+        g, b, gp, bp = (_variant_median(summary, problem, v) for v in VARIANT_NAMES)
+        lines.append(
+            f"On `{problem}` the median final loss is {g:.1f} times the lower bound with the global search and "
+            f"{b:.1f} times with bounded moves; with polishing {gp:.1f} and {bp:.1f} times. There "
+            f"{unchanged_by_polish(rows, problem)} of the {2 * settings.n_seeds(quick)} polished runs end exactly "
+            "where the unpolished run of the same seed ends: every one of their polishing steps was rejected (a "
+            "step is kept only if it lowers the loss).")
+    global_better = all(_variant_median(summary, p, "global") <= _variant_median(summary, p, "bounded")
+                        for p in settings.problems)
+    best = min(summary, key=lambda s: s["ratio_median"])
+    return (" ".join(lines)
+            + (" Bounding the moves does not help on either problem: a neuron that may move its threshold only a "
+               "few points at a time stops sooner at a fixed point of the bounded update. " if global_better
+               else " Neither search is better on both problems. ")
+            + f"The best of these medians is {best['ratio_median']:.1f} times the lower bound ({best['variant']} "
+            f"on `{best['problem']}`); the additions of `anls-joint` do better (previous section and the benchmark).")
+
+
+def one_d_problems(doc: Mapping[str, Any]) -> list[str]:
+    """The 1-D problems of a benchmark document, in suite order."""
+    return [p["name"] for p in doc["suite"]["problems"] if p["d"] == 1]
+
+
+def _entry_map(entries: Sequence[BenchmarkEntry]) -> dict[tuple[str, str], BenchmarkEntry]:
+    return {(e.problem, e.method): e for e in entries}
+
+
+def ratio_range(entries: Sequence[BenchmarkEntry], methods: Sequence[str], problems: Sequence[str]) -> str:
+    """The range of the median final loss / best known over ``methods`` and ``problems``: ``"1.2 to 3.4"``."""
+    by = _entry_map(entries)
+    missing = [(p, m) for p in problems for m in methods if (p, m) not in by]
+    if missing or not problems or not methods:
+        raise ValueError(f"entries must cover every problem and method asked for; missing: {missing or 'all'}")
+    v = [by[(p, m)].ratio_to_best for p in problems for m in methods]
+    return f"{min(v):.3g} to {max(v):.3g}"
+
+
+def peer_wins_text(wins: Sequence[tuple[str, str, str]]) -> str:
+    """Rows of :func:`peer_wins` in words, per peer: ``"lm on `a` and `b`; oga on `c`"`` (``"no peer"``)."""
+    if not wins:
+        return "no peer"
+    per: dict[str, list[str]] = {}
+    for problem, peer, _ in wins:
+        per.setdefault(peer, []).append(f"`{problem}`")
+    return "; ".join(f"{peer} on {_join_words(ps)}" for peer, ps in per.items())
+
+
+def lowest_final(entries: Sequence[BenchmarkEntry]) -> dict[str, str]:
+    """Per problem, the method of lowest median final loss (the first of equal ones, in entry order)."""
+    out: dict[str, BenchmarkEntry] = {}
+    for e in entries:
+        if e.problem not in out or e.final_median < out[e.problem].final_median:
+            out[e.problem] = e
+    return {p: e.method for p, e in out.items()}
+
+
+def benchmark_text(doc: Mapping[str, Any], entries: Sequence[BenchmarkEntry]) -> str:
+    """What the benchmark shows, in words: the ranges of the 1-D ratios, where peers win, the 2-D problems.
+
+    Parameters
+    ----------
+    doc : mapping
+        The benchmark results document the page reads.
+    entries : list of BenchmarkEntry
+        ``benchmark_entries(doc, level=GOAL_LEVEL)``.
+    """
+    doc = check_benchmark(dict(doc))
+    by = _entry_map(entries)
+    problems = problem_names(doc)
+    one_d = one_d_problems(doc)
+    two_d = [p for p in problems if p not in one_d]
+    wins = {v: peer_wins(entries, v) for v in ("anls", "anls-joint")}
+    final = {v: peer_wins_text([w for w in ws if w[2] == "final loss"]) for v, ws in wins.items()}
+    time = {v: peer_wins_text([w for w in ws if w[2] == "time to level"]) for v, ws in wins.items()}
+    lowest = lowest_final(entries)
+    peer_lowest = [p for p in problems if is_peer(lowest[p])]
+    return (
+        "On the 1-D problems, gradient descent, Adam, L-BFGS and Levenberg-Marquardt, started from the small "
+        f"initialisation, end {ratio_range(entries, ('gd', 'adam', 'lbfgs', 'lm'), one_d)} times the best-known "
+        "loss (medians over seeds): they stall on plateaus and at stationary points, as in Chapters 1 and 3. OGA "
+        f"ends {ratio_range(entries, ('oga',), one_d)} times it, the design's `anls` "
+        f"{ratio_range(entries, ('anls',), one_d)} times, `anls-joint` {ratio_range(entries, ('anls-joint',), one_d)}"
+        f" times and `gd+anls` {ratio_range(entries, ('gd+anls',), one_d)} times. "
+        f"**Where a peer beats the design's `anls`:** on median final loss, {final['anls']}; on the time to reach "
+        f"{GOAL_LEVEL:g} times the best-known loss, {time['anls']}. **Where a peer beats `anls-joint`:** on final "
+        f"loss, {final['anls-joint']}; on time, {time['anls-joint']}. "
+        f"On the 2-D problems the best-known losses are exact fits (below "
+        f"{max(doc['best_known'][p]['best_known'] for p in two_d):.0e}); "
+        + "; ".join(f"on `{p}` the lowest median final loss is {lowest[p]}'s, {by[(p, lowest[p])].final_median:.2e}"
+                    for p in two_d)
+        + ". "
+        + ("On every problem an ANLS variant has the lowest median final loss. " if not peer_lowest else
+           f"A peer has the lowest median final loss on {_join_words([f'`{p}`' for p in peer_lowest])}. ")
+    )
+
+
+def verdict_text(summary: ExitSummary, doc: Mapping[str, Any], entries: Sequence[BenchmarkEntry]) -> str:
+    """C5's verdict over seeds (:func:`c5_verdict`) and where the design's `anls` ends on the 1-D problems."""
+    by = _entry_map(entries)
+    one_d = one_d_problems(doc)
+    anls_1d = {p: by[(p, "anls")].ratio_to_best for p in one_d}
+    not_below_gd = [p for p in one_d if anls_1d[p] >= by[(p, "gd")].ratio_to_best]
+    return (
+        f"{c5_verdict(summary)}. On the 1-D problems of the benchmark the design's `anls` ends "
+        f"{ratio_range(entries, ('anls',), one_d)} times the best-known losses, "
+        + ("beyond" if max(anls_1d.values()) > GOAL_FACTOR else "within")
+        + f" the goal of {GOAL_FACTOR:g} times, and "
+        + (f"below gradient descent's ({ratio_range(entries, ('gd',), one_d)} times) on each of them."
+           if not not_below_gd else f"not below gradient descent's on {_join_words([f'`{p}`' for p in not_below_gd])}.")
+    )
+
+
+def _speed_text(goal: GoalVerdict) -> str:
+    return (f"On `{goal.problem}` the fastest peer ({goal.best_peer}) needs {goal.best_peer_time:.3f} s and "
+            f"`anls-joint` {goal.time_to_level:.3f} s: a speed-up of {goal.speedup:.2f}, "
+            f"{'meeting' if goal.speed_ok else 'missing'} the goal of {GOAL_SPEEDUP:g}. ")
+
+
+def goal_text(doc: Mapping[str, Any], entries: Sequence[BenchmarkEntry], goals: Sequence[GoalVerdict],
+              summary: ExitSummary) -> str:
+    """The performance goal in words: met or not, final loss and speed per variant, then :func:`verdict_text`.
+
+    Parameters
+    ----------
+    doc : mapping
+        The benchmark results document the page reads.
+    entries : list of BenchmarkEntry
+        ``benchmark_entries(doc, level=GOAL_LEVEL)``.
+    goals : list of GoalVerdict
+        ``benchmark_goals(doc, variants=("anls", "anls-joint", "gd+anls"))``.
+    summary : ExitSummary
+        The runs over seeds (:func:`exit_summary`), for the verdict on C5.
+    """
+    doc = check_benchmark(dict(doc))
+    variants = ("anls", "anls-joint", "gd+anls")
+    missing = [v for v in variants if not any(g.variant == v for g in goals)]
+    if missing:
+        raise ValueError(f"goals must cover the variants {', '.join(variants)}; missing: {', '.join(missing)}")
+    problems = problem_names(doc)
+    by = _entry_map(entries)
+    joint = [by[(p, "anls-joint")].ratio_to_best for p in problems]
+    final_ok = {v: [g.problem for g in goals if g.variant == v and g.final_ok] for v in variants}
+    met = {v: all(g.final_ok and g.speed_ok for g in goals if g.variant == v) for v in variants}
+    reach = {v: [g for g in goals if g.variant == v and np.isfinite(g.time_to_level)] for v in variants[:2]}
+    unbounded = [g.problem for g in reach["anls-joint"] if not g.peer_reaches]
+    measured = [g for g in reach["anls-joint"] if g.peer_reaches]
+    return (
+        f"**The goal is {'met' if any(met.values()) else 'not met'}.** *Final loss:* `anls` is within "
+        f"{GOAL_FACTOR:g} times the best-known loss on {len(final_ok['anls'])} of {len(problems)} problems, "
+        f"`anls-joint` on {len(final_ok['anls-joint'])} "
+        f"({_join_words([f'`{p}`' for p in final_ok['anls-joint']]) or 'none'}), `gd+anls` on "
+        f"{len(final_ok['gd+anls'])}; the largest median ratio of `anls-joint` is {max(joint):.3g} "
+        f"(`{problems[int(np.argmax(joint))]}`). *Speed:* `anls` reaches {GOAL_LEVEL:g} times the best-known "
+        f"loss (in the median over seeds) on {len(reach['anls'])} problems, `anls-joint` on "
+        f"{len(reach['anls-joint'])}. "
+        + (f"On {_join_words([f'`{p}`' for p in unbounded])} no peer reaches that level at all, so the speed-up of "
+           "`anls-joint` there is unbounded rather than measured. " if unbounded else "")
+        + "".join(_speed_text(g) for g in measured)
+        + verdict_text(summary, doc, entries)
+    )

@@ -8,7 +8,7 @@ the chapter plots, asserts on and glues into its prose.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
 
@@ -16,9 +16,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._validation import check_positive_int
-from ..experiments import get_experiment
-from ..network import activation_pattern
+from ..experiments import Experiment, get_experiment
+from ..network import ShallowReLU, activation_pattern
 from ..patterns import (
+    DEFAULT_DWELL_FRACTION,
     EDGE_TOL,
     Plateau,
     Segment,
@@ -426,3 +427,288 @@ def rows_to_arrays(rows: Sequence) -> dict[str, NDArray]:
         return {}
     names = [f.name for f in fields(rows[0])]
     return {name: np.array([asdict(r)[name] for r in rows]) for name in names}
+
+
+# --------------------------------------------------------------------------- the chapter's runs
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """One run of a registered experiment with its plateaus and constant-pattern segments.
+
+    Built by :func:`measure_run`; the chapter draws, prints and glues from it.
+
+    Attributes
+    ----------
+    experiment : Experiment
+        The registered experiment (:func:`~plateau_lib.experiments.get_experiment`).
+    X, y : ndarray
+        Its data set (:meth:`~plateau_lib.experiments.Experiment.data`).
+    result : TrainResult
+        The completed training run.
+    rows : tuple of PlateauRow
+        Its detected plateaus (:func:`plateau_rows`).
+    segments : tuple of Segment
+        Constant-pattern segments of the filtered pattern of every neuron
+        (:func:`~plateau_lib.patterns.pattern_segments`).
+    """
+
+    experiment: Experiment
+    X: NDArray[np.float64]
+    y: NDArray[np.float64]
+    result: TrainResult
+    rows: tuple[PlateauRow, ...]
+    segments: tuple[Segment, ...]
+
+    @property
+    def recorded(self) -> NDArray[np.bool_]:
+        """Mask of the run's recorded steps that lie on the experiment's recording stride."""
+        return self.result.steps % self.experiment.record_every == 0
+
+    @property
+    def recorded_steps(self) -> NDArray:
+        """The steps of :attr:`recorded`."""
+        return self.result.steps[self.recorded]
+
+    @property
+    def recorded_loss(self) -> NDArray[np.float64]:
+        """The loss at the steps of :attr:`recorded`."""
+        return self.result.loss[self.recorded]
+
+    @property
+    def recorded_counts(self) -> NDArray:
+        """The activation counts :math:`a_j` at the steps of :attr:`recorded`, shape (steps, n)."""
+        return self.result.counts[self.recorded]
+
+    @property
+    def segment_starts(self) -> NDArray:
+        """First step of each constant-pattern segment."""
+        return np.array([s.start for s in self.segments])
+
+    def plateau_arrays(self, prefix: str = "plateau_") -> dict[str, NDArray]:
+        """The columns of :attr:`rows` (:func:`rows_to_arrays`), each key prefixed by ``prefix``."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
+        return {f"{prefix}{k}": v for k, v in rows_to_arrays(self.rows).items()}
+
+
+def measure_run(experiment: Experiment, result: TrainResult, *, seed: int) -> ExperimentRun:
+    """Detect and measure the plateaus of a completed run of ``experiment`` (:func:`plateau_rows`).
+
+    Parameters
+    ----------
+    experiment : Experiment
+        The experiment that produced ``result`` (its data are measured against).
+    result : TrainResult
+        A completed run (``result.completed``).
+    seed : int
+        Seed of the run, recorded in each :class:`PlateauRow`.
+
+    Raises
+    ------
+    TypeError
+        If ``experiment`` is not an :class:`~plateau_lib.experiments.Experiment`.
+    ValueError
+        If ``result`` did not complete (its message says why).
+    """
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"experiment must be an Experiment, got {type(experiment).__name__}")
+    if not result.completed:
+        raise ValueError(f"result must be a completed run, got one that stopped: {result.message}")
+    X, y = experiment.data()
+    rows = plateau_rows(result, X, y, seed=seed)
+    return ExperimentRun(experiment, X, y, result, tuple(rows), tuple(pattern_segments(result)))
+
+
+def plateau_table(rows: Sequence[PlateauRow]) -> str:
+    """A Markdown table of plateaus: steps, median loss, :math:`L^*(D,S)`, :math:`|S|`, changes, verdicts."""
+    table = [
+        "| plateau (steps) | median loss | $L^*(D,S)$ | $\\lvert S\\rvert$ "
+        "| raw changes inside | changes of $S$ inside | constant ($S$) "
+        "| constant (all neurons) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        table.append(f"| {r.start:.0f} to {r.end:.0f} | {r.level:.5f} | {r.lstar:.5f} "
+                     f"| {r.n_significant} | {r.raw_changes} | {r.weighted_changes} "
+                     f"| {'yes' if r.within else 'no'} | {'yes' if r.within_all else 'no'} |")
+    return "\n".join(table)
+
+
+def describe_plateaus(rows: Sequence[PlateauRow]) -> str:
+    """One indented line per plateau: its steps, level, :math:`L^*(D,S)`, :math:`|S|` and C2 verdict."""
+    return "\n".join(
+        f"  plateau {r.start:.0f}-{r.end:.0f}: level {r.level:.5f}, "
+        f"L*(D,S) {r.lstar:.5f}, |S| = {r.n_significant}, "
+        f"changes of S inside {r.weighted_changes}, constant: {r.within}"
+        for r in rows
+    )
+
+
+def plateau_snapshots(
+    run: ExperimentRun, *, start: bool = True, steps: bool = True
+) -> tuple[list[ShallowReLU], list[str]]:
+    """The network on each plateau of a run (at its middle), at the end, and optionally at the start.
+
+    Parameters
+    ----------
+    run : ExperimentRun
+        The run (:func:`measure_run`).
+    start : bool
+        Put the initial network first (title ``"start"``).
+    steps : bool
+        Name each plateau's step in its title (``"plateau 2 (step 350)"``, else ``"plateau 2"``).
+
+    Returns
+    -------
+    nets : list of ShallowReLU
+        The networks, in order of time; the last is the final network (title ``"end"``).
+    titles : list of str
+        One title per network.
+    """
+    result, rows = run.result, run.rows
+    nets = [result.net_at(r.index) for r in rows] + [result.net]
+    titles = [f"plateau {k + 1}" + (f" (step {int((r.start + r.end) / 2)})" if steps else "")
+              for k, r in enumerate(rows)] + ["end"]
+    if start:
+        nets, titles = [result.net_at(0), *nets], ["start", *titles]
+    return nets, titles
+
+
+# --------------------------------------------------------------------------- seed statistics
+
+
+@dataclass(frozen=True)
+class SeedStudy:
+    """Claims C1 and C2 over the seeds of one experiment (:func:`seed_study`).
+
+    Attributes
+    ----------
+    name : str
+        The experiment.
+    seeds : tuple of int
+        The seeds run.
+    rows : tuple of PlateauRow
+        Every detected plateau of every seed (:func:`plateau_statistics`).
+    drops : DropCounts
+        C1 over the seeds (:func:`drop_counts`).
+    patterns : PatternCounts
+        C2 over the plateaus (:func:`pattern_counts`).
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    rows: tuple[PlateauRow, ...]
+    drops: DropCounts
+    patterns: PatternCounts
+
+    @property
+    def arrays(self) -> dict[str, NDArray]:
+        """The columns of :attr:`rows` (:func:`rows_to_arrays`)."""
+        return rows_to_arrays(self.rows)
+
+    @property
+    def exceptions(self) -> list[tuple[int, float, float]]:
+        """``(seed, start, end)`` of every plateau followed by a drop that does not keep its pattern."""
+        return [(r.seed, r.start, r.end) for r in self.rows if r.exits and not r.within]
+
+
+def seed_study(
+    name: str,
+    seed: int = 0,
+    *,
+    quick: bool = False,
+    settings: SeedStatistics = SEED_STATISTICS,
+    executor: Executor | None = None,
+) -> SeedStudy:
+    """Run experiment ``name`` over the seeds of ``settings`` from ``seed`` on and count C1 and C2.
+
+    The seeds are ``settings.seed_list(name, seed, quick)``; every run is measured by
+    :func:`plateau_statistics` (in parallel through :func:`~plateau_lib.sweeps.sweep`), then
+    tallied by :func:`drop_counts` and :func:`pattern_counts`.
+    """
+    if not isinstance(settings, SeedStatistics):
+        raise TypeError(f"settings must be a SeedStatistics, got {type(settings).__name__}")
+    seeds = settings.seed_list(name, seed, quick)
+    rows = plateau_statistics(name, seeds, quick=quick, executor=executor)
+    return SeedStudy(name, tuple(seeds), tuple(rows), drop_counts(rows, seeds), pattern_counts(rows))
+
+
+# --------------------------------------------------------------------------- glued numbers
+
+
+def showcase_values(run: ExperimentRun) -> dict[str, object]:
+    """The numbers the prose quotes about the showcased run: its settings and bookkeeping."""
+    experiment, result = run.experiment, run.result
+    if not run.rows:
+        raise ValueError("run must have at least one detected plateau")
+    return {
+        "dwell_fraction": DEFAULT_DWELL_FRACTION, "edge_tol": EDGE_TOL,
+        "m1": experiment.m, "n1": experiment.width, "alpha1": experiment.init_scale,
+        "lr1": experiment.options["lr"], "steps1": result.nit,
+        "raw_changes1": len(result.pattern_changes),
+        "dwell1": default_min_dwell(int(result.steps[-1])),
+        "filtered_changes1": len(run.segments) - 1, "lstar_first": run.rows[0].lstar,
+    }
+
+
+def shared_settings(runs: Iterable[ExperimentRun]) -> set[tuple[float, float]]:
+    """The distinct pairs (initial scale, step size) of the runs' experiments."""
+    return {(run.experiment.init_scale, run.experiment.options["lr"]) for run in runs}
+
+
+#: The two harder experiments of Chapter 1, in the order the chapter shows them.
+OTHER_EXPERIMENTS = ("multi_plateau_1d", "plateau_2d")
+
+
+def others_values(runs: Mapping[str, ExperimentRun]) -> dict[str, object]:
+    """The numbers the prose quotes about the runs of :data:`OTHER_EXPERIMENTS`.
+
+    Their sizes, their one initial scale and step size (:func:`shared_settings`), and a
+    sentence on each run's first plateau that does not keep its pattern
+    (:func:`exception_sentence`).
+
+    Raises
+    ------
+    ValueError
+        If ``runs`` lacks an experiment of :data:`OTHER_EXPERIMENTS`, or the runs do not share
+        one scale and one step size.
+    """
+    missing = [name for name in OTHER_EXPERIMENTS if name not in runs]
+    if missing:
+        raise ValueError(f"runs must have a run of every experiment of {OTHER_EXPERIMENTS}, missing {missing}")
+    same = shared_settings(runs[name] for name in OTHER_EXPERIMENTS)
+    if len(same) != 1:
+        raise ValueError(f"runs must share one initial scale and one step size, got {sorted(same)}")
+    ((alpha, lr),) = same
+    multi, two_d = runs["multi_plateau_1d"], runs["plateau_2d"]
+    return {
+        "n_multi": multi.experiment.width, "m_multi": multi.experiment.m,
+        "m_2d": two_d.experiment.m, "n_2d": two_d.experiment.width,
+        "alpha_others": alpha, "lr_others": lr,
+        "sentence_multi": exception_sentence(multi.rows, "multi_plateau_1d"),
+        "sentence_2d": exception_sentence(two_d.rows, "plateau_2d"),
+    }
+
+
+def seed_values(study_1d: SeedStudy, study_2d: SeedStudy) -> dict[str, object]:
+    """The numbers the prose quotes about the seed statistics of the 1-D and 2-D experiments."""
+    cols = study_1d.arrays
+    if not len(cols.get("exits", ())) or not cols["exits"].any():
+        raise ValueError("study_1d must have at least one plateau followed by a drop")
+    exit_drops = cols["drop_factor"][cols["exits"]]
+    c2, c2_2d = study_1d.patterns, study_2d.patterns
+    return {
+        "n_seeds": len(study_1d.seeds), "n_seeds_2d": len(study_2d.seeds),
+        "min_drop": exit_drops.min(), "max_drop": exit_drops.max(),
+        "several_1d": study_1d.drops.with_several, "several_2d": study_2d.drops.with_several,
+        "n_exit": c2.exit, "exit_within": c2.exit_within, "n_exit_weighted": c2.exit_weighted,
+        "exit_weighted_within": c2.exit_weighted_within, "max_gap_exit": c2.max_gap_exit,
+        "median_gap_exit": c2.median_gap_exit, "n_final": c2.final,
+        "final_within": c2.final_within, "max_gap_final": c2.max_gap_final,
+        "n_exit_2d": c2_2d.exit, "exit_within_2d": c2_2d.exit_within,
+        "n_exit_weighted_2d": c2_2d.exit_weighted,
+        "exit_weighted_within_2d": c2_2d.exit_weighted_within,
+        "n_final_2d": c2_2d.final, "final_within_2d": c2_2d.final_within,
+        "resolution": PLATEAU_LEVEL_RESOLUTION,
+    }

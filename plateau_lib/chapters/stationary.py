@@ -14,10 +14,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import as_float_array, check_positive_float, check_positive_int
-from ..experiments import get_experiment
+from ..experiments import Experiment, get_experiment
 from ..lower_bound import segmentation_lower_bound
 from ..network import ShallowReLU, check_problem
 from ..result import TrainResult
@@ -26,6 +26,7 @@ from ..stationarity import (
     FloatArray,
     PatternCell,
     PolishResult,
+    cell_labels,
     check_fraction,
     check_net_1d,
     check_rel_tol,
@@ -33,10 +34,12 @@ from ..stationarity import (
     pattern_cells,
     polish_to_stationarity,
     predicted_undetermined_1d,
+    stationarity_scores,
 )
 from ..sweeps import SeedSearch, first_seed, sweep
-from ..theory import SIGNIFICANCE_RTOL, check_neuron_set, feature_matrix
+from ..theory import SIGNIFICANCE_RTOL, cells_1d, check_neuron_set, feature_matrix
 from . import register_study
+from .explanation import rows_to_arrays
 
 #: Share of a run at its end in which pattern changes mark it as still sliding
 #: (:attr:`CatalogueRow.late_changes`).
@@ -514,20 +517,488 @@ def stationary_catalogue(
     return sweep(_catalogue_row, items, executor=executor, progress=progress, desc="stationary catalogue")
 
 
+# --------------------------------------------------------------------------- the showcase and the examples
+
+
+@dataclass(frozen=True)
+class PolishScores:
+    r"""Relative stationarity residuals of each neuron before and after a polish.
+
+    Attributes
+    ----------
+    before, after : ndarray, shape (n,)
+        :func:`~plateau_lib.stationarity.stationarity_scores` of the network gradient descent
+        ended at and of the polished network.
+    carrying_before, carrying : ndarray of bool, shape (n,)
+        :math:`c_j \ne 0` in each of the two networks: the neurons fact 4 applies to.
+    """
+
+    before: FloatArray
+    after: FloatArray
+    carrying_before: NDArray[np.bool_]
+    carrying: NDArray[np.bool_]
+
+    @property
+    def max_before(self) -> float:
+        r"""Largest residual of a neuron with :math:`c_j \ne 0` at the end of gradient descent."""
+        return float(self.before[self.carrying_before].max())
+
+    @property
+    def max_after(self) -> float:
+        r"""Largest residual of a neuron with :math:`c_j \ne 0` after the polish."""
+        return float(self.after[self.carrying].max())
+
+
+def polish_scores(result: TrainResult, polish: PolishResult, X: ArrayLike, y: ArrayLike) -> PolishScores:
+    """Stationarity residuals of ``result.net`` and of ``polish.net`` on the data ``(X, y)``."""
+    if not isinstance(polish, PolishResult):
+        raise TypeError(f"polish must be a PolishResult, got {type(polish).__name__}")
+    return PolishScores(
+        before=stationarity_scores(result.net, X, y), after=stationarity_scores(polish.net, X, y),
+        carrying_before=result.net.c != 0, carrying=polish.net.c != 0,
+    )
+
+
+@dataclass(frozen=True)
+class CellExample:
+    r"""A polished stationary point shown cell by cell (:func:`cell_example`).
+
+    Attributes
+    ----------
+    title : str
+        How the chapter names it (a figure title).
+    net : ShallowReLU
+        The stationary point.
+    neurons : tuple of int
+        :math:`S`, its weight-carrying neurons.
+    cells : tuple of PatternCell
+        :func:`~plateau_lib.stationarity.pattern_cells` of ``net`` on :math:`S`.
+    X, y : ndarray
+        The data.
+    """
+
+    title: str
+    net: ShallowReLU
+    neurons: tuple[int, ...]
+    cells: tuple[PatternCell, ...]
+    X: FloatArray
+    y: FloatArray
+
+    @property
+    def loss(self) -> float:
+        """The network's loss on the data."""
+        return float(np.mean((self.net(self.X) - self.y) ** 2) / 2)
+
+    @property
+    def n_determined(self) -> int:
+        """How many cells fact 4 determines."""
+        return sum(c.determined for c in self.cells)
+
+    @property
+    def y_scale(self) -> float:
+        r""":math:`\max_i |y_i|`, the scale of the relative deviations."""
+        return np.max(np.abs(self.y))
+
+    @property
+    def outputs(self) -> FloatArray:
+        """The network's outputs on the data."""
+        return self.net(self.X)
+
+    @property
+    def labels(self) -> NDArray[np.int64]:
+        """Cell index of every data point (:func:`~plateau_lib.stationarity.cell_labels`)."""
+        return cell_labels(self.cells, len(self.y))
+
+    @property
+    def determined(self) -> NDArray[np.bool_]:
+        """Whether fact 4 determines each cell."""
+        return np.array([c.determined for c in self.cells])
+
+    @property
+    def ls_coefs(self) -> FloatArray:
+        """Each cell's least-squares affine coefficients, shape (cells, d + 1)."""
+        return np.array([c.ls_coef for c in self.cells])
+
+    @property
+    def deviations(self) -> FloatArray:
+        """Each cell's largest difference between the network and the cell's least-squares fit."""
+        return np.array([c.deviation for c in self.cells])
+
+    @property
+    def relative_deviations(self) -> FloatArray:
+        """:attr:`deviations` over :attr:`y_scale`."""
+        return self.deviations / self.y_scale
+
+    @property
+    def determined_deviations(self) -> list[float]:
+        """The relative deviations of the determined cells (zero up to round-off by fact 4)."""
+        return [c.deviation / self.y_scale for c in self.cells if c.determined]
+
+    @property
+    def moments(self) -> FloatArray:
+        r"""Each cell's residual moments :math:`\rho_C`, shape (cells, d + 1)."""
+        return np.array([c.moment for c in self.cells])
+
+    @property
+    def moment_scale(self) -> float:
+        r""":math:`\mathrm{rms}(y)\,\mathrm{rms}_i\|\tilde x_i\|`, the scale of the relative moments."""
+        Xt = np.column_stack([self.X, np.ones(len(self.y))])
+        return float(np.sqrt(np.mean(self.y**2)) * np.sqrt(np.mean(np.sum(Xt**2, 1))))
+
+    def relative_moment_sums(self) -> list[float]:
+        r""":math:`\|R_j\| = \|\sum_{C\subseteq A_j}\rho_C\|` of each neuron of :math:`S`, over :attr:`moment_scale`."""
+        scale = self.moment_scale
+        return [float(np.linalg.norm(sum(c.moment for c in self.cells if j in c.active))) / scale
+                for j in self.neurons]
+
+    def _check_1d(self) -> None:
+        if self.X.shape[1] != 1:
+            raise ValueError(f"this needs a 1-D example, got data of dimension {self.X.shape[1]}")
+
+    def rule_agrees(self) -> bool:
+        """1-D: the orientation rule (:func:`~plateau_lib.stationarity.predicted_undetermined_1d`) names
+        exactly the cells the span test leaves undetermined."""
+        self._check_1d()
+        predicted = set(predicted_undetermined_1d(self.net, self.X, list(self.neurons)))
+        return predicted == {k for k, c in enumerate(self.cells) if not c.determined}
+
+    def interval_deviations(self) -> list[float]:
+        """1-D: sorted deviations from the least-squares line on the intervals between breakpoints
+        (:func:`~plateau_lib.theory.cells_1d`) that hold more than one point."""
+        self._check_1d()
+        return sorted(c.ls_deviation for c in cells_1d(self.net, self.X, self.y, list(self.neurons)) if c.size > 1)
+
+    def cell_deviations(self) -> list[float]:
+        """Sorted deviations of the cells that hold more than one point (equal to
+        :meth:`interval_deviations` in 1-D: the cells are the intervals that hold data)."""
+        return sorted(c.deviation for c in self.cells if c.size > 1)
+
+    def describe_1d(self) -> str:
+        """1-D: the loss, then one line per cell: its interval, active neurons, verdict and deviation."""
+        self._check_1d()
+        lines = [f"{self.title}: loss {self.loss:.6f}, {len(self.cells)} cells"]
+        for k, c in enumerate(self.cells):
+            lo, hi = self.X[c.indices[0], 0], self.X[c.indices[-1], 0]
+            lines.append(f"  cell {k}: x in [{lo:+.2f}, {hi:+.2f}], "
+                         f"active {c.active}, determined {c.determined} "
+                         f"(span error {c.span_error:.1e}), |N - LS line| <= {c.deviation:.2e}")
+        return "\n".join(lines)
+
+
+def cell_example(title: str, polish: PolishResult, X: ArrayLike, y: ArrayLike) -> CellExample:
+    """The cells (:func:`~plateau_lib.stationarity.pattern_cells`) of an accepted polish on the data ``(X, y)``.
+
+    Raises
+    ------
+    ValueError
+        If ``polish`` was not accepted (its network is then no stationary point).
+    """
+    if not isinstance(polish, PolishResult):
+        raise TypeError(f"polish must be a PolishResult, got {type(polish).__name__}")
+    if not polish.accepted:
+        raise ValueError(f"polish must be accepted, got one that was not: {polish.message}")
+    net, X, y = check_problem(polish.net, X, y)
+    neurons = list(polish.neurons)
+    cells = pattern_cells(net, X, y, neurons)
+    return CellExample(str(title), net, tuple(neurons), tuple(cells), X, y)
+
+
+#: The rule by which Chapter 3 picks its 2-D example from the catalogue (:func:`most_cells_example`).
+MOST_CELLS_RULE = "polished, with the most cells (ties: the smaller width, then the smaller seed)"
+
+
+@dataclass(frozen=True)
+class ChosenExample:
+    """A stationary point chosen by a stated rule (:func:`most_cells_example`).
+
+    Attributes
+    ----------
+    rule : str
+        The rule, in words.
+    width, seed : int
+        The run's width and seed.
+    polish : PolishResult
+        The polish of the run.
+    search : SeedSearch or None
+        The seed search, when no run of the catalogue qualified (``None`` otherwise).
+    """
+
+    rule: str
+    width: int
+    seed: int
+    polish: PolishResult
+    search: SeedSearch | None = None
+
+    def describe(self) -> str:
+        """How the example was chosen: the rule, and the search if there was one."""
+        if self.search is None:
+            return f"example: the catalogue's run {self.rule}"
+        return f"example: {self.rule}\n{self.search.describe()}"
+
+
+def most_cells_example(
+    rows: Sequence[CatalogueRow], settings: CatalogueSettings, *, seed: int = 0, quick: bool = False
+) -> ChosenExample:
+    """The catalogue's polished run with the most cells (:data:`MOST_CELLS_RULE`), run again.
+
+    ``rows`` is :func:`stationary_catalogue` of ``settings`` (``seed``, ``quick``). Only runs
+    with more than one cell qualify. If none does, seeds after the catalogue's
+    (``seed + settings.n_seeds(quick)`` on, at the smallest width) are searched with
+    :func:`first_polished_run` for a run that polishes to a stationary point with more than one cell.
+    The caller checks that ``polish.accepted`` (the rerun reproduces the catalogue's run).
+    """
+    if not isinstance(settings, CatalogueSettings):
+        raise TypeError(f"settings must be a CatalogueSettings, got {type(settings).__name__}")
+    best = max((r for r in rows if r.polished and r.n_cells > 1),
+               key=lambda r: (r.n_cells, -r.width, -r.seed), default=None)
+    steps = settings.budget(quick)
+    if best is not None:
+        _, polish = run_to_stationary_point(settings.experiment, best.seed, width=best.width, steps=steps,
+                                            gtol=settings.gtol)
+        return ChosenExample(MOST_CELLS_RULE, best.width, best.seed, polish)
+    width, first = settings.widths[0], seed + settings.n_seeds(quick)
+    rule = (f"the first seed from {first} on (at most {SHOWCASE_TRIES}) whose width-"
+            f"{width} run polishes to a stationary point with more than one cell "
+            "(no run of the catalogue does)")
+    X, y = get_experiment(settings.experiment).data()
+    search = first_polished_run(
+        settings.experiment, first, width=width, steps=steps, gtol=settings.gtol,
+        condition_text="with more than one cell",
+        condition=lambda p: len(pattern_cells(p.net, X, y, list(p.neurons))) > 1)
+    return ChosenExample(rule, width, search.seed, search.value[1], search)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def catalogue_table(rows: Sequence[CatalogueRow], widths: Sequence[int]) -> str:
+    """A Markdown table of a 1-D catalogue, one line per width.
+
+    Runs, converged runs, polished runs, the distinct stationary levels, the lowest final loss of
+    any run, the segmentation lower bound and the two ratios to it (``(bound 0)`` when the bound
+    is zero up to round-off).
+    """
+    cols = rows_to_arrays(rows)
+    if not cols:
+        raise ValueError("rows must not be empty")
+    conv, pol = cols["converged"], cols["polished"]
+    table = ["| width $n$ | runs | converged | stationary (polished) | stationary levels $L^*$ "
+             "| lowest final loss, any run | lower bound ($n+1$ pieces) | lowest level / bound "
+             "| lowest loss / bound |", "|---|---|---|---|---|---|---|---|---|"]
+    for w in widths:
+        sel = cols["width"] == w
+        levels = sorted({round(v, 6) for v in cols["polished_loss"][sel & pol]})
+        lowest = float(np.min(np.where(pol, cols["polished_loss"], cols["loss"])[sel]))
+        lb = float(cols["lower_bound"][sel][0])
+        ratios = [f"{v / lb:.0f}" if lb > 1e-12 else "(bound 0)" for v in (min(levels, default=np.nan), lowest)]
+        table.append(f"| {w} | {sel.sum()} | {(conv & sel).sum()} | {(pol & sel).sum()} | "
+                     f"{', '.join(f'{v:.4g}' for v in levels) or '-'} | {lowest:.3e} | {lb:.2e} | {ratios[0]} "
+                     f"| {ratios[1]} |".replace("| nan |", "| - |"))
+    return "\n".join(table)
+
+
+def stationary_kinds(rows: Iterable[CatalogueRow]) -> dict[tuple, list[CatalogueRow]]:
+    """The polished runs grouped by kind of stationary point.
+
+    A kind is ``(width, polished loss to 8 decimals, n_cells, n_determined, n_outside, n_shared)``;
+    kinds in order of first appearance.
+    """
+    kinds: dict[tuple, list[CatalogueRow]] = {}
+    for r in rows:
+        if r.polished:
+            key = (r.width, round(r.polished_loss, 8), r.n_cells, r.n_determined, r.n_outside, r.n_shared)
+            kinds.setdefault(key, []).append(r)
+    return kinds
+
+
+def kinds_table(rows: Iterable[CatalogueRow]) -> str:
+    """A Markdown table of the kinds of stationary point of a catalogue (:func:`stationary_kinds`).
+
+    One line per kind: the seeds that reached it, its cells, and the largest deviation on a
+    determined cell and the smallest on an undetermined one (relative to :math:`\\max|y|`).
+    """
+    table = ["| width $n$ | seeds | loss $= L^*$ | cells | determined "
+             "| outside every active set | shared, undetermined "
+             "| largest deviation, determined | smallest deviation, undetermined |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (w, level, n_cells, n_det, n_out, n_sh), rs in stationary_kinds(rows).items():
+        det = max(r.determined_deviation for r in rs)
+        und = min(r.undetermined_deviation for r in rs)
+        row = (f"| {w} | {', '.join(str(r.seed) for r in rs)} | {level:.5f} | {n_cells} "
+               f"| {n_det} | {n_out} | {n_sh} | {det:.1e} | {und:.1e} |")
+        table.append(row.replace("nan", "-"))
+    return "\n".join(table)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def worst_polished_stationarity(rows: Iterable[CatalogueRow], showcase: PolishResult) -> float:
+    """Largest relative stationarity residual of the showcased polish and of every accepted polish of ``rows``."""
+    return max([showcase.stationarity_after] + [r.polished_stationarity for r in rows if r.polished])
+
+
+def worst_determined_deviation(rows: Iterable[CatalogueRow], examples: Iterable[CellExample]) -> float:
+    r"""Largest relative deviation (to :math:`\max|y|`) on a determined cell of any polished run or example."""
+    return max([r.determined_deviation for r in rows if r.polished and r.n_determined > 0]
+               + [d for example in examples for d in example.determined_deviations])
+
+
+def orientation_rule_agrees(rows: Iterable[CatalogueRow], examples: Iterable[CellExample]) -> bool:
+    """Whether the 1-D orientation rule agrees with the span test on every row and every example."""
+    return all(r.rule_agrees for r in rows) and all(example.rule_agrees() for example in examples)
+
+
+# --------------------------------------------------------------------------- glued numbers
+
+
+def showcase_values(
+    experiment: Experiment,
+    search: SeedSearch[tuple[TrainResult, PolishResult]],
+    scores: PolishScores,
+    *,
+    quick: bool,
+    settings: CatalogueSettings = POLISH_DEMO,
+) -> dict[str, object]:
+    """The numbers the prose quotes about the showcased polish (:func:`first_polished_run`'s ``search``)."""
+    if not search.found:
+        raise ValueError("search must have found a seed")
+    result, polish = search.value
+    net = polish.net
+    return {
+        "show_seed": search.seed, "show_tries": SHOWCASE_TRIES, "show_passed": len(search.passed_over),
+        "m1": experiment.m, "n1": experiment.width, "lr1": experiment.options["lr"], "gd_steps": result.nit,
+        "demo_gtol": settings.gtol, "demo_steps": settings.budget(quick), "gd_grad": polish.grad_norm_before,
+        "show_S": len(polish.neurons), "show_left": int(sum(net.W[j, 0] < 0 for j in polish.neurons)),
+        "stat_tol": STATIONARITY_RTOL,
+        "gd_max_score": scores.max_before, "polished_max_score": scores.max_after,
+        "polish_move": polish.move, "loss_gd": polish.loss_before, "loss_polished": polish.loss_after,
+        "lstar_show": polish.lstar,
+    }
+
+
+def _bound_ratios(rows: Sequence[CatalogueRow], widths: Sequence[int]) -> dict[str, object]:
+    """The largest width whose lowest stationary level and bound are positive, and the two ratios there."""
+    lowest = {w: min((r.polished_loss for r in rows if r.polished and r.width == w), default=np.nan) for w in widths}
+    bound = {w: next((r.lower_bound for r in rows if r.width == w), np.nan) for w in widths}
+    width = max((w for w in widths if np.isfinite(lowest[w]) and bound[w] > 1e-12), default=widths[0])
+    any_run = min(min(r.loss, r.polished_loss if r.polished else np.inf) for r in rows if r.width == width)
+    return {"ratio_width": width, "ratio_value": lowest[width] / bound[width], "ratio_any": any_run / bound[width]}
+
+
+def catalogue_values(
+    rows: Sequence[CatalogueRow], settings: CatalogueSettings, *, quick: bool, show_width: int
+) -> dict[str, object]:
+    """The numbers the prose quotes about a 1-D catalogue: how its runs ended, and the bound.
+
+    ``show_width`` is the width of the showcased run (how many catalogue runs of that width
+    reached a stationary point is quoted beside it).
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` has no converged run or no polished run (the prose quotes both).
+    """
+    rows = list(rows)
+    converged = [r for r in rows if r.converged]
+    if not converged or not any(r.polished for r in rows):
+        raise ValueError("rows must include a converged run and a polished run")
+    cols = rows_to_arrays(rows)
+    pol = cols["polished"]
+    rejected = [r for r in rows if not r.polished]
+    sliding = [r for r in rejected if r.late_changes > 0]
+    unconv_pol = [r for r in rows if r.polished and not r.converged]
+    X, _ = get_experiment(settings.experiment).data()
+    return {
+        "late_fraction": LATE_FRACTION, "loss_rtol": settings.loss_rtol,
+        "pol_show_width": int(pol[cols["width"] == show_width].sum()),
+        "widths": ", ".join(map(str, settings.widths)), "n_seeds": settings.n_seeds(quick),
+        "budget": settings.budget(quick), "gtol": settings.gtol,
+        "max_bound": max(r.gap_bound / r.lstar for r in converged),
+        "n_conv": int(cols["converged"].sum()), "max_gap_conv": max(abs(r.rel_gap) for r in converged),
+        "n_unconv_pol": len(unconv_pol), "max_gap_unconv_pol": max((r.rel_gap for r in unconv_pol), default=0.0),
+        "n_rejected": len(rejected),
+        "median_flips": int(np.median([r.pattern_flips for r in rejected])) if rejected else 0,
+        "n_conv_pol": sum(r.polished for r in converged),
+        "n_sliding": len(sliding), "n_moving": len(rejected) - len(sliding),
+        "max_margin_sliding": max((r.min_margin for r in sliding), default=np.nan),
+        "min_margin_polished": min(r.min_margin for r in rows if r.polished),
+        "spacing": float(np.diff(np.sort(X[:, 0])).min()),
+        "max_gap_sliding": max((r.rel_gap for r in sliding), default=np.nan),
+        "max_width": settings.widths[-1],
+        "pol_max_width": int(pol[cols["width"] == settings.widths[-1]].sum()),
+        **_bound_ratios(rows, settings.widths),
+    }
+
+
+def catalogue_2d_values(rows: Sequence[CatalogueRow], settings: CatalogueSettings, *, quick: bool) -> dict[str, object]:
+    """The numbers the prose quotes about a 2-D catalogue: its settings and how its runs ended."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows must not be empty")
+    pol = rows_to_arrays(rows)["polished"]
+    sliding = [r for r in rows if not r.polished and r.late_changes > 0]
+    return {
+        "m2": get_experiment(settings.experiment).m, "widths2": ", ".join(map(str, settings.widths)),
+        "n_seeds2": settings.n_seeds(quick), "n_runs2": len(rows), "n_pol2": int(pol.sum()),
+        "n_rej2": int((~pol).sum()), "n_sliding2": len(sliding),
+        "max_margin_sliding2": max((r.min_margin for r in sliding), default=np.nan),
+    }
+
+
+def example_values(outside: CellExample, shared: CellExample, example_2d: CellExample) -> dict[str, object]:
+    """The numbers the prose quotes about the examples of the 1-D and 2-D figures.
+
+    Parameters
+    ----------
+    outside : CellExample
+        The 1-D example with a cell outside every active set.
+    shared : CellExample
+        The 1-D example with a shared cell and no determined cell.
+    example_2d : CellExample
+        The 2-D example.
+    """
+    empty = [c.deviation for c in outside.cells if not c.active]
+    if not empty:
+        raise ValueError("outside must have a cell outside every active set")
+    dev_shared = [c.deviation / shared.y_scale for c in shared.cells]
+    return {
+        "dev_b": max(empty) / outside.y_scale, "dev_c_min": min(dev_shared), "dev_c_max": max(dev_shared),
+        "cells2_n": len(example_2d.cells), "moment_sum_max": max(example_2d.relative_moment_sums()),
+    }
+
+
 __all__ = [
     "CATALOGUE_1D",
     "CATALOGUE_2D",
     "LATE_FRACTION",
     "POLISH_DEMO",
     "SHOWCASE_TRIES",
+    "MOST_CELLS_RULE",
     "CatalogueRow",
     "CatalogueSettings",
+    "CellExample",
+    "ChosenExample",
+    "PolishScores",
+    "catalogue_2d_values",
+    "catalogue_table",
+    "catalogue_values",
+    "cell_example",
     "describe_cell_fits",
     "describe_cells_1d",
     "describe_widths",
+    "example_values",
     "first_example",
     "first_polished_run",
     "gap_bound",
+    "kinds_table",
+    "most_cells_example",
+    "orientation_rule_agrees",
+    "polish_scores",
     "run_to_stationary_point",
+    "showcase_values",
     "stationary_catalogue",
+    "stationary_kinds",
+    "worst_determined_deviation",
+    "worst_polished_stationarity",
 ]

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from plateau_lib.chapters import anls as ch
 from plateau_lib.chapters import anls_benchmark as benchmark
 from plateau_lib.chapters.anls import (
     FAR_FEWER,
@@ -310,9 +311,13 @@ def test_showcase_plateau_rule(race_quick):
         showcase_plateau([])
 
 
-def test_anls_from_stationary_point():
-    variants = {"anls": {}, "joint": anls_joint_options(1)}
-    rest = anls_from_stationary("plateau_1d", variants=variants, sweeps=10)
+@pytest.fixture(scope="module")
+def rest():
+    """ANLS (the design's options and `anls-joint`) from the stationary point of the showcase seed."""
+    return anls_from_stationary("plateau_1d", variants={"anls": {}, "anls-joint": anls_joint_options(1)}, sweeps=10)
+
+
+def test_anls_from_stationary_point(rest):
     assert rest.polish.accepted
     X, y = get_experiment("plateau_1d").data()
     assert rest.start_loss == pytest.approx(loss(rest.start, X, y), rel=1e-12)
@@ -513,3 +518,300 @@ def test_studies_validate_their_arguments():
         gd_vs_anls("plateau_1d", sweeps=0)
     with pytest.raises(TypeError, match="seed must be an integer"):
         variant_study(seed=1.5)
+
+
+# --------------------------------------------------------------------------- the chapter's page
+# (reports, tables, figure data, glued numbers and sentences: ``ch.<name>``)
+
+
+def _entry(problem, method, final, ratio, t=math.inf, lb=math.nan):
+    return BenchmarkEntry(problem, method, 2, final, final, final, ratio, lb, t, 0 if math.isinf(t) else 2, 1.0, 2.0)
+
+
+def _goal(problem, variant, ratio, t, peer_t, factor_ok=None, speed_ok=None):
+    speedup = peer_t / t if math.isfinite(t) and math.isfinite(peer_t) else (math.inf if math.isfinite(t) else 0.0)
+    return ch.GoalVerdict(problem, variant, ratio, ratio <= ch.GOAL_FACTOR if factor_ok is None else factor_ok, t,
+                          "lm", peer_t, math.isfinite(peer_t), speedup,
+                          speedup >= ch.GOAL_SPEEDUP if speed_ok is None else speed_ok,
+                          ch.GOAL_FACTOR, ch.GOAL_SPEEDUP, ch.GOAL_LEVEL)
+
+
+METHODS = ("gd", "adam", "lbfgs", "lm", "oga", "anls", "anls-joint", "gd+anls")
+
+
+def _doc(problems=(("a", 1), ("b", 2)), best_2d=1e-30):
+    """A minimal benchmark document: the suite, best-known losses, one row per problem."""
+    return {
+        "suite": {"problems": [{"name": p, "d": d} for p, d in problems], "seeds": [0], "levels": [2.0],
+                  "methods": list(METHODS)},
+        "best_known": {p: {"best_known": best_2d, "reference": 1.0} for p, d in problems if d == 2},
+        "rows": [{"problem": p, "method": "gd", "d": d} for p, d in problems],
+        "summary": [], "curves": [], "goals": [],
+    }
+
+
+def _variant_rows(finals):
+    """Variant rows from ``{(problem, variant, seed): final_loss}`` (lower bound 1, curves of two sweeps)."""
+    return [ch.VariantRow(problem=p, variant=v, seed=k, final_loss=f, lower_bound=1.0, ratio_to_lower_bound=f,
+                          sweeps=2, nfev=5, njev=0, pattern_changes=1, converged=True, wall_time=0.1,
+                          curve=(2 * f, 1.5 * f, f))
+            for (p, v, k), f in finals.items()]
+
+
+def test_method_key_and_gd_needs_text():
+    assert ch.method_key("gd+anls") == "gd_anls" and ch.method_key("anls-joint") == "anls_joint"
+    assert ch.gd_needs_text(_lead(0.5, 1234)) == "1234"
+    assert ch.gd_needs_text(_lead(0.5, None, budget=300)) == "more than 300"
+
+
+def test_reports_follow_the_runs(race_quick, rest):
+    X, y = get_experiment("plateau_1d").data()
+    p = showcase_plateau(race_quick.plateaus)
+    sweep = one_sweep(race_quick.gd.net_at(p.index), X, y)
+    step = int(race_quick.gd.steps[p.index])
+    lead = iteration_lead(race_quick.gd, sweep.result, step)
+    lines = ch.sweep_report(race_quick, p, sweep, lead).splitlines()
+    assert lines[0] == repr(race_quick.gd) and lines[3].startswith(f"loss: {sweep.start_loss:.5f} before")
+    assert f"network at step {step}," in lines[1] and lines[2].endswith(f"the trainer did the same: {sweep.agrees}")
+    assert lines[-1].startswith(f"GD from step {step} needs {lead.gd_steps} steps")
+    lines = ch.race_report(race_quick, iteration_lead(race_quick.gd, race_quick.anls)).splitlines()
+    assert len(lines) == 3 + len(race_quick.plateaus) and lines[0] == repr(race_quick.anls)
+    assert f"at sweep {race_quick.anls_sweeps_to_gd} " in lines[2]
+    assert all(line.startswith("GD plateau steps") for line in lines[3:])
+    # two seeds passed over before the chosen one: numbered from the first seed tried
+    searched = replace(rest, seed=rest.seed + 2, passed_over=("rejected (a)", "rejected (b)"))
+    lines = searched.describe().splitlines()
+    assert lines[:2] == [f"seed {rest.seed}: polish rejected (a) -> passed over",
+                         f"seed {rest.seed + 1}: polish rejected (b) -> passed over"]
+    assert lines[2] == f"seed {rest.seed + 2}: polish {rest.polish.message}"
+    assert lines[4:] == [f"{k}: {r!r}" for k, r in rest.runs.items()]
+
+
+def test_loss_histories_and_their_largest_rise(race_quick, rest, rerun):
+    _, doc = rerun
+    X, y = get_experiment("plateau_1d").data()
+    sweep = one_sweep(race_quick.gd.net_at(showcase_plateau(race_quick.plateaus).index), X, y)
+    rows = _variant_rows({("plateau_1d", "global", 0): 0.5, ("plateau_1d", "bounded", 0): 0.7})
+    histories = ch.anls_loss_histories(race_quick, sweep, rest, rows, doc)
+    anls_rows = [r for r in doc["rows"] if not is_peer(r["method"])]
+    assert len(histories) == 3 + len(rest.runs) + len(rows) + len(anls_rows)
+    assert_array_equal(histories[0], race_quick.anls.loss)
+    assert ch.largest_rise(histories) <= 0.0
+    assert ch.largest_rise([[3.0, 2.0, 2.0], [1.0, 1.5, 1.0]]) == 0.5
+    assert ch.largest_rise([[1.0], [2.0, 1.0]]) == 0.0
+    with pytest.raises(ValueError, match="histories must hold"):
+        ch.largest_rise([])
+
+
+def test_markdown_tables():
+    rows = [ExitRow(seed=3, gd_final=1.0, plateau_level=5.0, sweep=_lead(0.5, None, budget=700),
+                    race=_lead(0.4, 2000, sweeps=2), anls_final=0.4)]
+    table = ch.exits_table(rows).splitlines()
+    assert len(table) == 3 and table[2].startswith("| 3 | 1.00e+00 | 5.0000 | 5.00e-01 | > 700 | 2: 4.00e-01 | 2000 |")
+    summary = [{"problem": "p", "variant": "global", "final_median": 0.5, "final_q25": 0.25, "final_q75": 0.75,
+                "ratio_median": 12.34, "sweeps_median": 7.0, "nfev_median": 70.0}]
+    assert ch.variants_table(summary).splitlines()[2] == (
+        "| `p` | global | 5.00e-01 [2.50e-01, 7.50e-01] | 12.3 | 7 | 70 |")
+    table = ch.benchmark_table([_entry("p", "gd", 0.5, 3.0), _entry("p", "lm", 0.1, 1.0, t=0.25, lb=2.0)])
+    lines = table.splitlines()
+    assert len(lines) == 4 and "| - | never | 0/2 |" in lines[2] and "| 2 | 0.250 | 2/2 |" in lines[3]
+    goals = [_goal("p", "anls", 1.2, 0.01, 0.5), _goal("q", "anls", 3.0, math.inf, math.inf)]
+    lines = ch.goals_table(goals).splitlines()
+    assert f"goal <= {ch.GOAL_FACTOR:g}" in lines[0] and f"goal >= {ch.GOAL_SPEEDUP:g}" in lines[0]
+    assert lines[2] == "| `p` | anls | 1.2 yes | 0.010 | lm | 0.500 | 50 yes |"
+    assert lines[3] == "| `q` | anls | 3 no | never | (none reaches it) | never | 0 no |"
+
+
+def test_figure_data_of_the_race_and_the_sweep(race_quick, rest):
+    X, y = get_experiment("plateau_1d").data()
+    sweep = one_sweep(race_quick.gd.net_at(showcase_plateau(race_quick.plateaus).index), X, y)
+    data = ch.sweep_figure_data(sweep)
+    assert list(data.arrays) == ["x", "target", "tau", "s", "gain", "chosen", "update_neuron", "update_loss",
+                                 "start_loss"]
+    assert list(data.unchecked) == ["update_accepted"] and data.timing == {}
+    assert data.arrays["chosen"] == sweep.search.chosen
+    data = ch.gd_vs_anls_figure_data(race_quick)
+    every = get_experiment("plateau_1d").record_every
+    assert np.all(data.arrays["gd_step"] % every == 0) and data.arrays["gd_step"][0] == 0
+    assert_array_equal(data.timing["gd_loss"], data.arrays["gd_loss"])
+    assert len(data.timing["gd_time"]) == len(data.arrays["gd_step"])
+    assert {f"plateau_{k}" for k in ("start", "end", "level")} <= set(data.arrays)
+    assert list(data.unchecked) == ["anls_counts"]
+    data = ch.from_stationary_figure_data(rest, X)
+    assert list(data.arrays) == ["x", "start", "anls_net", "anls_joint_net", "anls_loss", "anls_joint_loss"]
+    assert_allclose(data.arrays["start"], rest.start(X))
+    with pytest.raises(ValueError, match=r"X must be an \(m, 1\) array"):
+        ch.from_stationary_figure_data(rest, X[:, 0])
+
+
+def test_figure_data_of_the_variants():
+    rows = _variant_rows({("p", v, k): 1.0 + k for v in VARIANT_NAMES for k in (0, 1)})
+    data = ch.variants_figure_data(variant_summary(rows), rows)
+    assert data.arrays == {}
+    curves = [k for k in data.unchecked if not k.startswith("row_")]
+    assert curves == ["p_global", "p_bounded", "p_global_polish", "p_bounded_polish"]
+    assert_allclose(data.unchecked["p_global"], [3.0, 2.25, 1.5])  # median of the two seeds' curves
+    assert "row_curve" not in data.unchecked and "row_wall_time" not in data.unchecked
+    assert list(data.unchecked["row_seed"]) == [0, 1] * 4
+
+
+def test_figure_data_of_the_benchmark(cached):
+    problems, methods = ch.problem_names(cached), cached["suite"]["methods"]
+    final = ch.benchmark_final_data(cached)
+    assert list(final.unchecked) == [f"{p}_{ch.method_key(m)}" for p in problems for m in methods]
+    assert all(len(v) == len(cached["suite"]["seeds"]) for v in final.unchecked.values())
+    curves = ch.benchmark_curves_data(cached).arrays
+    assert len(curves) == 2 * len(problems) * len(methods)
+    assert ch.lower_bound_ratio(cached, "plateau_2d") is None
+    ratio = ch.lower_bound_ratio(cached, "plateau_1d")
+    assert 0 < ratio <= 1 + 1e-9  # the lower bound is at most the best-known loss
+    # gd+anls starts where its gradient descent ended
+    assert ch.first_record_time(cached, "plateau_1d", "gd+anls") > ch.first_record_time(cached, "plateau_1d", "gd")
+    with pytest.raises(ValueError, match="no rows"):
+        ch.lower_bound_ratio(cached, "nowhere")
+    with pytest.raises(ValueError, match="method 'sgd' has no rows"):
+        ch.first_record_time(cached, "plateau_1d", "sgd")
+
+
+def test_glued_numbers(race_quick, rest, cached):
+    assert ch.chapter_constants({"pair_moves": 7}) == {
+        "anls_budget": ch.SWEEPS, "far_fewer": FAR_FEWER, "far_fewer_steps": 100, "goal_factor": ch.GOAL_FACTOR,
+        "goal_speedup": ch.GOAL_SPEEDUP, "goal_level": ch.GOAL_LEVEL, "pair_moves": 7}
+    with pytest.raises(ValueError, match="joint_options must have the keys pair_moves"):
+        ch.chapter_constants({})
+    X, y = get_experiment("plateau_1d").data()
+    p = showcase_plateau(race_quick.plateaus)
+    sweep = one_sweep(race_quick.gd.net_at(p.index), X, y)
+    v = ch.sweep_values(race_quick, p, sweep)
+    assert (v["m1"], v["n1"], v["run_seed"]) == (len(y), race_quick.initial.n, race_quick.seed)
+    assert v["chosen_tau"] == sweep.search.tau and v["chosen_s"] in ("+1", "-1")
+    assert v["chosen_side"] == ("to its right" if v["chosen_s"] == "+1" else "to its left")
+    assert v["sweep_end"] <= v["sweep_first"] <= v["sweep_start"]
+    v = ch.race_values(race_quick)
+    assert v["anls_lb_factor"] * race_quick.lower_bound == pytest.approx(v["anls_final"])
+    assert v["gd_n_plateaus"] == len(race_quick.plateaus) and v["gd_steps"] == race_quick.gd.nit
+    rows = [ExitRow(seed=s, gd_final=1.0, plateau_level=5.0, sweep=_lead(0.5, None), race=_lead(0.4, None),
+                    anls_final=0.4) for s in (4, 5, 6)]
+    assert ch.exit_values(rows) == {"exit_runs": 3, "exit_first": 4, "exit_last": 6}
+    with pytest.raises(ValueError, match="rows must hold"):
+        ch.exit_values([])
+    v = ch.stationary_values(rest, 1e-5)
+    assert v["stat_anls"] == rest.runs["anls"].final_loss and v["stat_joint_lb"] == v["stat_joint"] / 1e-5
+    assert v["stat_anls_factor"] > 1 and v["stat_passed"] == len(rest.passed_over)
+    with pytest.raises(ValueError, match="rest.runs must have the keys anls, anls-joint; missing: anls-joint"):
+        ch.stationary_values(replace(rest, runs={"anls": rest.runs["anls"]}), 1e-5)
+    v = ch.variant_values(VariantSettings(), quick=True)
+    assert v["var_seeds"] == VariantSettings().quick_seeds and v["n_multi"] == get_experiment("multi_plateau_1d").width
+    with pytest.raises(TypeError, match="settings must be a VariantSettings"):
+        ch.variant_values(ExitSettings(), quick=True)
+    full = ch.benchmark_values(cached, quick=False, quick_seeds=2, floor_rtol=1e-12)
+    assert full["bench_mode"] == "full" and full["bench_source"].startswith("the committed full run (")
+    assert full["n_bench_problems"] == len(cached["suite"]["problems"])
+    quick = ch.benchmark_values(cached, quick=True, quick_seeds=2, floor_rtol=1e-12)
+    assert quick["bench_source"].startswith("a fresh run of the quick suite (2 seeds,")
+    with pytest.raises(ValueError, match="quick_seeds"):
+        ch.benchmark_values(cached, quick=True, quick_seeds=0, floor_rtol=1e-12)
+
+
+def test_small_sentences(race_quick):
+    X, y = get_experiment("plateau_1d").data()
+    search = one_sweep(race_quick.gd.net_at(showcase_plateau(race_quick.plateaus).index), X, y).search
+    assert search.current_count == 0 and ch.current_state_text(search).startswith("no data point: its breakpoint")
+    assert ch.current_state_text(replace(search, current_count=3, current_tau=0.5)) == (
+        f"3 of the {len(y)} points (breakpoint 0.50)")
+    assert ch.other_problems_text(["plateau_1d", "a", "plateau_2d", "b", "c"]) == "`a`, `b` and `c`"
+    assert ch.other_problems_text(["plateau_1d", "a"]) == "`a`"
+    assert ch.peer_wins_text([]) == "no peer"
+    wins = [("a", "lm", "final loss"), ("b", "oga", "final loss"), ("c", "lm", "final loss")]
+    assert ch.peer_wins_text(wins) == "lm on `a` and `c`; oga on `b`"
+    entries = [_entry("a", "gd", 2.0, 20.0), _entry("a", "lm", 1.0, 10.0), _entry("a", "oga", 1.0, 10.0),
+               _entry("b", "gd", 3.0, 30.0)]
+    assert ch.lowest_final(entries) == {"a": "lm", "b": "gd"}  # the first of equal ones
+    assert ch.ratio_range(entries, ("gd",), ("a", "b")) == "20 to 30"
+    with pytest.raises(ValueError, match="missing"):
+        ch.ratio_range(entries, ("lm",), ("a", "b"))
+
+
+def test_variants_text_follows_the_medians():
+    settings_ = VariantSettings(problems=("plateau_1d",), seeds=2, quick_seeds=1)
+    finals = {("plateau_1d", "global", 0): 2.0, ("plateau_1d", "bounded", 0): 3.0,
+              ("plateau_1d", "global+polish", 0): 2.0, ("plateau_1d", "bounded+polish", 0): 2.5}
+    rows = _variant_rows(finals)
+    assert ch.unchanged_by_polish(rows, "plateau_1d") == 1 and ch.unchanged_by_polish(rows, "other") == 0
+    text = ch.variants_text(rows, variant_summary(rows), settings_, quick=True)
+    assert text.startswith("On `plateau_1d` the median final loss is 2.0 times the lower bound with the global "
+                           "search and 3.0 times with bounded moves; with polishing 2.0 and 2.5 times. There 1 of "
+                           "the 2 polished runs")
+    assert "Bounding the moves does not help" in text
+    assert "The best of these medians is 2.0 times the lower bound (global on `plateau_1d`)" in text
+    rows = _variant_rows(finals | {("plateau_1d", "bounded", 0): 1.5})
+    text = ch.variants_text(rows, variant_summary(rows), settings_, quick=True)
+    assert "Neither search is better on both problems." in text and "(bounded on `plateau_1d`)" in text
+    with pytest.raises(ValueError, match="no variant 'bounded'"):
+        ch.variants_text(rows, [s for s in variant_summary(rows) if s["variant"] != "bounded"], settings_, True)
+
+
+def _bench_entries(lowest_2d="anls-joint"):
+    """Entries of _doc(): on the 1-D problem `a` each method's ratio is its index + 1 and its final loss
+    9 - index (`gd+anls` lowest); on `b` the lowest final loss is ``lowest_2d``'s."""
+    entries = [_entry("a", m, 9.0 - k, 1.0 + k) for k, m in enumerate(METHODS)]
+    entries += [_entry("b", m, 1e-3 if m == lowest_2d else 1e-2, 10.0) for m in METHODS]
+    return entries
+
+
+def test_benchmark_text_follows_the_entries():
+    doc = _doc()
+    text = ch.benchmark_text(doc, _bench_entries())
+    assert "Levenberg-Marquardt, started from the small initialisation, end 1 to 4 times the best-known" in text
+    assert "OGA ends 5 to 5 times it, the design's `anls` 6 to 6 times, `anls-joint` 7 to 7 times" in text
+    # no peer has a lower final loss than `anls` or `anls-joint`, and no time is finite
+    assert (f"on median final loss, no peer; on the time to reach {ch.GOAL_LEVEL:g} times the best-known loss, "
+            "no peer. **Where a peer beats `anls-joint`:** on final loss, no peer; on time, no peer.") in text
+    assert "exact fits (below 1e-30); on `b` the lowest median final loss is anls-joint's, 1.00e-03. " in text
+    assert text.endswith("On every problem an ANLS variant has the lowest median final loss. ")
+    text = ch.benchmark_text(doc, _bench_entries(lowest_2d="lm"))
+    assert "beats the design's `anls`:** on median final loss, lm on `b`;" in text
+    assert "on `b` the lowest median final loss is lm's, 1.00e-03" in text
+    assert text.endswith("A peer has the lowest median final loss on `b`. ")
+
+
+def test_goal_text_follows_the_goals():
+    doc, entries = _doc(), _bench_entries()
+    good = exit_summary([ExitRow(seed=0, gd_final=1.0, plateau_level=5.0, sweep=_lead(0.5, None),
+                                 race=_lead(0.4, None), anls_final=0.4)])
+    goals = [_goal(p, v, 1.2, 0.01, 0.5) for p in ("a", "b") for v in ("anls", "anls-joint", "gd+anls")]
+    text = ch.goal_text(doc, entries, goals, good)
+    assert text.startswith("**The goal is met.** *Final loss:* `anls` is within 1.5 times the best-known loss on "
+                           "2 of 2 problems, `anls-joint` on 2 (`a` and `b`), `gd+anls` on 2;")
+    assert "the largest median ratio of `anls-joint` is 10 (`b`)" in text
+    assert "On `a` the fastest peer (lm) needs 0.500 s and `anls-joint` 0.010 s: a speed-up of 50.00, meeting" in text
+    verdict = ch.verdict_text(good, doc, entries)
+    assert text.endswith(verdict) and verdict.startswith(c5_verdict(good) + ". On the 1-D problems")
+    # `anls` ends at 6 times the best known on `a`, gradient descent at 1: beyond the goal, not below GD
+    assert "ends 6 to 6 times the best-known losses, beyond the goal of 1.5 times" in verdict
+    assert verdict.endswith("not below gradient descent's on `a`.")
+    slow = [_goal(p, v, 3.0, math.inf if v == "anls" else 0.2, math.inf) for p in ("a", "b")
+            for v in ("anls", "anls-joint", "gd+anls")]
+    text = ch.goal_text(doc, entries, slow, good)  # no final loss within the goal
+    assert text.startswith("**The goal is not met.**") and "`anls-joint` on 0 (none)" in text
+    assert "On `a` and `b` no peer reaches that level at all" in text
+    with pytest.raises(ValueError, match="missing: gd\\+anls"):
+        ch.goal_text(doc, entries, [g for g in goals if g.variant != "gd+anls"], good)
+
+
+def test_benchmark_helpers(cached, rerun):
+    _, doc = rerun
+    assert ch.schema_differences(cached, cached) == []
+    assert ch.schema_differences(doc, cached) == []
+    changed = json.loads(json.dumps(cached, default=float))
+    changed["suite"]["methods"] = changed["suite"]["methods"][:-1]
+    assert ch.schema_differences(changed, cached) == ["methods"]
+    full = benchmark.FULL
+    best = benchmark.load_best_known(benchmark.BEST_KNOWN_PATH, full.problems)
+    assert ch.suite_staleness(cached, full, best) == full_suite_staleness(cached) == []
+    assert ch.suite_staleness(changed, full, best) == [f"methods {changed['suite']['methods']} != {list(full.methods)}"]
+    with pytest.raises(TypeError, match="suite must be a benchmark Suite"):
+        ch.suite_staleness(cached, "full", best)
+    line = ch.describe_benchmark(cached)
+    assert line.startswith("benchmark (full): seeds ") and f"on {cached['workers']} workers" in line
+    assert ch.one_d_problems(cached) == [p.name for p in full.problems if p.d == 1]

@@ -7,21 +7,35 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
 from plateau_lib.chapters.explanation import (
     C1_DROP_FACTOR,
+    OTHER_EXPERIMENTS,
     PLATEAU_LEVEL_RESOLUTION,
+    ExperimentRun,
     PlateauRow,
+    SeedStatistics,
+    SeedStudy,
+    describe_plateaus,
     drop_counts,
     exception_sentence,
+    measure_run,
+    others_values,
     pattern_counts,
     plateau_rows,
+    plateau_snapshots,
     plateau_statistics,
+    plateau_table,
     rows_to_arrays,
+    seed_study,
+    seed_values,
+    shared_settings,
+    showcase_values,
     weighted_changes,
 )
 from plateau_lib.experiments import get_experiment
-from plateau_lib.patterns import detect_plateaus, plateau_index
+from plateau_lib.patterns import default_min_dwell, detect_plateaus, pattern_segments, plateau_index
 from plateau_lib.theory import local_ls_level, significant_neurons
 
 
@@ -140,3 +154,155 @@ def test_seed_statistics_settings():
         SeedStatistics(experiments=("plateau_1d",), seeds=(4, 5), quick_seeds=(2,))
     with pytest.raises(ValueError, match="seeds"):
         SeedStatistics(experiments=("plateau_1d",), seeds=(0,), quick_seeds=(2,))
+
+
+# --------------------------------------------------------------------------- the chapter's runs
+
+
+@pytest.fixture(scope="module")
+def measured(quick_run):
+    e, _, _, result = quick_run
+    return measure_run(e, result, seed=e.seed)
+
+
+def test_measure_run_bundles_rows_and_segments(quick_run, measured):
+    e, X, y, result = quick_run
+    assert isinstance(measured, ExperimentRun) and measured.experiment is e and measured.result is result
+    assert_array_equal(measured.X, X) and assert_array_equal(measured.y, y)
+    assert measured.rows == tuple(plateau_rows(result, X, y, seed=e.seed))
+    assert measured.segments == tuple(pattern_segments(result))
+    assert_array_equal(measured.segment_starts, [s.start for s in measured.segments])
+
+
+def test_recorded_arrays_follow_the_recording_stride(quick_run, measured):
+    e, _, _, result = quick_run
+    on_grid = result.steps % e.record_every == 0
+    assert 0 < on_grid.sum() < len(result.steps)  # the trainer also records off the stride
+    assert (measured.recorded_steps % e.record_every == 0).all()
+    assert_array_equal(measured.recorded_steps, result.steps[on_grid])
+    assert_array_equal(measured.recorded_loss, result.loss[on_grid])
+    assert measured.recorded_counts.shape == (on_grid.sum(), e.width)
+
+
+def test_plateau_arrays_are_prefixed_columns(measured):
+    cols = rows_to_arrays(measured.rows)
+    arrays = measured.plateau_arrays("x_plateau_")
+    assert sorted(arrays) == sorted(f"x_plateau_{k}" for k in cols)
+    assert_array_equal(arrays["x_plateau_level"], cols["level"])
+    with pytest.raises(TypeError, match="prefix"):
+        measured.plateau_arrays(3)
+
+
+def test_measure_run_validates(quick_run):
+    e, _, _, result = quick_run
+    with pytest.raises(TypeError, match="experiment"):
+        measure_run("plateau_1d", result, seed=0)
+    with pytest.raises(ValueError, match="result must be a completed run"):
+        measure_run(e, replace(result, status="interrupted", message="stopped by hand"), seed=0)
+
+
+def test_plateau_table_has_one_line_per_plateau():
+    rows = [_row(0), _row(0, within=False, gap=0.5)]
+    lines = plateau_table(rows).splitlines()
+    assert len(lines) == 2 + len(rows) and lines[1].startswith("|---|")
+    assert lines[2].endswith("| yes | yes |") and lines[3].endswith("| no | no |")
+    assert "| 0 to 10 | 1.00000 | 0.50000 | 2 | 0 | 1 |" in lines[3]
+    assert plateau_table([]).count("\n") == 1
+
+
+def test_describe_plateaus():
+    text = describe_plateaus([_row(0), _row(0, within=False, gap=0.25)])
+    lines = text.splitlines()
+    assert len(lines) == 2 and all(line.startswith("  plateau 0-10: level 1.00000") for line in lines)
+    assert lines[1].endswith("L*(D,S) 0.75000, |S| = 2, changes of S inside 1, constant: False")
+    assert describe_plateaus([]) == ""
+
+
+def test_plateau_snapshots(measured):
+    result, rows = measured.result, measured.rows
+    nets, titles = plateau_snapshots(measured)
+    assert len(nets) == len(titles) == len(rows) + 2
+    assert titles[0] == "start" and titles[-1] == "end"
+    middle = int((rows[0].start + rows[0].end) / 2)
+    assert titles[1] == f"plateau 1 (step {middle})"
+    assert_array_equal(nets[0].c, result.net_at(0).c) and assert_array_equal(nets[-1].W, result.net.W)
+    assert_array_equal(nets[2].W, result.net_at(rows[1].index).W)
+    nets2, titles2 = plateau_snapshots(measured, start=False, steps=False)
+    assert titles2 == [f"plateau {k + 1}" for k in range(len(rows))] + ["end"] and len(nets2) == len(rows) + 1
+
+
+# --------------------------------------------------------------------------- seed statistics and glued numbers
+
+
+def test_seed_study_counts_its_own_rows():
+    settings = SeedStatistics(experiments=("plateau_1d",), seeds=(4,), quick_seeds=(1,))
+    study = seed_study("plateau_1d", 2, quick=True, settings=settings, executor=ThreadPoolExecutor(1))
+    assert isinstance(study, SeedStudy) and study.name == "plateau_1d" and study.seeds == (2,)
+    assert study.rows == tuple(plateau_statistics("plateau_1d", [2], quick=True, executor=ThreadPoolExecutor(1)))
+    assert study.drops == drop_counts(study.rows, [2]) and study.patterns == pattern_counts(study.rows)
+    assert_array_equal(study.arrays["level"], [r.level for r in study.rows])
+    with pytest.raises(TypeError, match="settings"):
+        seed_study("plateau_1d", settings={"seeds": 3})
+    with pytest.raises(ValueError, match="name must be one of"):
+        seed_study("plateau_2d", settings=settings)
+
+
+def _study(name: str, rows: list[PlateauRow], seeds: tuple[int, ...]) -> SeedStudy:
+    return SeedStudy(name, seeds, tuple(rows), drop_counts(rows, seeds), pattern_counts(rows))
+
+
+def test_study_exceptions_are_the_exits_that_change_pattern():
+    rows = [_row(0), _row(1, within=False), _row(1, exits=False, within=False)]
+    assert _study("x", rows, (0, 1)).exceptions == [(1, 0.0, 10.0)]
+
+
+def test_showcase_values(quick_run, measured):
+    e, _, _, result = quick_run
+    values = showcase_values(measured)
+    assert values["m1"] == e.m and values["n1"] == e.width and values["lr1"] == e.options["lr"]
+    assert values["steps1"] == result.nit and values["raw_changes1"] == len(result.pattern_changes)
+    assert values["dwell1"] == default_min_dwell(int(result.steps[-1]))
+    assert values["filtered_changes1"] == len(measured.segments) - 1
+    assert values["lstar_first"] == measured.rows[0].lstar
+    with pytest.raises(ValueError, match="at least one detected plateau"):
+        showcase_values(replace(measured, rows=()))
+
+
+def _fake_runs(measured: ExperimentRun, **changes) -> dict[str, ExperimentRun]:
+    runs = {name: replace(measured, experiment=get_experiment(name)) for name in OTHER_EXPERIMENTS}
+    if changes:
+        run = runs["plateau_2d"]
+        runs["plateau_2d"] = replace(run, experiment=run.experiment.with_changes(**changes))
+    return runs
+
+
+def test_others_values_need_one_scale_and_one_step(measured):
+    runs = _fake_runs(measured)
+    assert shared_settings(runs.values()) == {(get_experiment("plateau_2d").init_scale,
+                                               get_experiment("plateau_2d").options["lr"])}
+    values = others_values(runs)
+    assert values["n_2d"] == get_experiment("plateau_2d").width and values["m_multi"] == get_experiment(
+        "multi_plateau_1d").m
+    assert values["sentence_2d"] == exception_sentence(measured.rows, "plateau_2d")
+    changed = _fake_runs(measured, init_scale=0.5)
+    assert len(shared_settings(changed.values())) == 2
+    with pytest.raises(ValueError, match="one initial scale and one step size"):
+        others_values(changed)
+    with pytest.raises(ValueError, match="missing \\['plateau_2d'\\]"):
+        others_values({"multi_plateau_1d": runs["multi_plateau_1d"]})
+
+
+def test_seed_values():
+    study_1d = _study("plateau_1d", [_row(0, drop=3.0), _row(0, drop=40.0, within=False, gap=0.1),
+                                     _row(1, exits=False, drop=1.0)], (0, 1))
+    study_2d = _study("plateau_2d", [_row(0, n_sig=0)], (0, 1, 2))
+    values = seed_values(study_1d, study_2d)
+    assert (values["n_seeds"], values["n_seeds_2d"]) == (2, 3)
+    assert (values["min_drop"], values["max_drop"]) == (3.0, 40.0)  # the final stagnation's factor is left out
+    assert (values["n_exit"], values["exit_within"], values["n_final"]) == (2, 1, 1)
+    assert values["several_1d"] == 1 and values["n_exit_weighted_2d"] == 0
+    assert values["max_gap_exit"] == pytest.approx(0.1) and values["resolution"] == PLATEAU_LEVEL_RESOLUTION
+    with pytest.raises(ValueError, match="study_1d must have at least one plateau followed by a drop"):
+        seed_values(_study("plateau_1d", [_row(0, exits=False)], (0,)), study_2d)
+    with pytest.raises(ValueError, match="study_1d"):
+        seed_values(_study("plateau_1d", [], (0,)), study_2d)
