@@ -18,8 +18,9 @@ try:
 except ImportError:  # pragma: no cover - Windows: each xdist worker executes the book itself
     fcntl = None
 
-from plateau_lib import book, init_network
+from plateau_lib import ShallowReLU, book, init_network
 from plateau_lib.book import BookPaths, ChapterRun
+from plateau_lib.experiments import get_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +46,46 @@ def make_problem(m: int, n: int, d: int, seed: int, scale: float = 1.0):
 @pytest.fixture
 def problem_1d():
     return make_problem(41, 10, 1, seed=0)
+
+
+# --------------------------------------------------------------------------------------
+# Problems shared by the science's tests (tests/unit/test_fixed_pattern.py, test_stationarity.py)
+# and the chapters' (tests/unit/chapters/test_quantification.py, test_stationary.py)
+
+
+def sin_problem(seed=0, n=4, scale=0.7, m=21):
+    """sin(pi x) on m equispaced points of [-1, 1] and a seeded network of width n."""
+    X = np.linspace(-1.0, 1.0, m)[:, None]
+    net = init_network(n, 1, scale=scale, rng=np.random.default_rng(seed))
+    return net, X, np.sin(np.pi * X[:, 0])
+
+
+def grid_1d(m: int = 41) -> np.ndarray:
+    return np.linspace(-1, 1, m)[:, None]
+
+
+def net_1d(breaks, orient, c) -> ShallowReLU:
+    """Neurons c_j relu(s_j (x - t_j)) with breakpoints t_j and orientations s_j."""
+    s = np.asarray(orient, float)
+    t = np.asarray(breaks, float)
+    return ShallowReLU(np.asarray(c, float), s[:, None], -s * t)
+
+
+def random_net(seed: int, n: int, d: int) -> tuple[ShallowReLU, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (60, d))
+    y = rng.standard_normal(60)
+    return ShallowReLU(rng.standard_normal(n), rng.standard_normal((n, d)), 0.5 * rng.standard_normal(n)), X, y
+
+
+@pytest.fixture(scope="module")
+def converged_run():
+    """plateau_1d at width 5, seed 8: gradient descent reaches ||grad|| <= 1e-8 (a low stationary level)."""
+    e = get_experiment("plateau_1d")
+    X, y = e.data()
+    result = e.with_changes(width=5).run(8, steps=40_000, gtol=1e-8)
+    assert result.message.startswith("gradient norm")
+    return X, y, result
 
 
 # --------------------------------------------------------------------------------------
