@@ -1675,7 +1675,8 @@ def benchmark_values(committed: Mapping[str, Any], *, quick: bool, quick_seeds: 
     committed = check_benchmark(dict(committed))
     quick_seeds = check_positive_int(quick_seeds, "quick_seeds")
     full_seeds = len(committed["suite"]["seeds"])
-    source = (f"a fresh run of the quick suite ({quick_seeds} seeds, small budgets): indicative only, the full "
+    seeds_text = f"{quick_seeds} seed" + ("s" if quick_seeds != 1 else "")
+    source = (f"a fresh run of the quick suite ({seeds_text}, small budgets): indicative only, the full "
               "results are in the committed file" if quick else
               f"the committed full run ({full_seeds} seeds, created {committed['created']})")
     return {"floor_rtol": floor_rtol, "bench_seeds_full": full_seeds, "bench_seeds_quick": quick_seeds,

@@ -179,9 +179,10 @@ PROBLEMS: tuple[BenchProblem, ...] = (
 
 #: The full suite (the study ``anls_benchmark``): every problem, 10 seeds, the default budgets.
 FULL = register_study("anls_benchmark", Suite("full", PROBLEMS, tuple(range(10)), Budgets()))
-#: The quick suite (the study ``anls_benchmark_quick``): 2 seeds and smaller budgets.
+#: The quick suite (the study ``anls_benchmark_quick``): one seed and smaller budgets, enough for
+#: continuous integration to run every method on every problem and compare the results' schema.
 QUICK = register_study("anls_benchmark_quick", Suite(
-    "quick", PROBLEMS, tuple(range(2)),
+    "quick", PROBLEMS, tuple(range(1)),
     Budgets(gd_steps=4_000, adam_steps=4_000, lbfgs_steps=500, lm_steps=100, anls_sweeps=15)))
 
 ADAM_LR = 1e-2

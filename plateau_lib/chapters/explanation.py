@@ -69,7 +69,7 @@ class SeedStatistics:
 
     experiments: tuple[str, ...] = ("plateau_1d", "plateau_2d")
     seeds: tuple[int, ...] = (20, 10)
-    quick_seeds: tuple[int, ...] = (8, 3)
+    quick_seeds: tuple[int, ...] = (6, 2)
 
     def __post_init__(self) -> None:
         for name in self.experiments:
