@@ -1220,7 +1220,7 @@ def peer_wins(entries: Sequence[BenchmarkEntry], variant: str) -> list[tuple[str
 def problem_curves(doc: Mapping[str, Any], problem: str) -> dict[str, dict[str, FloatArray]]:
     """The curves of one problem in a benchmark document, per method: time grid, quartiles and median.
 
-    The document holds them as computed by :func:`~plateau_lib.chapters.anls_benchmark.median_curves`.
+    The document holds them as computed by ``plateau_lib.chapters.anls_benchmark.median_curves``.
     """
     doc = check_benchmark(dict(doc))
     out = {}
