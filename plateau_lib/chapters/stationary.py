@@ -446,18 +446,6 @@ def _cell_summary(polish: PolishResult, X: FloatArray, y: FloatArray) -> dict:
     }
 
 
-def first_example(rows: Iterable[CatalogueRow], rule: str, predicate: Callable[[CatalogueRow], bool]) -> CatalogueRow:
-    """The first catalogue row (in catalogue order: width, then seed) that satisfies ``predicate``.
-
-    ``rule`` says in words what ``predicate`` asks; a catalogue with no such row raises
-    ``RuntimeError`` naming the rule (a showcase is never silently replaced).
-    """
-    for row in rows:
-        if predicate(row):
-            return row
-    raise RuntimeError(f"no run of the catalogue is {rule}: no example to show")
-
-
 def describe_widths(rows: Sequence[CatalogueRow], widths: Sequence[int]) -> str:
     """A sentence (Markdown): at which widths runs reached stationary points with more than one cell.
 
@@ -768,6 +756,48 @@ def most_cells_example(
     return ChosenExample(rule, width, search.seed, search.value[1], search)
 
 
+def find_example(
+    rows: Sequence[CatalogueRow], settings: CatalogueSettings, rule: str,
+    predicate: Callable[[CatalogueRow], bool], *, seed: int = 0, quick: bool = False,
+    max_tries: int = SHOWCASE_TRIES,
+) -> tuple[CatalogueRow, str]:
+    """The first catalogue row that satisfies ``predicate``, searching on past the catalogue.
+
+    ``rows`` is :func:`stationary_catalogue` of ``settings`` (``seed``, ``quick``); ``rule`` says
+    in words what ``predicate`` asks. The first row of the catalogue (width, then seed) that
+    qualifies is returned with ``rule``. A small catalogue (quick mode) may hold none; then the
+    seeds after it, ``seed + settings.n_seeds(quick)`` on (at most ``max_tries``), are run at
+    every width with the catalogue's settings, and the first qualifying run is returned with the
+    extended rule in words (a showcase is never silently replaced).
+
+    Raises
+    ------
+    RuntimeError
+        If no run qualifies within the search (the message names the rule).
+    """
+    if not isinstance(settings, CatalogueSettings):
+        raise TypeError(f"settings must be a CatalogueSettings, got {type(settings).__name__}")
+    found = next((r for r in rows if predicate(r)), None)
+    if found is not None:
+        return found, f"the first catalogue run {rule}"
+    first = int(seed) + settings.n_seeds(quick)
+
+    def run(s: int) -> CatalogueRow | None:
+        for width in settings.widths:
+            row = _catalogue_row((settings, width, s, bool(quick)))
+            if predicate(row):
+                return row
+        return None
+
+    search = first_seed(run, first, check_positive_int(max_tries, "max_tries"),
+                        lambda row: None if row is not None else f"no width gives a run {rule}")
+    if not search.found:
+        raise RuntimeError(f"no run of the catalogue nor of seeds {first}..{first + max_tries - 1} is {rule}: "
+                           "no example to show")
+    return search.value, (f"the first run {rule}: none of the catalogue's, so seeds from {first} on "
+                          f"(at most {max_tries}) at every width; seed {search.seed} qualifies")
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -988,7 +1018,7 @@ __all__ = [
     "describe_cells_1d",
     "describe_widths",
     "example_values",
-    "first_example",
+    "find_example",
     "first_polished_run",
     "gap_bound",
     "kinds_table",

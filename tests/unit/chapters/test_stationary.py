@@ -25,6 +25,7 @@ from plateau_lib.chapters.stationary import (
     CatalogueRow,
     CatalogueSettings,
     CellExample,
+    _catalogue_row,
     catalogue_2d_values,
     catalogue_table,
     catalogue_values,
@@ -33,7 +34,7 @@ from plateau_lib.chapters.stationary import (
     describe_cells_1d,
     describe_widths,
     example_values,
-    first_example,
+    find_example,
     first_polished_run,
     gap_bound,
     kinds_table,
@@ -194,12 +195,18 @@ def test_describe_cells_1d_names_the_reason():
         describe_cells_1d(ShallowReLU([1.0], [[1.0, 0.0]], [0.0]), np.zeros((3, 2)), np.ones(3))
 
 
-def test_first_example_takes_the_first_match_or_names_the_rule():
+def test_find_example_takes_the_first_match_then_searches_past_the_catalogue():
     rows = stationary_catalogue(SMALL, seed=0, executor=ThreadPoolExecutor(1))
-    first = first_example(rows, "polished", lambda r: r.polished)
-    assert first is next(r for r in rows if r.polished)
-    with pytest.raises(RuntimeError, match="no run of the catalogue is wider than 99"):
-        first_example(rows, "wider than 99", lambda r: r.width > 99)
+    first, rule = find_example(rows, SMALL, "polished", lambda r: r.polished)
+    assert first is next(r for r in rows if r.polished) and rule == "the first catalogue run polished"
+    # no catalogue row has seed 3: the search runs seeds 2, 3 (after the catalogue's 0, 1) at every width
+    later, rule = find_example(rows, SMALL, "of seed 3 at width 5", lambda r: r.seed == 3 and r.width == 5)
+    assert (later.seed, later.width) == (3, 5) and "seeds from 2 on" in rule and "seed 3 qualifies" in rule
+    assert later.loss == _catalogue_row((SMALL, 5, 3, False)).loss  # the run the catalogue would have made
+    with pytest.raises(RuntimeError, match=r"nor of seeds 2\.\.2 is wider than 99"):
+        find_example(rows, SMALL, "wider than 99", lambda r: r.width > 99, max_tries=1)
+    with pytest.raises(TypeError, match="CatalogueSettings"):
+        find_example(rows, "settings", "polished", lambda r: r.polished)
 
 
 def test_describe_cell_fits_in_2d():
