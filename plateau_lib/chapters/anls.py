@@ -54,6 +54,7 @@ from ..trainers.anls import ThresholdCandidates, threshold_gains, train_anls
 from . import register_study
 from .explanation import PlateauRow, plateau_rows, rows_to_arrays
 from .stationary import POLISH_DEMO, SHOWCASE_TRIES, first_polished_run
+from .tables import markdown_table
 
 FloatArray = NDArray[np.float64]
 
@@ -1409,50 +1410,40 @@ def exits_table(rows: Sequence[ExitRow]) -> str:
     def steps(lead: IterationLead) -> str:
         return f"{lead.gd_steps}" if lead.reached else f"> {lead.gd_budget}"
 
-    table = ["| seed | GD final | plateau | one sweep | GD steps to it | ANLS sweeps: loss | GD steps to it "
-             "| ANLS final |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        table.append(f"| {r.seed} | {r.gd_final:.2e} | {r.plateau_level:.4f} | {r.sweep.loss:.2e} "
-                     f"| {steps(r.sweep)} | {r.race.sweeps}: {r.race.loss:.2e} | {steps(r.race)} "
-                     f"| {r.anls_final:.2e} |")
-    return "\n".join(table)
+    header = ["seed", "GD final", "plateau", "one sweep", "GD steps to it", "ANLS sweeps: loss", "GD steps to it",
+              "ANLS final"]
+    return markdown_table(header, "r" * 8, (
+        [r.seed, f"{r.gd_final:.2e}", f"{r.plateau_level:.4f}", f"{r.sweep.loss:.2e}", steps(r.sweep),
+         f"{r.race.sweeps}: {r.race.loss:.2e}", steps(r.race), f"{r.anls_final:.2e}"] for r in rows))
 
 
 def variants_table(summary: Sequence[Mapping[str, Any]]) -> str:
     """:func:`variant_summary` as a Markdown table (one line per problem and variant)."""
-    table = ["| problem | variant | final loss: median [quartiles] | / lower bound (median) | sweeps (median) "
-             "| loss evaluations (median) |", "|---|---|---|---:|---:|---:|"]
-    for s in summary:
-        table.append(f"| `{s['problem']}` | {s['variant']} | {s['final_median']:.2e} [{s['final_q25']:.2e}, "
-                     f"{s['final_q75']:.2e}] | {s['ratio_median']:.1f} | {s['sweeps_median']:.0f} "
-                     f"| {s['nfev_median']:.0f} |")
-    return "\n".join(table)
+    header = ["problem", "variant", "final loss: median [quartiles]", "/ lower bound (median)", "sweeps (median)",
+              "loss evaluations (median)"]
+    return markdown_table(header, "lllrrr", (
+        [f"`{s['problem']}`", s["variant"], f"{s['final_median']:.2e} [{s['final_q25']:.2e}, {s['final_q75']:.2e}]",
+         f"{s['ratio_median']:.1f}", f"{s['sweeps_median']:.0f}", f"{s['nfev_median']:.0f}"] for s in summary))
 
 
 def benchmark_table(entries: Sequence[BenchmarkEntry]) -> str:
     """:func:`benchmark_entries` as a Markdown table (one line per problem and method)."""
-    table = ["| problem | method | final loss: median [quartiles] | / best known | / lower bound "
-             "| time to 2x best [s] | reached 2x | wall time [s] |", "|---|---|---|---:|---:|---:|---:|---:|"]
-    for e in entries:
-        lb = f"{e.ratio_to_lower_bound:.3g}" if np.isfinite(e.ratio_to_lower_bound) else "-"
-        table.append(f"| `{e.problem}` | {e.method} | {e.final_median:.2e} [{e.final_q25:.1e}, {e.final_q75:.1e}] "
-                     f"| {e.ratio_to_best:.3g} | {lb} | {_time_or_never(e.time_to_level)} | {e.reached}/{e.seeds} "
-                     f"| {e.wall_time:.3f} |")
-    return "\n".join(table)
+    header = ["problem", "method", "final loss: median [quartiles]", "/ best known", "/ lower bound",
+              "time to 2x best [s]", "reached 2x", "wall time [s]"]
+    return markdown_table(header, "lllrrrrr", (
+        [f"`{e.problem}`", e.method, f"{e.final_median:.2e} [{e.final_q25:.1e}, {e.final_q75:.1e}]",
+         f"{e.ratio_to_best:.3g}", f"{e.ratio_to_lower_bound:.3g}" if np.isfinite(e.ratio_to_lower_bound) else "-",
+         _time_or_never(e.time_to_level), f"{e.reached}/{e.seeds}", f"{e.wall_time:.3f}"] for e in entries))
 
 
 def goals_table(goals: Sequence[GoalVerdict]) -> str:
     """:func:`benchmark_goals` as a Markdown table, against the chapter's goals (``GOAL_*``)."""
-    table = [f"| problem | variant | final / best (goal <= {GOAL_FACTOR:g}) | time to {GOAL_LEVEL:g}x [s] "
-             f"| fastest peer | its time [s] | speed-up (goal >= {GOAL_SPEEDUP:g}) |",
-             "|---|---|---:|---:|---|---:|---:|"]
-    for g in goals:
-        table.append(f"| `{g.problem}` | {g.variant} | {g.ratio_to_best:.3g} {'yes' if g.final_ok else 'no'} "
-                     f"| {_time_or_never(g.time_to_level)} "
-                     f"| {g.best_peer if g.peer_reaches else '(none reaches it)'} "
-                     f"| {_time_or_never(g.best_peer_time)} "
-                     f"| {g.speedup:.3g} {'yes' if g.speed_ok else 'no'} |")
-    return "\n".join(table)
+    header = ["problem", "variant", f"final / best (goal <= {GOAL_FACTOR:g})", f"time to {GOAL_LEVEL:g}x [s]",
+              "fastest peer", "its time [s]", f"speed-up (goal >= {GOAL_SPEEDUP:g})"]
+    return markdown_table(header, "llrrlrr", (
+        [f"`{g.problem}`", g.variant, f"{g.ratio_to_best:.3g} {'yes' if g.final_ok else 'no'}",
+         _time_or_never(g.time_to_level), g.best_peer if g.peer_reaches else "(none reaches it)",
+         _time_or_never(g.best_peer_time), f"{g.speedup:.3g} {'yes' if g.speed_ok else 'no'}"] for g in goals))
 
 
 # ------------------------------------------------------------------ the data saved beside the figures

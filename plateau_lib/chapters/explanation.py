@@ -35,6 +35,7 @@ from ..result import TrainResult
 from ..sweeps import sweep
 from ..theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
 from . import register_study
+from .tables import markdown_table
 
 #: Largest relative distance between a plateau's median loss and its pattern's level
 #: :math:`L^*(D, S)` that the plateau detector can resolve: it accepts a stretch as flat
@@ -522,17 +523,11 @@ def measure_run(experiment: Experiment, result: TrainResult, *, seed: int) -> Ex
 
 def plateau_table(rows: Sequence[PlateauRow]) -> str:
     """A Markdown table of plateaus: steps, median loss, :math:`L^*(D,S)`, :math:`|S|`, changes, verdicts."""
-    table = [
-        "| plateau (steps) | median loss | $L^*(D,S)$ | $\\lvert S\\rvert$ "
-        "| raw changes inside | changes of $S$ inside | constant ($S$) "
-        "| constant (all neurons) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        table.append(f"| {r.start:.0f} to {r.end:.0f} | {r.level:.5f} | {r.lstar:.5f} "
-                     f"| {r.n_significant} | {r.raw_changes} | {r.weighted_changes} "
-                     f"| {'yes' if r.within else 'no'} | {'yes' if r.within_all else 'no'} |")
-    return "\n".join(table)
+    header = ["plateau (steps)", "median loss", "$L^*(D,S)$", "$\\lvert S\\rvert$", "raw changes inside",
+              "changes of $S$ inside", "constant ($S$)", "constant (all neurons)"]
+    return markdown_table(header, "l" * 8, (
+        [f"{r.start:.0f} to {r.end:.0f}", f"{r.level:.5f}", f"{r.lstar:.5f}", r.n_significant, r.raw_changes,
+         r.weighted_changes, "yes" if r.within else "no", "yes" if r.within_all else "no"] for r in rows))
 
 
 def describe_plateaus(rows: Sequence[PlateauRow]) -> str:

@@ -40,6 +40,7 @@ from ..sweeps import SeedSearch, first_seed, sweep
 from ..theory import SIGNIFICANCE_RTOL, cells_1d, check_neuron_set, feature_matrix
 from . import register_study
 from .explanation import rows_to_arrays
+from .tables import markdown_table
 
 #: Share of a run at its end in which pattern changes mark it as still sliding
 #: (:attr:`CatalogueRow.late_changes`).
@@ -812,19 +813,19 @@ def catalogue_table(rows: Sequence[CatalogueRow], widths: Sequence[int]) -> str:
     if not cols:
         raise ValueError("rows must not be empty")
     conv, pol = cols["converged"], cols["polished"]
-    table = ["| width $n$ | runs | converged | stationary (polished) | stationary levels $L^*$ "
-             "| lowest final loss, any run | lower bound ($n+1$ pieces) | lowest level / bound "
-             "| lowest loss / bound |", "|---|---|---|---|---|---|---|---|---|"]
+    header = ["width $n$", "runs", "converged", "stationary (polished)", "stationary levels $L^*$",
+              "lowest final loss, any run", "lower bound ($n+1$ pieces)", "lowest level / bound", "lowest loss / bound"]
+    lines = []
     for w in widths:
         sel = cols["width"] == w
         levels = sorted({round(v, 6) for v in cols["polished_loss"][sel & pol]})
         lowest = float(np.min(np.where(pol, cols["polished_loss"], cols["loss"])[sel]))
         lb = float(cols["lower_bound"][sel][0])
         ratios = [f"{v / lb:.0f}" if lb > 1e-12 else "(bound 0)" for v in (min(levels, default=np.nan), lowest)]
-        table.append(f"| {w} | {sel.sum()} | {(conv & sel).sum()} | {(pol & sel).sum()} | "
-                     f"{', '.join(f'{v:.4g}' for v in levels) or '-'} | {lowest:.3e} | {lb:.2e} | {ratios[0]} "
-                     f"| {ratios[1]} |".replace("| nan |", "| - |"))
-    return "\n".join(table)
+        cells = [w, sel.sum(), (conv & sel).sum(), (pol & sel).sum(), ", ".join(f"{v:.4g}" for v in levels) or "-",
+                 f"{lowest:.3e}", f"{lb:.2e}", *ratios]
+        lines.append(["-" if str(c) == "nan" else c for c in cells])
+    return markdown_table(header, "l" * 9, lines)
 
 
 def stationary_kinds(rows: Iterable[CatalogueRow]) -> dict[tuple, list[CatalogueRow]]:
@@ -847,17 +848,16 @@ def kinds_table(rows: Iterable[CatalogueRow]) -> str:
     One line per kind: the seeds that reached it, its cells, and the largest deviation on a
     determined cell and the smallest on an undetermined one (relative to :math:`\\max|y|`).
     """
-    table = ["| width $n$ | seeds | loss $= L^*$ | cells | determined "
-             "| outside every active set | shared, undetermined "
-             "| largest deviation, determined | smallest deviation, undetermined |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    header = ["width $n$", "seeds", "loss $= L^*$", "cells", "determined", "outside every active set",
+              "shared, undetermined", "largest deviation, determined", "smallest deviation, undetermined"]
+    lines = []
     for (w, level, n_cells, n_det, n_out, n_sh), rs in stationary_kinds(rows).items():
         det = max(r.determined_deviation for r in rs)
         und = min(r.undetermined_deviation for r in rs)
-        row = (f"| {w} | {', '.join(str(r.seed) for r in rs)} | {level:.5f} | {n_cells} "
-               f"| {n_det} | {n_out} | {n_sh} | {det:.1e} | {und:.1e} |")
-        table.append(row.replace("nan", "-"))
-    return "\n".join(table)
+        cells = [w, ", ".join(str(r.seed) for r in rs), f"{level:.5f}", n_cells, n_det, n_out, n_sh,
+                 f"{det:.1e}", f"{und:.1e}"]
+        lines.append([str(c).replace("nan", "-") for c in cells])
+    return markdown_table(header, "l" * 9, lines)
 
 
 # --------------------------------------------------------------------------- checks
