@@ -70,7 +70,7 @@ book: install
 # JupyterLab and the browser serve the browser checks (the built pages; the explorers live).
 test: install browser $(LAB_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 # The unit tests with Hypothesis drawing new random examples on every run (make test draws a
 # fixed set: the "ci" profile of tests/conftest.py).

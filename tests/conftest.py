@@ -88,6 +88,18 @@ def converged_run():
     return X, y, result
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests of the executed book run on one xdist worker (``--dist loadgroup``).
+
+    They share one execution and one build (``executed``, ``built_html``), which the first worker
+    to need them computes while any other waits on a lock; kept on one worker, that worker does the
+    work and the other runs everything else meanwhile.
+    """
+    for item in items:
+        if {"executed", "built_html"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("book"))
+
+
 # --------------------------------------------------------------------------------------
 # The book, executed once in quick mode and built once (shared by test_book.py and
 # test_browser_check.py, and by the pytest-xdist workers of one session)
