@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pip installs uv (pinned in constraints.txt), and uv installs the locked set into the venv: the
+# same pins, in a quarter of pip's time (about 25 s against 2 minutes for the whole set).
+UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python
 # MathJax for the book's pages (math without network access), from the npm registry.
 MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
@@ -15,8 +18,9 @@ install: $(STAMP) $(MATHJAX)
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet -c constraints.txt uv
+	$(UV_INSTALL) -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(UV_INSTALL) --no-deps -e .
 	touch $(STAMP)
 
 # npm ci installs exactly tools/mathjax/package-lock.json (and writes $(MATHJAX)). Without npm
@@ -57,7 +61,7 @@ browser:
 # JupyterLab (requirements-lab.txt): to work in the chapters, and for the live explorer test.
 LAB_STAMP := $(VENV)/.lab-installed
 $(LAB_STAMP): $(STAMP) requirements-lab.txt constraints.txt
-	$(BIN)/python -m pip install --quiet -r requirements-lab.txt -c constraints.txt
+	$(UV_INSTALL) -r requirements-lab.txt -c constraints.txt
 	touch $(LAB_STAMP)
 
 lab: install $(LAB_STAMP)

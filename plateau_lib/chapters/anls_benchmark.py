@@ -53,6 +53,13 @@ Run::
     python -m plateau_lib bench best-known [--restarts 100]     # once; writes benchmarks/best_known.json
     python -m plateau_lib bench anls [--quick] [--output DIR]   # writes DIR/bench_anls.{json,csv}
 
+Both run their tasks on ``--workers`` local processes (the default, ``--executor processes``),
+on a local Dask cluster of ``--workers`` single-threaded workers (``--executor dask``), or on an
+existing Dask cluster (``--scheduler tcp://HOST:8786``, whose workers need ``plateau_lib``); Dask
+is the ``dask`` extra. Each task is seeded by its own key (problem and seed, or restart index)
+and the rows come back in the tasks' order, so every executor gives the same rows and losses;
+only wall times differ (:mod:`plateau_lib.chapters.executors`).
+
 The cached best-known losses and the committed results live in the repository's
 ``benchmarks/`` folder (:data:`BENCHMARK_DIR`), next to the other benchmarks; this module is
 part of the library so that Chapter 4, the tests and the command line import it from anywhere.
@@ -61,9 +68,7 @@ part of the library so that Chapter 4, the tests and the command line import it 
 from __future__ import annotations
 
 import csv
-import ctypes
 import datetime
-import glob
 import io
 import json
 import math
@@ -71,7 +76,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +93,7 @@ from ..targets import grid, target_values
 from ..trainers import train, train_anls, train_lm
 from . import register_study
 from .anls import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
+from .executors import SerialExecutor, limit_blas_threads, make_executor, open_executor  # noqa: F401 (re-exported)
 
 #: The repository's ``benchmarks/`` folder (plateau_lib is installed in editable mode from the repository).
 BENCHMARK_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -198,53 +204,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-# ----------------------------------------------------------------------------- threads
-
-
-def limit_blas_threads(threads: int = 1) -> int:
-    """Set the thread count of every OpenBLAS loaded by NumPy and SciPy (ctypes); returns how many.
-
-    NumPy and SciPy wheels each bundle their own OpenBLAS (``numpy.libs``, ``scipy.libs``):
-    ``scipy.optimize.least_squares`` factorises with SciPy's, so both must be limited.
-    """
-    import scipy
-    import scipy.linalg  # noqa: F401  (maps SciPy's OpenBLAS into the process)
-
-    paths = []
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = [line.split()[-1] for line in maps if "openblas" in line.lower()]
-    except OSError:
-        pass
-    for module in (np, scipy):
-        libs = os.path.join(os.path.dirname(os.path.dirname(module.__file__)), f"{module.__name__}.libs")
-        paths += sorted(glob.glob(os.path.join(libs, "*openblas*")))
-    done = 0
-    for path in dict.fromkeys(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in (f"{prefix}set_num_threads{suffix}" for prefix in ("scipy_openblas_", "openblas_")
-                     for suffix in ("64_", "_64_", "")):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.argtypes, fn.restype = [ctypes.c_int], None
-                fn(threads)
-                done += 1
-                break
-    return done
-
-
-def _worker_init() -> None:
-    limit_blas_threads(1)
-
-
-def make_executor(workers: int) -> Executor:
-    """A process pool whose workers use single-threaded OpenBLAS."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
 
 
 # ----------------------------------------------------------------------------- one task
@@ -368,7 +327,10 @@ def run_restart(task: RestartTask) -> float:
 
 def compute_best_known(problems: Sequence[BenchProblem], *, restarts: int = 100, workers: int = 2,
                        progress: bool = True, executor: Executor | None = None) -> dict[str, Any]:
-    """Best-known losses: best of ``restarts`` LM runs and of ``restarts`` ANLS+LM runs per problem."""
+    """Best-known losses: best of ``restarts`` LM runs and of ``restarts`` ANLS+LM runs per problem.
+
+    The restarts run on ``executor`` if given (left open), else on ``workers`` local processes.
+    """
     tasks = [RestartTask(p, kind, i) for p in problems for kind in ("lm", "anls+lm") for i in range(restarts)]
     start = time.perf_counter()
     losses = _sweep(run_restart, tasks, workers=workers, progress=progress, desc="best-known", executor=executor)
@@ -435,18 +397,23 @@ def load_best_known(path: Path, problems: Sequence[BenchProblem]) -> dict[str, d
 
 def _sweep(fn: Callable, items: list, *, workers: int, progress: bool, desc: str,
            executor: Executor | None) -> list:
-    if executor is not None:
-        return sweep(fn, items, executor=executor, progress=progress, desc=desc)
-    if workers <= 1:
-        limit_blas_threads(1)
+    """``[fn(item) for item in items]`` in the items' order, on ``executor`` or else a pool of ``workers``
+    local processes (:func:`~plateau_lib.chapters.executors.open_executor`)."""
+    if executor is None:
+        with open_executor("processes", workers=workers) as pool:
+            return _sweep(fn, items, workers=workers, progress=progress, desc=desc, executor=pool)
+    if isinstance(executor, SerialExecutor):  # in this process: one task at a time, under the progress bar
         return sweep(fn, items, max_workers=1, progress=progress, desc=desc)
-    with make_executor(workers) as pool:
-        return sweep(fn, items, executor=pool, progress=progress, desc=desc)
+    return sweep(fn, items, executor=executor, progress=progress, desc=desc)
 
 
 def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, workers: int = 2,
                   progress: bool = True, executor: Executor | None = None) -> dict[str, Any]:
-    """Run ``suite``; returns the results document (settings, rows, summary, goals)."""
+    """Run ``suite``; returns the results document (settings, rows, summary, goals).
+
+    The (problem, seed) tasks run on ``executor`` if given (left open; ``workers`` is then only
+    recorded), else on ``workers`` local processes; the rows are in the suite's order either way.
+    """
     refs = {}
     for p in suite.problems:
         entry = best_known[p.name]
