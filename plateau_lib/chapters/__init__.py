@@ -34,6 +34,7 @@ STUDY_MODULES = (
     "plateau_lib.chapters.stationary",
     "plateau_lib.chapters.anls",
     "plateau_lib.chapters.anls_benchmark",
+    "plateau_lib.chapters.anls_race",
 )
 
 S = TypeVar("S")

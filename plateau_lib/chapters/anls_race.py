@@ -596,9 +596,103 @@ def format_pivot(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- for the page
+
+
+def load_race(path: Path = RACE_PATH) -> dict[str, Any]:
+    """The committed race results (``FileNotFoundError`` names the command that writes them)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no race results at {path}; create them with `{RACE_COMMAND}`") from None
+
+
+def race_staleness(doc: dict[str, Any], suite: RaceSuite = FULL_RACE) -> list[str]:
+    """Why ``doc`` no longer describes ``suite`` run by the current trainers (empty: it does)."""
+    out = []
+    if doc.get("trainers_fingerprint") != trainers_fingerprint():
+        out.append(f"the trainers' code changed (fingerprint {doc.get('trainers_fingerprint')} -> "
+                   f"{trainers_fingerprint()})")
+    have = {p["name"]: p for p in doc["suite"]["problems"]}
+    for p in suite.problems:
+        if have.get(p.name) != asdict(p):
+            out.append(f"problem {p.name} is missing or changed")
+    if tuple(doc["suite"]["methods"]) != suite.methods or tuple(doc["suite"]["seeds"]) != suite.seeds:
+        out.append("the methods or seeds changed")
+    return out
+
+
+def race_curve(doc: dict[str, Any], problem: str, method: str, points: int = 80) -> dict[str, FloatArray]:
+    """Quartiles over race seeds of (best loss so far) / (best-known), on a log grid of the budget."""
+    rows = [r for r in doc["rows"] if r["problem"] == problem and r["method"] == method]
+    budget = rows[0]["budget"]
+    t = np.geomspace(budget * 1e-3, budget, points)
+    ref = doc["best_known"][problem]["reference"]
+    curves = np.array([best_so_far(r["events"], t) / ref for r in rows])
+    q = np.percentile(curves, [25, 50, 75], axis=0, method="lower")
+    return {"time": t, "q25": q[0], "median": q[1], "q75": q[2]}
+
+
+def peer_wins(doc: dict[str, Any]) -> list[tuple[str, str, float, float]]:
+    """Every (problem, peer) whose median best at the budget is below ANLS's: (problem, peer, peer, anls)."""
+    out = []
+    for p in doc["suite"]["problems"]:
+        row = doc["pivot"].get(p["name"], {})
+        if "anls" not in row:
+            continue
+        for m in PEERS:
+            if m in row and row[m] < row["anls"]:
+                out.append((p["name"], m, row[m], row["anls"]))
+    return out
+
+
+def verdict_text(doc: dict[str, Any]) -> str:
+    """The goals, measured, in sentences (Markdown), for tuning and held-out problems."""
+    parts = []
+    for role in ("held-out", "tuning"):
+        goals = [g for g in doc["goals"] if g["role"] == role]
+        if not goals:
+            continue
+        s = goal_summary(goals, role)
+        miss = [g for g in goals if not g["single_ok"]]
+        single = (f"one default run ends within {GOAL_SINGLE_RATIO:g} times the best-known loss "
+                  f"(median over {len(doc['single_anls'][goals[0]['problem']])} initialisations) on "
+                  f"{s['single_ok']} of {s['problems']}")
+        if miss:
+            single += " (not on " + ", ".join(f"`{g['problem']}`: {g['single_ratio']:.3g}" for g in miss) + ")"
+        eq = (f"at equal wall time ANLS's median best loss is at most every peer's on {s['equal_time_ok']} of "
+              f"{s['problems']} ({s['equal_time_share']:.0%}; goal {GOAL_EQUAL_TIME_SHARE:.0%}: "
+              f"{'met' if s['equal_time_goal_met'] else 'not met'})")
+        speed = (f"it reaches twice the best-known loss at least {GOAL_SPEEDUP_LOW_D:g} times (d <= 2) or "
+                 f"{GOAL_SPEEDUP_HIGH_D:g} times (d >= 3) sooner than the best peer on {s['speed_ok']} of "
+                 f"{s['problems']}")
+        parts.append(f"**{role.capitalize()} problems:** {single}; {eq}; {speed}.")
+    return " ".join(parts)
+
+
+def race_values(doc: dict[str, Any]) -> dict[str, Any]:
+    """Numbers of the race for the prose (glue)."""
+    out: dict[str, Any] = {"race_seeds": len(doc["suite"]["seeds"]), "race_minutes": doc["seconds"] / 60,
+                           "race_tasks": len(doc["rows"]),
+                           "race_restarts": int(sum(r["restarts"] for r in doc["rows"])),
+                           "gd_lr": doc["step_sizes"]["gd"]["chosen"],
+                           "adam_lr": doc["step_sizes"]["adam"]["chosen"],
+                           "goal_single": GOAL_SINGLE_RATIO, "goal_share": GOAL_EQUAL_TIME_SHARE,
+                           "goal_speed_low": GOAL_SPEEDUP_LOW_D, "goal_speed_high": GOAL_SPEEDUP_HIGH_D}
+    for role in ("tuning", "held-out"):
+        s = goal_summary(doc["goals"], role)
+        key = role.replace("-", "_")
+        out.update({f"{key}_problems": s["problems"], f"{key}_equal_ok": s["equal_time_ok"],
+                    f"{key}_single_ok": s["single_ok"], f"{key}_speed_ok": s["speed_ok"]})
+    return out
+
+
 __all__ = [
     "FULL_RACE", "HELD_OUT", "HELD_OUT_TARGETS", "METHODS", "PEERS", "PROBLEMS", "QUICK_RACE", "RACE_PATH",
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
     "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
-    "trainers_fingerprint", "tune_step_sizes",
+    "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
+    "verdict_text", "race_values",
 ]

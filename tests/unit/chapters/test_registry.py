@@ -9,6 +9,7 @@ def test_studies_are_registered_by_name():
     from plateau_lib.chapters import (
         anls,
         anls_benchmark,
+        anls_race,
         explanation,
         get_study,
         quantification,
@@ -21,6 +22,7 @@ def test_studies_are_registered_by_name():
         "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
         "anls_variants": anls.VARIANTS, "anls_exits": anls.EXITS, "anls_benchmark": anls_benchmark.FULL,
         "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation.SEED_STATISTICS,
+        "anls_race": anls_race.FULL_RACE, "anls_race_quick": anls_race.QUICK_RACE,
     }
     assert study_names() == sorted(expected)
     for name, settings in expected.items():
