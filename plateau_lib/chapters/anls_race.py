@@ -648,6 +648,21 @@ def peer_wins(doc: dict[str, Any]) -> list[tuple[str, str, float, float]]:
     return out
 
 
+def peer_wins_text(doc: dict[str, Any]) -> str:
+    """Markdown: every problem where a peer's median best at the budget is below ANLS's."""
+    wins = peer_wins(doc)
+    if not wins:
+        return "No peer ends below ANLS's median best loss at the budget on any problem."
+    by_problem: dict[str, list[str]] = {}
+    for problem, peer, v, _ in wins:
+        by_problem.setdefault(problem, []).append(f"{peer} {v:.3g}")
+    roles = {p["name"]: p["role"] for p in doc["suite"]["problems"]}
+    items = [f"`{name}` ({roles[name]}; ANLS {doc['pivot'][name]['anls']:.3g} against " + ", ".join(v) + ")"
+             for name, v in by_problem.items()]
+    return (f"A peer ends below ANLS's median best loss at the budget on {len(by_problem)} of "
+            f"{len(doc['pivot'])} problems (ratios to the best-known loss): " + "; ".join(items) + ".")
+
+
 def verdict_text(doc: dict[str, Any]) -> str:
     """The goals, measured, in sentences (Markdown), for tuning and held-out problems."""
     parts = []
@@ -675,7 +690,7 @@ def verdict_text(doc: dict[str, Any]) -> str:
 def race_values(doc: dict[str, Any]) -> dict[str, Any]:
     """Numbers of the race for the prose (glue)."""
     out: dict[str, Any] = {"race_seeds": len(doc["suite"]["seeds"]), "race_minutes": doc["seconds"] / 60,
-                           "race_tasks": len(doc["rows"]),
+                           "race_tasks": len(doc["rows"]), "dedicated": doc["suite"]["dedicated_restarts"],
                            "race_restarts": int(sum(r["restarts"] for r in doc["rows"])),
                            "gd_lr": doc["step_sizes"]["gd"]["chosen"],
                            "adam_lr": doc["step_sizes"]["adam"]["chosen"],
@@ -694,5 +709,5 @@ __all__ = [
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
     "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
     "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
-    "verdict_text", "race_values",
+    "peer_wins_text", "verdict_text", "race_values",
 ]
