@@ -625,14 +625,15 @@ def race_staleness(doc: dict[str, Any], suite: RaceSuite = FULL_RACE) -> list[st
 
 
 def race_curve(doc: dict[str, Any], problem: str, method: str, points: int = 80) -> dict[str, FloatArray]:
-    """Quartiles over race seeds of (best loss so far) / (best-known), on a log grid of the budget."""
+    """Least, median and largest over race seeds of (best loss so far) / (best-known), on a log grid
+    of the budget (``low``, ``median``, ``high``; ``inf`` where a seed has no record yet)."""
     rows = [r for r in doc["rows"] if r["problem"] == problem and r["method"] == method]
     budget = rows[0]["budget"]
     t = np.geomspace(budget * 1e-3, budget, points)
     ref = doc["best_known"][problem]["reference"]
     curves = np.array([best_so_far(r["events"], t) / ref for r in rows])
-    q = np.percentile(curves, [25, 50, 75], axis=0, method="lower")
-    return {"time": t, "q25": q[0], "median": q[1], "q75": q[2]}
+    return {"time": t, "low": curves.min(axis=0), "median": np.median(curves, axis=0),
+            "high": curves.max(axis=0)}
 
 
 def peer_wins(doc: dict[str, Any]) -> list[tuple[str, str, float, float]]:
