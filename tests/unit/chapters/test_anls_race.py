@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -146,3 +147,50 @@ def test_a_race_row_is_a_loss_of_the_network_it_reports():
     res = race.run_once("lm", p, net, X, y, rng, STEPS)
     c, W, b = res.net.c, res.net.W, res.net.b
     assert evaluate(c, W, b, X, y).loss == pytest.approx(res.final_loss, rel=1e-12)
+
+
+def _page_doc() -> dict:
+    """A hand-made race document: one tuning and one held-out problem, three methods, two seeds."""
+    problems = [race.TUNING[0], race.HELD_OUT[0]]
+    rows = []
+    for p in problems:
+        for method, events in (("anls", [(0.1, 4.0), (0.5, 1.0)]), ("lm", [(0.2, 3.0), (0.9, 1.5)]),
+                               ("gd", [(0.3, 8.0)])):
+            for seed in (0, 1):
+                ev = events if p.role == "tuning" or method != "lm" else [(0.2, 0.8)]
+                rows.append({"problem": p.name, "role": p.role, "d": p.d, "method": method, "seed": seed,
+                             "budget": 1.0, "events": ev, "restarts": 2, "best": ev[-1][1], "best_restart": 1})
+    best = race.best_known(problems, rows, [])
+    for r in rows:
+        ref = best[r["problem"]]["reference"]
+        r["ratio_at_budget"] = r["best"] / ref
+        r["time_to_2x"] = race.first_time_below(r["events"], 2 * ref)
+    suite = race.RaceSuite("test", tuple(problems), (0, 1), methods=("anls", "lm", "gd"))
+    doc = {"rows": rows, "best_known": best, "single_anls": {p.name: [1.0, 1.1] for p in problems},
+           "suite": {**dataclasses.asdict(dataclasses.replace(suite, problems=())),
+                     "problems": [dataclasses.asdict(p) for p in problems]},
+           "step_sizes": {"gd": {"chosen": 0.1}, "adam": {"chosen": 0.01}}, "seconds": 120.0,
+           "trainers_fingerprint": race.trainers_fingerprint()}
+    doc["pivot"] = race.pivot(doc)
+    doc["goals"] = race.race_goals(doc)
+    return doc, suite
+
+
+def test_page_helpers_report_what_the_rows_say():
+    doc, suite = _page_doc()
+    assert race.race_staleness(doc, suite) == []
+    assert "fingerprint" in race.race_staleness({**doc, "trainers_fingerprint": "0"}, suite)[0]
+    held = race.HELD_OUT[0].name
+    # on the held-out problem LM (0.8) beats ANLS (1.0); on the tuning problem ANLS is best
+    assert race.peer_wins(doc) == [(held, "lm", 1.0, 1.25)]
+    assert f"`{held}`" in race.peer_wins_text(doc) and "1 of 2 problems" in race.peer_wins_text(doc)
+    c = race.race_curve(doc, race.TUNING[0].name, "anls")
+    assert c["median"][-1] == 1.0 and np.isinf(c["median"][0])
+    text = race.verdict_text(doc)
+    assert "**Held-out problems:**" in text and "on 0 of 1 (0%" in text
+    assert "**Tuning problems:**" in text and "on 1 of 1 (100%" in text
+    values = race.race_values(doc)
+    assert values["held_out_equal_ok"] == 0 and values["tuning_equal_ok"] == 1
+    table = race.format_pivot(doc)
+    assert f"| {held} | held-out |" in table and "**0.8**" not in table  # ratios, not losses
+    assert "**1**" in table
