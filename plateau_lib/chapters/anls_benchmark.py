@@ -253,7 +253,7 @@ def run_method(method: str, problem: BenchProblem, seed: int, budgets: Budgets,
         "lbfgs": ("lbfgs", b.lbfgs_steps, {}),
         "lm": ("lm", b.lm_steps, {"algorithm": "trf"}),
         "oga": ("oga", problem.width, {"rng": np.random.default_rng(seed)}),
-        "anls": ("anls", b.anls_sweeps, {"preset": "design"}),
+        "anls": ("anls", b.anls_sweeps, {}),
         "anls-joint": ("anls", b.anls_sweeps, joint),
     }
     if method == "gd+anls":

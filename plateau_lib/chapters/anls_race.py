@@ -607,38 +607,6 @@ def format_pivot(doc: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- for the page
 
 
-#: The committed cost measurements (``python -m benchmarks.bench_anls_cost``).
-COST_PATH = BENCHMARK_DIR / "results" / "anls_cost.json"
-
-
-def load_cost(path: Path = COST_PATH) -> dict[str, Any]:
-    """The committed measurements of what a sweep costs (``benchmarks/bench_anls_cost.py``)."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no cost measurements at {path}; create them with "
-                                "`python -m benchmarks.bench_anls_cost`") from None
-
-
-def cost_values(cost: dict[str, Any]) -> dict[str, float]:
-    """The sweep at the goal's size, its limit, and a gradient step there (for the prose)."""
-    goal = cost["goal"]
-    measured = goal["measured"]
-    return {"cost_goal_m": goal["m"], "cost_goal_n": goal["n"], "cost_goal_d": goal["d"],
-            "cost_goal_seconds": measured["sweep_median_s"], "cost_goal_limit": goal["seconds"],
-            "cost_goal_grad": measured["grad_step_s"],
-            "cost_goal_steps": measured["sweep_median_s"] / measured["grad_step_s"]}
-
-
-def cost_verdict(cost: dict[str, Any]) -> str:
-    """Whether the sweep at the goal's size is within its limit, in words."""
-    v = cost_values(cost)
-    return ("the goal is met" if v["cost_goal_seconds"] <= v["cost_goal_limit"]
-            else f"the goal is not met: {v['cost_goal_seconds'] / v['cost_goal_limit']:.1f} times over")
-
-
 def load_race(path: Path = RACE_PATH) -> dict[str, Any]:
     """The committed race results (``FileNotFoundError`` names the command that writes them)."""
     import json
@@ -737,15 +705,6 @@ def race_values(doc: dict[str, Any]) -> dict[str, Any]:
                            "adam_lr": doc["step_sizes"]["adam"]["chosen"],
                            "goal_single": GOAL_SINGLE_RATIO, "goal_share": GOAL_EQUAL_TIME_SHARE,
                            "goal_speed_low": GOAL_SPEEDUP_LOW_D, "goal_speed_high": GOAL_SPEEDUP_HIGH_D}
-    held = [p for p in doc["suite"]["problems"] if p["role"] == "held-out"]
-    if held:
-        dims = sorted({p["d"] for p in held})
-        out.update({"held_out_dims": ", ".join(map(str, dims[:-1])) + f" and {dims[-1]}",
-                    "held_out_m_min": min(p["m"] for p in held), "held_out_m_max": max(p["m"] for p in held),
-                    "held_out_n_min": min(p["width"] for p in held),
-                    "held_out_n_max": max(p["width"] for p in held),
-                    "held_out_noisy": sum(p["noise"] > 0 for p in held)})
-    out["race_level"] = LEVELS[0]
     for role in ("tuning", "held-out"):
         s = goal_summary(doc["goals"], role)
         key = role.replace("-", "_")
@@ -759,5 +718,5 @@ __all__ = [
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
     "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
     "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
-    "peer_wins_text", "verdict_text", "load_cost", "cost_values", "cost_verdict", "race_values",
+    "peer_wins_text", "verdict_text", "race_values",
 ]
