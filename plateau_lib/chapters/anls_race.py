@@ -714,6 +714,7 @@ def race_values(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "RESTART_SCHEMES", "RUN_CAPS", "STEP_GRIDS", "TUNING_STEPS", "LEVELS", "EVENT_RTOL",
     "FULL_RACE", "HELD_OUT", "HELD_OUT_TARGETS", "METHODS", "PEERS", "PROBLEMS", "QUICK_RACE", "RACE_PATH",
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
     "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",

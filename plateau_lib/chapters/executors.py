@@ -3,11 +3,11 @@
 :func:`open_executor` opens a :class:`concurrent.futures.Executor` of one of :data:`KINDS` and
 closes it (pool, Dask client and local cluster) on exit, also on Ctrl-C:
 
-``"serial"``     in this process, one task after the other;
-``"processes"``  a pool of ``workers`` local processes (one worker: in this process);
-``"dask"``       Dask distributed: a local cluster of ``workers`` single-threaded worker
-                 processes, or the existing cluster whose scheduler is at ``scheduler``
-                 (its workers must have ``plateau_lib`` installed).
+- ``"serial"``: in this process, one task after the other;
+- ``"processes"``: a pool of ``workers`` local processes (one worker: in this process);
+- ``"dask"``: Dask distributed, a local cluster of ``workers`` single-threaded worker
+  processes, or the existing cluster whose scheduler is at ``scheduler`` (its workers must
+  have ``plateau_lib`` installed).
 
 Every kind runs each worker's OpenBLAS on one thread (:func:`limit_blas_threads`), so a task
 computes the same bits wherever it runs: a study whose tasks are seeded by their own keys gives
@@ -108,6 +108,7 @@ class SerialExecutor(Executor):
     """Runs each task in this process when it is submitted (its future is done on return)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Run ``fn`` with the given arguments now, in this process; a finished future."""
         future: Future = Future()
         future.set_running_or_notify_cancel()
         try:
