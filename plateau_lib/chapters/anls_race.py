@@ -21,8 +21,8 @@ initial networks, and the task's key alone fixes its seeds, so a task gives the 
 any executor (only the times differ).
 
 Problems (:data:`TUNING`, :data:`HELD_OUT`). The *tuning* problems are the six problems of the
-step-budget benchmark (:mod:`plateau_lib.chapters.anls_benchmark`), on which the ANLS preset
-``"joint"`` (the default of :func:`~plateau_lib.trainers.anls.train_anls`) and the gradient
+step-budget benchmark (:mod:`plateau_lib.chapters.anls_benchmark`), on which the ANLS options
+``anls-joint`` (:func:`~plateau_lib.chapters.anls.anls_joint_options`) and the gradient
 descent and Adam step sizes (:func:`tune_step_sizes`) were chosen. The *held-out* problems were
 fixed before any option was chosen on them and are never used to choose one: two targets for
 each of :math:`d = 1, 2, 3, 5`, random (non-equispaced) points, most with noise, :math:`m` from 40
@@ -30,7 +30,8 @@ to :math:`10^4`, widths from 6 to 200.
 
 Best-known losses (:func:`best_known`). The smallest loss seen in every run of the race (which
 method, race seed and restart found it) and in dedicated restarts (LM from random breakpoints
-or lazy initialisations, and the default ANLS followed by LM), with the counts of both; in 1-D
+or lazy initialisations, and the default ANLS followed by LM;
+:func:`~plateau_lib.chapters.anls_benchmark.run_restart`), with the counts of both; in 1-D
 the exact segmentation lower bound (fact 5) beside it where :math:`m \le 2000`. The results
 record a fingerprint of the trainers' source code (:func:`trainers_fingerprint`): results made
 by other code are stale.
@@ -59,9 +60,10 @@ import numpy as np
 from ..lower_bound import segmentation_lower_bound
 from ..network import init_network
 from ..targets import grid, target_values
-from ..trainers import train, train_anls, train_lm
+from ..trainers import train, train_anls
 from . import register_study
-from .anls_benchmark import BENCHMARK_DIR, FLOOR_RTOL, _quartiles, _sweep, _versions, cpu_name
+from .anls import anls_joint_options
+from .anls_benchmark import BENCHMARK_DIR, FLOOR_RTOL, RestartTask, _quartiles, _sweep, _versions, cpu_name, run_restart
 from .anls_benchmark import PROBLEMS as BENCH_PROBLEMS
 
 #: The committed results of the full race, which Chapter 4 reads.
@@ -171,8 +173,8 @@ PROBLEMS = TUNING + HELD_OUT
 # ----------------------------------------------------------------------------- methods
 
 
-#: Every method of the race; ``anls`` is ``train_anls``'s default (preset "joint"),
-#: ``anls-design`` its preset "design" (the literal reading of the design).
+#: Every method of the race; ``anls`` is ``train_anls`` with the benchmark's ``anls-joint`` options
+#: (:func:`~plateau_lib.chapters.anls.anls_joint_options`), ``anls-design`` with the design's.
 METHODS = ("gd", "adam", "lbfgs", "lm", "oga", "anls", "anls-design")
 #: The methods of the full race (``anls-design`` is shown in the chapter's earlier sections).
 RACE_METHODS = ("gd", "adam", "lbfgs", "lm", "oga", "anls")
@@ -219,9 +221,9 @@ def run_once(method: str, problem: RaceProblem, net, X, y, rng: np.random.Genera
     if method == "oga":
         return train(net, X, y, "oga", rng=rng)
     if method == "anls":
-        return train_anls(net, X, y, sweeps=cap)
+        return train_anls(net, X, y, sweeps=cap, **anls_joint_options(problem.d))
     if method == "anls-design":
-        return train_anls(net, X, y, sweeps=cap, preset="design")
+        return train_anls(net, X, y, sweeps=cap)  # the design's options
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -360,34 +362,21 @@ def tune_step_sizes(problems: Sequence[RaceProblem], *, workers: int = 2, progre
 # ----------------------------------------------------------------------------- best known
 
 
-@dataclass(frozen=True)
-class DedicatedTask:
-    problem: RaceProblem
-    kind: str  # "lm" or "anls+lm"
-    index: int
-
-
-#: LM iterations of a dedicated restart; on problems with m * n above DEDICATED_SMALL (where one
-#: iteration factorises a Jacobian of m rows and n (d + 2) columns) only DEDICATED_LM_STEPS_LARGE,
-#: and there no LM restarts from random networks (the race runs many of those already).
+#: LM iterations of a dedicated restart (:class:`~plateau_lib.chapters.anls_benchmark.RestartTask`);
+#: on problems with m * n above DEDICATED_SMALL (where one iteration factorises a Jacobian of m
+#: rows and n (d + 2) columns) only DEDICATED_LM_STEPS_LARGE, and there no LM restarts from
+#: random networks (the race runs many of those already).
 DEDICATED_LM_STEPS = 1000
 DEDICATED_LM_STEPS_LARGE = 20
 DEDICATED_SMALL = 50_000
 
 
-def run_dedicated(task: DedicatedTask) -> float:
-    """Final loss of one dedicated restart: LM from breakpoints / lazy, or default ANLS then LM."""
-    p = task.problem
-    X, y = p.data()
-    rng = np.random.default_rng([100_000 + task.index, zlib.crc32(p.name.encode())])
-    if task.kind == "lm":
-        scheme = "uniform_breakpoints" if p.d == 1 else "lazy"
-        net = init_network(p.width, p.d, scale=(0.3, 1.0, 3.0)[task.index % 3], rng=rng, scheme=scheme)
-    else:
-        net = init_network(p.width, p.d, scale=p.init_scale, rng=rng, scheme=p.init_scheme)
-        net = train_anls(net, X, y).net
-    steps = DEDICATED_LM_STEPS if p.m * p.width <= DEDICATED_SMALL else DEDICATED_LM_STEPS_LARGE
-    return float(train_lm(net, X, y, steps=steps, record_every=steps).final_loss)
+def dedicated_tasks(problems: Sequence[RaceProblem], restarts: int) -> list[RestartTask]:
+    """The dedicated restarts of the best-known search: the step-budget benchmark's restarts."""
+    return [RestartTask(p, kind, i, lm_steps=DEDICATED_LM_STEPS if p.m * p.width <= DEDICATED_SMALL
+                        else DEDICATED_LM_STEPS_LARGE)
+            for p in problems for kind in ("lm", "anls+lm") for i in range(restarts)
+            if kind == "anls+lm" or p.m * p.width <= DEDICATED_SMALL]
 
 
 def best_known(problems: Sequence[RaceProblem], rows: Sequence[dict[str, Any]],
@@ -456,7 +445,7 @@ def single_anls(problem: RaceProblem, seed: int) -> float:
     """Final loss of the default ``train_anls`` from the problem's small initialisation (one run)."""
     X, y = problem.data()
     net, _ = restart_network(problem, seed, 0)
-    return float(train_anls(net, X, y).final_loss)
+    return float(train_anls(net, X, y, sweeps=RUN_CAPS["anls"], **anls_joint_options(problem.d)).final_loss)
 
 
 def _single_task(args: tuple[RaceProblem, int]) -> float:
@@ -478,10 +467,8 @@ def run_race(suite: RaceSuite, *, workers: int = 2, progress: bool = True,
     rows: list[dict[str, Any]] = [{} for _ in tasks]
     for i, row in zip(order, done, strict=True):
         rows[i] = row
-    ded_tasks = [DedicatedTask(p, kind, i) for p in suite.problems for kind in ("lm", "anls+lm")
-                 for i in range(suite.dedicated_restarts)
-                 if kind == "anls+lm" or p.m * p.width <= DEDICATED_SMALL]
-    ded = _sweep(run_dedicated, ded_tasks, workers=workers, progress=progress, desc="race: best known",
+    ded_tasks = dedicated_tasks(suite.problems, suite.dedicated_restarts)
+    ded = _sweep(run_restart, ded_tasks, workers=workers, progress=progress, desc="race: best known",
                  executor=executor)
     single_items = [(p, s) for p in suite.problems for s in range(suite.single_runs)]
     singles = _sweep(_single_task, single_items, workers=workers, progress=progress, desc="race: one run",

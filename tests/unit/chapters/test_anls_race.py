@@ -194,3 +194,13 @@ def test_page_helpers_report_what_the_rows_say():
     table = race.format_pivot(doc)
     assert f"| {held} | held-out |" in table and "**0.8**" not in table  # ratios, not losses
     assert "**1**" in table
+
+
+def test_dedicated_restarts_cap_lm_on_large_problems():
+    small, large = race.TUNING[0], race.HELD_OUT[3]  # 41 x 10 and 10^4 x 200
+    tasks = race.dedicated_tasks([small, large], 2)
+    assert [(t.problem.name, t.kind) for t in tasks] == [
+        (small.name, "lm"), (small.name, "lm"), (small.name, "anls+lm"), (small.name, "anls+lm"),
+        (large.name, "anls+lm"), (large.name, "anls+lm")]
+    assert {t.lm_steps for t in tasks if t.problem is small} == {race.DEDICATED_LM_STEPS}
+    assert {t.lm_steps for t in tasks if t.problem is large} == {race.DEDICATED_LM_STEPS_LARGE}
