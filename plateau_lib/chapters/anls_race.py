@@ -31,7 +31,7 @@ to :math:`10^4`, widths from 6 to 200.
 Best-known losses (:func:`best_known`). The smallest loss seen in every run of the race (which
 method, race seed and restart found it) and in dedicated restarts (LM from random breakpoints
 or lazy initialisations, and the default ANLS followed by LM;
-:func:`~plateau_lib.chapters.anls_benchmark.run_restart`), with the counts of both; in 1-D
+``anls_benchmark.run_restart``), with the counts of both; in 1-D
 the exact segmentation lower bound (fact 5) beside it where :math:`m \le 2000`. The results
 record a fingerprint of the trainers' source code (:func:`trainers_fingerprint`): results made
 by other code are stale.
@@ -362,7 +362,7 @@ def tune_step_sizes(problems: Sequence[RaceProblem], *, workers: int = 2, progre
 # ----------------------------------------------------------------------------- best known
 
 
-#: LM iterations of a dedicated restart (:class:`~plateau_lib.chapters.anls_benchmark.RestartTask`);
+#: LM iterations of a dedicated restart (``anls_benchmark.RestartTask``);
 #: on problems with m * n above DEDICATED_SMALL (where one iteration factorises a Jacobian of m
 #: rows and n (d + 2) columns) only DEDICATED_LM_STEPS_LARGE, and there no LM restarts from
 #: random networks (the race runs many of those already).
