@@ -140,8 +140,9 @@ def test_explorers_respond_in_jupyterlab(tmp_path):
             assert page.locator(".plateau-explorer-static").count() == 0  # live widgets, not the fallback
             _move_and_wait(page, explorers.nth(0), "target", "abs")
             _move_and_wait(page, explorers.nth(1), "ANLS variant", "joint")
-            titles = explorers.nth(1).locator(".widget-html-content").all_inner_texts()
-            assert any("computed in" in t for t in titles)
+            # The kernel sends "computing…", the new picture, then the status line with the
+            # drawing time (only a redraw has one): wait for that line rather than read it at once.
+            explorers.nth(1).locator(".widget-html-content", has_text="drawn in").wait_for(timeout=30_000)
             page.screenshot(path=str(tmp_path / "live.png"))
         finally:
             browser.close()
