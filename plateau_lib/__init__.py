@@ -55,6 +55,8 @@ from .theory import (
     stationarity_residuals,
 )
 from .trainers import (
+    PRESETS,
+    preset_options,
     threshold_gains,
     train,
     train_adam,
@@ -67,6 +69,7 @@ from .trainers import (
 )
 
 __all__ = [
+    "PRESETS",
     "PatternCell",
     "Plateau",
     "PlateauMatch",
@@ -98,6 +101,7 @@ __all__ = [
     "polish_to_stationarity",
     "predicted_escape_time",
     "predicted_undetermined_1d",
+    "preset_options",
     "raw_segments",
     "relate",
     "residual",

@@ -71,6 +71,16 @@ def check_positive_float(value: object, name: str, *, allow_zero: bool = False) 
     return check_real(value, name, low=0.0, strict=not allow_zero)
 
 
+def check_time_limit(value: object) -> float | None:
+    """Return a trainer's ``time_limit``: ``None`` (no limit) or positive finite seconds."""
+    return None if value is None else check_positive_float(value, "time_limit")
+
+
+def time_limit_message(time_limit: float) -> str:
+    """The message of a run stopped by its ``time_limit``."""
+    return f"reached time_limit={time_limit:g} s"
+
+
 def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     """Require ``value`` to be one of ``choices``."""
     if value not in choices:

@@ -9,6 +9,7 @@ history is sparse where nothing happens and never misses a pattern change.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -27,9 +28,12 @@ class Recorder:
         Record every ``record_every`` steps (and at every pattern change).
     n, d : int
         Network shape, to rebuild the final network.
+    time_limit : float, optional
+        Wall-clock seconds from the recorder's creation after which :meth:`out_of_time` is
+        true (``None``: never).
     """
 
-    def __init__(self, record_every: int, n: int, d: int) -> None:
+    def __init__(self, record_every: int, n: int, d: int, time_limit: float | None = None) -> None:
         self.record_every = record_every
         self.n, self.d = n, d
         self._steps: list[int] = []
@@ -43,6 +47,11 @@ class Recorder:
         self._previous_bytes = b""
         self._last_step = -1
         self._start = time.perf_counter()
+        self._deadline = math.inf if time_limit is None else self._start + time_limit
+
+    def out_of_time(self) -> bool:
+        """Whether the wall-clock time limit has passed (checked by trainers between iterations)."""
+        return time.perf_counter() > self._deadline
 
     def observe(self, step: int, active: NDArray[np.bool_], loss: float, theta: NDArray[np.float64]) -> None:
         """Register the state at ``step`` (pattern ``active``, ``loss``, parameters ``theta``)."""

@@ -50,7 +50,7 @@ from ..network import ShallowReLU, check_problem
 from ..result import TrainResult, check_result
 from ..stationarity import PolishResult
 from ..sweeps import sweep
-from ..trainers.anls import ThresholdCandidates, threshold_gains, train_anls
+from ..trainers.anls import ThresholdCandidates, preset_options, threshold_gains, train_anls
 from . import register_study
 from .explanation import PlateauRow, plateau_rows, rows_to_arrays
 from .stationary import POLISH_DEMO, SHOWCASE_TRIES, first_polished_run
@@ -214,7 +214,7 @@ class SweepAnatomy:
         The search of the first neuron visited (neuron 0: the cyclic order). Its state is exactly
         ``start``; later neurons see the network after the earlier updates of the sweep.
     result : TrainResult
-        ``train_anls(start, X, y, sweeps=1)`` (the design's options).
+        ``train_anls(start, X, y, sweeps=1, preset="design")`` (the design's options).
     agrees : bool
         The trainer's first update is this neuron's, it was kept, and the neuron's new breakpoint and
         orientation are the search's chosen candidate (to :math:`10^{-12}`): the picture is what the
@@ -264,7 +264,7 @@ def one_sweep(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> SweepAnatomy:
     """One ANLS sweep (design options, cyclic order) from ``net``, and the search of its first neuron."""
     net, X, y = check_problem(net, X, y)
     search = threshold_search(net, X, y, 0)
-    result = train_anls(net, X, y, sweeps=1)
+    result = train_anls(net, X, y, sweeps=1, preset="design")
     ex = result.extra
     agrees = bool(ex["update_neuron"].size and ex["update_neuron"][0] == 0 and ex["update_accepted"][0])
     if agrees:
@@ -292,13 +292,12 @@ def showcase_plateau(rows: Sequence[PlateauRow]) -> PlateauRow:
 #: continuous optimum in 1-D, the data projections for d > 1 (measured on 4-10 seeds per problem: continuous
 #: thresholds lowered the median 1-D loss by 20-40 %, data thresholds found exact fits of pyramid_2d that
 #: continuous ones missed; pair moves lowered the median 1-D loss by 0-55 %).
-ANLS_JOINT_1D = {"criterion": "joint", "thresholds": "continuous", "pattern_solve": True, "pair_moves": 10}
-ANLS_JOINT_ND = {"criterion": "joint", "thresholds": "data", "pattern_solve": True, "pair_moves": 10}
 
 
 def anls_joint_options(d: int) -> dict[str, Any]:
-    """Options of ``anls-joint`` for input dimension ``d``."""
-    return dict(ANLS_JOINT_1D if d == 1 else ANLS_JOINT_ND)
+    """Options of ``anls-joint`` for input dimension ``d``: the preset ``"joint"``, the default of
+    :func:`~plateau_lib.trainers.anls.train_anls` (:func:`~plateau_lib.trainers.anls.preset_options`)."""
+    return preset_options("joint", d)
 
 
 # --------------------------------------------------------------------------- GD against ANLS
@@ -319,7 +318,7 @@ class GdVsAnls:
     gd : TrainResult
         The experiment's gradient-descent run.
     anls : TrainResult
-        ``train_anls(initial, ..., sweeps=sweeps, **options)``.
+        ``train_anls(initial, ..., sweeps=sweeps, preset="design", **options)``.
     plateaus : list of PlateauRow
         Gradient descent's plateaus (:func:`~plateau_lib.chapters.explanation.plateau_rows`).
     lower_bound : float
@@ -372,7 +371,7 @@ def gd_vs_anls(name: str = "plateau_1d", seed: int | None = None, *, quick: bool
     X, y = experiment.data()
     net = experiment.initial_network(seed)
     gd = experiment.run(seed, quick=quick, net=net)
-    anls = train_anls(net, X, y, sweeps=sweeps, **options)
+    anls = train_anls(net, X, y, sweeps=sweeps, **{"preset": "design", **options})
     lb = segmentation_lower_bound(X, y, experiment.width + 1) if experiment.d == 1 else math.nan
     return GdVsAnls(experiment=name, seed=seed, initial=net, gd=gd, anls=anls,
                     plateaus=plateau_rows(gd, X, y, seed=seed), lower_bound=lb, options=dict(options))
@@ -548,7 +547,7 @@ def exit_row(race: GdVsAnls) -> ExitRow:
     X, y = get_experiment(race.experiment).data()
     plateau = showcase_plateau(race.plateaus)
     start = int(race.gd.steps[plateau.index])
-    one = train_anls(race.gd.net_at(plateau.index), X, y, sweeps=1)
+    one = train_anls(race.gd.net_at(plateau.index), X, y, sweeps=1, preset="design")
     return ExitRow(seed=race.seed, gd_final=race.gd.final_loss, plateau_level=plateau.level,
                    sweep=iteration_lead(race.gd, one, start), race=iteration_lead(race.gd, race.anls),
                    anls_final=race.anls.final_loss)
@@ -828,7 +827,7 @@ def anls_from_stationary(name: str = "plateau_1d", seed: int | None = None, *,
     search = first_polished_run(name, seed, steps=steps, gtol=gtol, max_tries=max_tries)
     gd, polish = search.value
     X, y = experiment.data()
-    runs = {v: train_anls(polish.net, X, y, sweeps=sweeps, **o) for v, o in variants.items()}
+    runs = {v: train_anls(polish.net, X, y, sweeps=sweeps, **{"preset": "design", **o}) for v, o in variants.items()}
     return AnlsFromStationary(gd=gd, polish=polish, start=polish.net, runs=runs, seed=search.seed,
                               passed_over=search.passed_over)
 
@@ -887,7 +886,7 @@ class VariantSettings:
         """ANLS options of ``variant`` when polishing uses the gradient-descent step ``lr``."""
         if variant not in VARIANT_NAMES:
             raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)}, got {variant!r}")
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {"preset": "design"}
         if variant.startswith("bounded"):
             out["bounded_moves"] = self.bounded_moves
         if variant.endswith("+polish"):
@@ -1370,20 +1369,18 @@ def schema_differences(doc: Mapping[str, Any], reference: Mapping[str, Any]) -> 
 
 
 def anls_loss_histories(race: GdVsAnls, sweep: SweepAnatomy, rest: AnlsFromStationary,
-                        variant_rows: Sequence[VariantRow], doc: Mapping[str, Any]) -> list[FloatArray]:
+                        variant_rows: Sequence[VariantRow]) -> list[FloatArray]:
     """Every recorded ANLS loss history of the chapter (its check 4: none may rise).
 
     In order: ANLS of the race, the sweep from the plateau (as recorded, and update by update), the runs from
-    the stationary point, the variant runs, and the ANLS variants of the benchmark ``doc``.
+    the stationary point, and the variant runs.
     """
-    doc = check_benchmark(dict(doc))
     return [
         race.anls.loss,
         sweep.result.loss,
         sweep.kept_loss(),
         *(r.loss for r in rest.runs.values()),
         *(np.array(r.curve) for r in variant_rows),
-        *(np.array(r["curve"]["loss"]) for r in doc["rows"] if not is_peer(r["method"])),
     ]
 
 

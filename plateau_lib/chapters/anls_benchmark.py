@@ -253,7 +253,7 @@ def run_method(method: str, problem: BenchProblem, seed: int, budgets: Budgets,
         "lbfgs": ("lbfgs", b.lbfgs_steps, {}),
         "lm": ("lm", b.lm_steps, {"algorithm": "trf"}),
         "oga": ("oga", problem.width, {"rng": np.random.default_rng(seed)}),
-        "anls": ("anls", b.anls_sweeps, {}),
+        "anls": ("anls", b.anls_sweeps, {"preset": "design"}),
         "anls-joint": ("anls", b.anls_sweeps, joint),
     }
     if method == "gd+anls":
@@ -306,6 +306,7 @@ class RestartTask:
     index: int
     lm_steps: int = 1000
     anls_sweeps: int = 40
+    time_limit: float | None = None  # wall-clock seconds of each phase (None: none)
 
 
 RESTART_SCALES = (0.3, 1.0, 3.0)
@@ -321,8 +322,9 @@ def run_restart(task: RestartTask) -> float:
         net = init_network(p.width, p.d, scale=RESTART_SCALES[task.index % 3], rng=rng, scheme=scheme)
     else:
         net = init_network(p.width, p.d, scale=p.init_scale, rng=rng, scheme=p.init_scheme)
-        net = train_anls(net, X, y, sweeps=task.anls_sweeps, **anls_joint_options(p.d)).net
-    return train_lm(net, X, y, steps=task.lm_steps, record_every=task.lm_steps).final_loss
+        net = train_anls(net, X, y, sweeps=task.anls_sweeps, time_limit=task.time_limit,
+                         **anls_joint_options(p.d)).net
+    return train_lm(net, X, y, steps=task.lm_steps, record_every=task.lm_steps, time_limit=task.time_limit).final_loss
 
 
 def compute_best_known(problems: Sequence[BenchProblem], *, restarts: int = 100, workers: int = 2,

@@ -8,8 +8,8 @@ from fresh initialisations whenever a run ends (its own stopping rule, or its pe
 method, race seed):
 
 - the best-so-far curve :math:`t \mapsto \min\{L \text{ recorded by time } t\}` on
-  :math:`[0, T_p]` (a run still going at :math:`T_p` counts only up to :math:`T_p`, so this is
-  exactly what a run stopped by a clock would report);
+  :math:`[0, T_p]`: every run gets the time left as its ``time_limit`` (the trainers stop at
+  their next iteration past it) and only what it recorded by :math:`T_p` counts;
 - the best loss at the budget, and the first times at which the best-so-far reaches
   :math:`2L_\star` and :math:`1.1L_\star` (:math:`L_\star`: the best-known loss).
 
@@ -22,7 +22,7 @@ any executor (only the times differ).
 
 Problems (:data:`TUNING`, :data:`HELD_OUT`). The *tuning* problems are the six problems of the
 step-budget benchmark (:mod:`plateau_lib.chapters.anls_benchmark`), on which the ANLS options
-``anls-joint`` (:func:`~plateau_lib.chapters.anls.anls_joint_options`) and the gradient
+of the default preset ``"joint"`` of :func:`~plateau_lib.trainers.anls.train_anls` and the gradient
 descent and Adam step sizes (:func:`tune_step_sizes`) were chosen. The *held-out* problems were
 fixed before any option was chosen on them and are never used to choose one: two targets for
 each of :math:`d = 1, 2, 3, 5`, random (non-equispaced) points, most with noise, :math:`m` from 40
@@ -31,7 +31,8 @@ to :math:`10^4`, widths from 6 to 200.
 Best-known losses (:func:`best_known`). The smallest loss seen in every run of the race (which
 method, race seed and restart found it) and in dedicated restarts (LM from random breakpoints
 or lazy initialisations, and the default ANLS followed by LM;
-``anls_benchmark.run_restart``), with the counts of both; in 1-D
+``anls_benchmark.run_restart``; each phase stopped after :data:`OUTSIDE_BUDGET_FACTOR` budgets),
+with the counts of both; in 1-D
 the exact segmentation lower bound (fact 5) beside it where :math:`m \le 2000`. The results
 record a fingerprint of the trainers' source code (:func:`trainers_fingerprint`): results made
 by other code are stale.
@@ -62,7 +63,6 @@ from ..network import init_network
 from ..targets import grid, target_values
 from ..trainers import train, train_anls
 from . import register_study
-from .anls import anls_joint_options
 from .anls_benchmark import BENCHMARK_DIR, FLOOR_RTOL, RestartTask, _quartiles, _sweep, _versions, cpu_name, run_restart
 from .anls_benchmark import PROBLEMS as BENCH_PROBLEMS
 
@@ -173,8 +173,8 @@ PROBLEMS = TUNING + HELD_OUT
 # ----------------------------------------------------------------------------- methods
 
 
-#: Every method of the race; ``anls`` is ``train_anls`` with the benchmark's ``anls-joint`` options
-#: (:func:`~plateau_lib.chapters.anls.anls_joint_options`), ``anls-design`` with the design's.
+#: Every method of the race; ``anls`` is ``train_anls`` with its defaults (the preset ``"joint"``),
+#: ``anls-design`` with the preset ``"design"``.
 METHODS = ("gd", "adam", "lbfgs", "lm", "oga", "anls", "anls-design")
 #: The methods of the full race (``anls-design`` is shown in the chapter's earlier sections).
 RACE_METHODS = ("gd", "adam", "lbfgs", "lm", "oga", "anls")
@@ -208,22 +208,23 @@ def restart_network(problem: RaceProblem, seed: int, restart: int):
 
 
 def run_once(method: str, problem: RaceProblem, net, X, y, rng: np.random.Generator,
-             step_sizes: dict[str, float], cap: int | None = None):
-    """One run of ``method`` from ``net`` to its own stopping rule or its cap."""
+             step_sizes: dict[str, float], cap: int | None = None, time_limit: float | None = None):
+    """One run of ``method`` from ``net`` to its own stopping rule, its cap or ``time_limit`` seconds."""
     cap = RUN_CAPS.get(method) if cap is None else cap
-    every = FIRST_ORDER_RECORD_EVERY
+    limit = {"time_limit": time_limit}
     if method in ("gd", "adam"):
-        return train(net, X, y, method, budget=cap, lr=step_sizes[method], record_every=every)
+        return train(net, X, y, method, budget=cap, lr=step_sizes[method], record_every=FIRST_ORDER_RECORD_EVERY,
+                     **limit)
     if method == "lbfgs":
-        return train(net, X, y, "lbfgs", budget=cap)
+        return train(net, X, y, "lbfgs", budget=cap, **limit)
     if method == "lm":
-        return train(net, X, y, "lm", budget=cap, algorithm="trf")
+        return train(net, X, y, "lm", budget=cap, algorithm="trf", **limit)
     if method == "oga":
-        return train(net, X, y, "oga", rng=rng)
+        return train(net, X, y, "oga", rng=rng, **limit)
     if method == "anls":
-        return train_anls(net, X, y, sweeps=cap, **anls_joint_options(problem.d))
+        return train_anls(net, X, y, sweeps=cap, **limit)  # the default: the strongest reading
     if method == "anls-design":
-        return train_anls(net, X, y, sweeps=cap)  # the design's options
+        return train_anls(net, X, y, sweeps=cap, preset="design", **limit)
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -260,7 +261,7 @@ def run_race_task(task: RaceTask) -> dict[str, Any]:
     while time.perf_counter() - clock < task.budget and best > floor:
         net, rng = restart_network(p, task.seed, restart)
         offset = time.perf_counter() - clock
-        res = run_once(task.method, p, net, X, y, rng, task.step_sizes)
+        res = run_once(task.method, p, net, X, y, rng, task.step_sizes, time_limit=task.budget - offset)
         t = offset + np.asarray(res.times)
         loss = np.asarray(res.loss, dtype=float)
         ok = (t <= task.budget) & np.isfinite(loss)
@@ -371,10 +372,15 @@ DEDICATED_LM_STEPS_LARGE = 20
 DEDICATED_SMALL = 50_000
 
 
+#: Dedicated restarts and single ANLS runs (outside the race) stop after this many budgets
+#: :math:`T_p` of wall time (each phase of a dedicated ANLS-then-LM restart separately).
+OUTSIDE_BUDGET_FACTOR = 2.0
+
+
 def dedicated_tasks(problems: Sequence[RaceProblem], restarts: int) -> list[RestartTask]:
     """The dedicated restarts of the best-known search: the step-budget benchmark's restarts."""
     return [RestartTask(p, kind, i, lm_steps=DEDICATED_LM_STEPS if p.m * p.width <= DEDICATED_SMALL
-                        else DEDICATED_LM_STEPS_LARGE)
+                        else DEDICATED_LM_STEPS_LARGE, time_limit=OUTSIDE_BUDGET_FACTOR * p.budget)
             for p in problems for kind in ("lm", "anls+lm") for i in range(restarts)
             if kind == "anls+lm" or p.m * p.width <= DEDICATED_SMALL]
 
@@ -442,10 +448,12 @@ def trainers_fingerprint() -> str:
 
 
 def single_anls(problem: RaceProblem, seed: int) -> float:
-    """Final loss of the default ``train_anls`` from the problem's small initialisation (one run)."""
+    """Final loss of the default ``train_anls`` from the problem's small initialisation (one run of
+    ``RUN_CAPS["anls"]`` sweeps, stopped after ``OUTSIDE_BUDGET_FACTOR`` budgets of wall time)."""
     X, y = problem.data()
     net, _ = restart_network(problem, seed, 0)
-    return float(train_anls(net, X, y, sweeps=RUN_CAPS["anls"], **anls_joint_options(problem.d)).final_loss)
+    limit = OUTSIDE_BUDGET_FACTOR * problem.budget
+    return float(train_anls(net, X, y, sweeps=RUN_CAPS["anls"], time_limit=limit).final_loss)
 
 
 def _single_task(args: tuple[RaceProblem, int]) -> float:
@@ -594,6 +602,38 @@ def format_pivot(doc: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- for the page
 
 
+#: The committed cost measurements (``python -m benchmarks.bench_anls_cost``).
+COST_PATH = BENCHMARK_DIR / "results" / "anls_cost.json"
+
+
+def load_cost(path: Path = COST_PATH) -> dict[str, Any]:
+    """The committed measurements of what a sweep costs (``benchmarks/bench_anls_cost.py``)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no cost measurements at {path}; create them with "
+                                "`python -m benchmarks.bench_anls_cost`") from None
+
+
+def cost_values(cost: dict[str, Any]) -> dict[str, float]:
+    """The sweep at the goal's size, its limit, and a gradient step there (for the prose)."""
+    goal = cost["goal"]
+    measured = goal["measured"]
+    return {"cost_goal_m": goal["m"], "cost_goal_n": goal["n"], "cost_goal_d": goal["d"],
+            "cost_goal_seconds": measured["sweep_median_s"], "cost_goal_limit": goal["seconds"],
+            "cost_goal_grad": measured["grad_step_s"],
+            "cost_goal_steps": measured["sweep_median_s"] / measured["grad_step_s"]}
+
+
+def cost_verdict(cost: dict[str, Any]) -> str:
+    """Whether the sweep at the goal's size is within its limit, in words."""
+    v = cost_values(cost)
+    return ("the goal is met" if v["cost_goal_seconds"] <= v["cost_goal_limit"]
+            else f"the goal is not met: {v['cost_goal_seconds'] / v['cost_goal_limit']:.1f} times over")
+
+
 def load_race(path: Path = RACE_PATH) -> dict[str, Any]:
     """The committed race results (``FileNotFoundError`` names the command that writes them)."""
     import json
@@ -692,6 +732,15 @@ def race_values(doc: dict[str, Any]) -> dict[str, Any]:
                            "adam_lr": doc["step_sizes"]["adam"]["chosen"],
                            "goal_single": GOAL_SINGLE_RATIO, "goal_share": GOAL_EQUAL_TIME_SHARE,
                            "goal_speed_low": GOAL_SPEEDUP_LOW_D, "goal_speed_high": GOAL_SPEEDUP_HIGH_D}
+    held = [p for p in doc["suite"]["problems"] if p["role"] == "held-out"]
+    if held:
+        dims = sorted({p["d"] for p in held})
+        out.update({"held_out_dims": ", ".join(map(str, dims[:-1])) + f" and {dims[-1]}",
+                    "held_out_m_min": min(p["m"] for p in held), "held_out_m_max": max(p["m"] for p in held),
+                    "held_out_n_min": min(p["width"] for p in held),
+                    "held_out_n_max": max(p["width"] for p in held),
+                    "held_out_noisy": sum(p["noise"] > 0 for p in held)})
+    out["race_level"] = LEVELS[0]
     for role in ("tuning", "held-out"):
         s = goal_summary(doc["goals"], role)
         key = role.replace("-", "_")
@@ -701,10 +750,10 @@ def race_values(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "RESTART_SCHEMES", "RUN_CAPS", "STEP_GRIDS", "TUNING_STEPS", "LEVELS", "EVENT_RTOL",
+    "OUTSIDE_BUDGET_FACTOR", "RESTART_SCHEMES", "RUN_CAPS", "STEP_GRIDS", "TUNING_STEPS", "LEVELS", "EVENT_RTOL",
     "FULL_RACE", "HELD_OUT", "HELD_OUT_TARGETS", "METHODS", "PEERS", "PROBLEMS", "QUICK_RACE", "RACE_PATH",
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
     "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
     "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
-    "peer_wins_text", "verdict_text", "race_values",
+    "peer_wins_text", "verdict_text", "load_cost", "cost_values", "cost_verdict", "race_values",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validation import check_positive_float, check_positive_int
+from .._validation import check_positive_float, check_positive_int, check_time_limit, time_limit_message
 from ..network import Evaluation, ShallowReLU, check_problem, evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
@@ -37,19 +37,23 @@ def _run(
     record_every: int,
     gtol: float,
     progress: bool,
+    time_limit: float | None,
 ) -> TrainResult:
     # c, W, b are views into one parameter vector theta (layout of ShallowReLU.to_vector), so
     # the in-place updates keep theta current and no step has to concatenate it.
     n, d = net.n, net.d
     theta = net.to_vector()
     c, W, b = split_params(theta, n, d)
-    rec = Recorder(record_every, n, d)
+    rec = Recorder(record_every, n, d, time_limit)
     message, status, k = f"reached steps={steps}", BUDGET, 0
     bar = progress_bar(steps, method, progress)
     try:
         while True:
             ev = evaluate(c, W, b, X, y)
             if k == steps or not math.isfinite(ev.loss):
+                break
+            if rec.out_of_time():
+                message = time_limit_message(time_limit)
                 break
             rec.observe(k, ev.active, ev.loss, theta)
             if gtol > 0 and _grad_norm(ev) <= gtol:
@@ -79,12 +83,12 @@ def _grad_norm(ev: Evaluation) -> float:
     return float(np.sqrt(ev.gc @ ev.gc + np.sum(ev.gW**2) + ev.gb @ ev.gb))
 
 
-def _check_common(net, X, y, steps, record_every, gtol):
+def _check_common(net, X, y, steps, record_every, gtol, time_limit):
     net, X, y = check_problem(net, X, y)
     steps = check_positive_int(steps, "steps")
     record_every = check_positive_int(record_every, "record_every")
     gtol = check_positive_float(gtol, "gtol", allow_zero=True)
-    return net, X, y, steps, record_every, gtol
+    return net, X, y, steps, record_every, gtol, check_time_limit(time_limit)
 
 
 def train_gd(
@@ -97,6 +101,7 @@ def train_gd(
     record_every: int = 1,
     gtol: float = 0.0,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> TrainResult:
     r"""Full-batch gradient descent :math:`\theta_{k+1} = \theta_k - \eta\,\nabla L(\theta_k)`.
 
@@ -117,6 +122,9 @@ def train_gd(
         Stop early once :math:`\|\nabla L\|_2 \le` ``gtol`` (0 disables).
     progress : bool
         Show a progress bar.
+    time_limit : float, optional
+        Stop once this many wall-clock seconds have passed (checked before every update;
+        ``status="budget"``). ``None``: no limit.
 
     Returns
     -------
@@ -124,14 +132,15 @@ def train_gd(
         ``loss[i]`` is the loss after ``steps[i]`` updates. Ctrl-C stops the loop
         and returns what was computed so far (``status="interrupted"``).
     """
-    net, X, y, steps, record_every, gtol = _check_common(net, X, y, steps, record_every, gtol)
+    net, X, y, steps, record_every, gtol, time_limit = _check_common(net, X, y, steps, record_every, gtol,
+                                                                     time_limit)
     lr = check_positive_float(lr, "lr")
 
     def update(ev: Evaluation, k: int):
         return lr * ev.gc, lr * ev.gW, lr * ev.gb
 
     return _run(net, X, y, update, method="gd", steps=steps, record_every=record_every,
-                gtol=gtol, progress=progress)
+                gtol=gtol, progress=progress, time_limit=time_limit)
 
 
 def train_adam(
@@ -146,6 +155,7 @@ def train_adam(
     record_every: int = 1,
     gtol: float = 0.0,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> TrainResult:
     r"""Full-batch Adam (Kingma & Ba) with bias correction.
 
@@ -157,7 +167,8 @@ def train_adam(
 
     Other parameters and the return value are as in :func:`train_gd`.
     """
-    net, X, y, steps, record_every, gtol = _check_common(net, X, y, steps, record_every, gtol)
+    net, X, y, steps, record_every, gtol, time_limit = _check_common(net, X, y, steps, record_every, gtol,
+                                                                     time_limit)
     lr = check_positive_float(lr, "lr")
     eps = check_positive_float(eps, "eps")
     beta1, beta2 = (float(v) for v in betas)
@@ -177,4 +188,4 @@ def train_adam(
         return split_params(step, n, d)
 
     return _run(net, X, y, update, method="adam", steps=steps, record_every=record_every,
-                gtol=gtol, progress=progress)
+                gtol=gtol, progress=progress, time_limit=time_limit)

@@ -17,7 +17,14 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validation import as_float_array, check_choice, check_positive_float, check_positive_int
+from .._validation import (
+    as_float_array,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_time_limit,
+    time_limit_message,
+)
 from ..network import ShallowReLU, augment, check_problem, split_params
 from ..recording import Recorder
 from ..result import BUDGET, FAILED, INTERRUPTED, TrainResult
@@ -361,6 +368,7 @@ def train_flow(
     max_step: float = np.inf,
     max_pattern_changes: int = 10_000,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> TrainResult:
     r"""Integrate the gradient flow :math:`\dot\theta = -\nabla L(\theta)` on :math:`[0, t_{end}]`.
 
@@ -393,6 +401,9 @@ def train_flow(
         a guard against Zeno-like behaviour. The message says so and ``status="failed"``.
     progress : bool
         Show a progress bar over :math:`[0, t_{end}]`.
+    time_limit : float, optional
+        Stop after the first integrator step that ends past this many wall-clock seconds
+        (``status="budget"``; the result ends at the time reached). ``None``: no limit.
 
     Returns
     -------
@@ -428,10 +439,11 @@ def train_flow(
     if not max_step > 0:
         raise ValueError(f"max_step must be > 0 (np.inf for unbounded), got {max_step!r}")
     max_pattern_changes = check_positive_int(max_pattern_changes, "max_pattern_changes", allow_zero=True)
+    time_limit = check_time_limit(time_limit)
     solver_cls = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF, "LSODA": LSODA}[integrator]
 
     field = _Field(X, y, net.n, net.d, v_tol=COLLAPSE_FACTOR * atol)
-    rec = Recorder(1, net.n, net.d)
+    rec = Recorder(1, net.n, net.d, time_limit)
     times: list[float] = []
     n_sliding_at: list[int] = []
     event_times: list[float] = []
@@ -507,6 +519,9 @@ def train_flow(
                     break
                 g_old = g_new
                 t, theta = solver.t, solver.y.copy()
+                if rec.out_of_time():
+                    status, message = BUDGET, time_limit_message(time_limit)
+                    break
             field_njev = getattr(solver, "njev", 0)
             njev += int(field_njev or 0)
             if solver.status == "failed":

@@ -76,6 +76,9 @@ def train(
     **options
         The method's own keyword options (step size ``lr``, tolerances, ``record_every``,
         ``progress``, ...), passed on unchanged; an unknown option is a ``TypeError`` naming it.
+        Every method takes ``time_limit``: wall-clock seconds after which the run stops at its
+        next iteration (step, sweep, added neuron or integrator step) with ``status="budget"``;
+        whichever of ``budget`` and ``time_limit`` comes first ends the run.
 
     Returns
     -------

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validation import check_data, check_positive_int, check_rng
+from .._validation import check_data, check_positive_int, check_rng, check_time_limit, time_limit_message
 from ..network import evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, INTERRUPTED, TrainResult
@@ -102,6 +102,7 @@ def train_oga(
     n_directions: int = 64,
     record_every: int = 1,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> TrainResult:
     r"""Grow a width-``width`` network by the orthogonal greedy algorithm (module docstring).
 
@@ -119,6 +120,9 @@ def train_oga(
         Record every this many added neurons (and at every pattern change, i.e. every step).
     progress : bool
         Show a progress bar.
+    time_limit : float, optional
+        Stop after the first added neuron that ends past this many wall-clock seconds
+        (``status="budget"``). ``None``: no limit.
 
     Returns
     -------
@@ -135,6 +139,7 @@ def train_oga(
     width = check_positive_int(width, "width")
     n_directions = check_positive_int(n_directions, "n_directions")
     record_every = check_positive_int(record_every, "record_every")
+    time_limit = check_time_limit(time_limit)
     m, d = X.shape
     if d > 1 or rng is not None:
         rng = check_rng(rng)
@@ -148,7 +153,7 @@ def train_oga(
     n = width
     theta = np.zeros(n * (d + 2))
     c, W, b = split_params(theta, n, d)
-    rec = Recorder(record_every, n, d)
+    rec = Recorder(record_every, n, d, time_limit)
     ev = evaluate(c, W, b, X, y)
     nfev, njev = 1, 0
     rec.observe(0, ev.active, ev.loss, theta)
@@ -174,6 +179,9 @@ def train_oga(
             nfev += 1
             rec.observe(k, ev.active, ev.loss, theta)
             bar.update(1)
+            if k < width and rec.out_of_time():
+                message = time_limit_message(time_limit)
+                break
     except KeyboardInterrupt:
         message, status = f"interrupted by the user after {k} neurons", INTERRUPTED
         ev = evaluate(c, W, b, X, y)

@@ -38,7 +38,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validation import check_choice, check_positive_float, check_positive_int
+from .._validation import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_time_limit,
+    time_limit_message,
+)
 from ..network import ShallowReLU, check_problem, evaluate, jacobian_from_preactivations, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, STALLED, TrainResult
@@ -101,11 +107,11 @@ def _final_step(k: int, theta: np.ndarray, state: dict) -> int:
     return k
 
 
-def _check_common(net, X, y, steps, record_every):
+def _check_common(net, X, y, steps, record_every, time_limit):
     net, X, y = check_problem(net, X, y)
     steps = check_positive_int(steps, "steps")
     record_every = check_positive_int(record_every, "record_every")
-    return net, X, y, steps, record_every
+    return net, X, y, steps, record_every, check_time_limit(time_limit)
 
 
 def train_lbfgs(
@@ -117,6 +123,7 @@ def train_lbfgs(
     record_every: int = 1,
     gtol: float = 1e-10,
     progress: bool = False,
+    time_limit: float | None = None,
     **options: float,
 ) -> TrainResult:
     r"""Minimise the loss with L-BFGS-B and the analytic gradient.
@@ -144,6 +151,9 @@ def train_lbfgs(
         tolerance; 0 disables).
     progress : bool
         Show a progress bar.
+    time_limit : float, optional
+        Stop after the first iteration that ends past this many wall-clock seconds
+        (``status="budget"``). ``None``: no limit.
     **options
         Further L-BFGS-B options: ``maxcor`` (memory, default 10), ``ftol`` (stop when the
         relative reduction of :math:`L` falls below it, default ``2.2e-9``), ``maxfun``
@@ -157,7 +167,7 @@ def train_lbfgs(
         scipy's (loss and gradient come from one pass, so they are equal). Ctrl-C stops
         and returns the iterates so far with ``status="interrupted"``.
     """
-    net, X, y, steps, record_every = _check_common(net, X, y, steps, record_every)
+    net, X, y, steps, record_every, time_limit = _check_common(net, X, y, steps, record_every, time_limit)
     gtol = check_positive_float(gtol, "gtol", allow_zero=True)
     unknown = sorted(set(options) - set(LBFGS_OPTIONS))
     if unknown:
@@ -173,9 +183,9 @@ def train_lbfgs(
     from scipy.optimize import minimize
 
     prob = _Problem(net, X, y)
-    rec = Recorder(record_every, net.n, net.d)
+    rec = Recorder(record_every, net.n, net.d, time_limit)
     theta0 = net.to_vector()
-    state = {"k": 0, "theta": theta0}
+    state = {"k": 0, "theta": theta0, "timed_out": False}
     ev0 = prob.evaluate(theta0)
     rec.observe(0, ev0.active, ev0.loss, theta0)
     bar = progress_bar(steps, "lbfgs", progress)
@@ -187,6 +197,9 @@ def train_lbfgs(
         state["theta"] = theta
         rec.observe(state["k"], ev.active, ev.loss, theta)
         bar.update(1)
+        if rec.out_of_time():
+            state["timed_out"] = True
+            raise StopIteration
 
     try:
         res = minimize(prob.loss_and_grad, theta0, method="L-BFGS-B", jac=True, callback=callback, options=opts)
@@ -200,8 +213,10 @@ def train_lbfgs(
     else:
         theta, nfev = np.asarray(res.x, dtype=np.float64), int(res.nfev)
         k = _final_step(int(res.nit), theta, state)
-        status = CONVERGED if res.success else BUDGET if res.status == 1 else STALLED
+        status = CONVERGED if res.success else BUDGET if res.status == 1 or state["timed_out"] else STALLED
         message = f"reached steps={steps}" if status == BUDGET and k >= steps else str(res.message)
+        if state["timed_out"]:
+            message = time_limit_message(time_limit)
     ev = prob.evaluate(theta)
     return rec.finish(k, ev.active, ev.loss, theta, method="lbfgs", nfev=nfev, njev=nfev,
                       status=status, message=message)
@@ -220,6 +235,7 @@ def train_lm(
     gtol: float = 1e-12,
     max_nfev: int | None = None,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> TrainResult:
     r"""Minimise the loss as a nonlinear least-squares problem (Gauss-Newton family).
 
@@ -257,6 +273,9 @@ def train_lm(
         Cap on residual evaluations; default ``100 * (steps + 1)``.
     progress : bool
         Show a progress bar.
+    time_limit : float, optional
+        Stop after the first step that ends past this many wall-clock seconds
+        (``status="budget"``). ``None``: no limit.
 
     Returns
     -------
@@ -282,7 +301,7 @@ def train_lm(
     are reproducible. On this non-smooth problem a different step can end in a different
     local minimum, so use ``"trf"`` when runs must be repeatable.
     """
-    net, X, y, steps, record_every = _check_common(net, X, y, steps, record_every)
+    net, X, y, steps, record_every, time_limit = _check_common(net, X, y, steps, record_every, time_limit)
     algorithm = check_choice(algorithm, "algorithm", LSQ_METHODS)
     eps = float(np.finfo(float).eps)
     tols = {}
@@ -305,12 +324,13 @@ def train_lm(
 
     name = "lm-minpack" if algorithm == "lm" else f"lm-{algorithm}"
     prob = _Problem(net, X, y)
-    rec = Recorder(record_every, net.n, net.d)
+    rec = Recorder(record_every, net.n, net.d, time_limit)
     theta0 = net.to_vector()
     state = {"k": 0, "theta": theta0}
     ev0 = prob.evaluate(theta0)
     rec.observe(0, ev0.active, ev0.loss, theta0)
     bar = progress_bar(steps, name, progress)
+    budget_message = f"reached steps={steps}"
 
     class _Budget(Exception):
         pass
@@ -322,16 +342,23 @@ def train_lm(
         rec.observe(state["k"], ev.active, ev.loss, theta)
         bar.update(1)
 
+    def spent() -> bool:
+        nonlocal budget_message
+        if rec.out_of_time():
+            budget_message = time_limit_message(time_limit)
+            return True
+        return state["k"] >= steps
+
     def callback(intermediate_result) -> None:
         advance(np.array(intermediate_result.x, dtype=np.float64))
-        if state["k"] >= steps:
+        if spent():
             raise StopIteration
 
     def jac_minpack(theta: np.ndarray) -> np.ndarray:
         # MINPACK asks for J once per outer iteration, at the accepted iterate.
         if not np.array_equal(theta, state["theta"]):
             advance(np.array(theta, dtype=np.float64))
-        if state["k"] >= steps:
+        if spent():
             raise _Budget
         return prob.jacobian(theta)
 
@@ -343,7 +370,7 @@ def train_lm(
         else:
             res = least_squares(prob.residual, theta0, jac=prob.jacobian, method=algorithm, callback=callback, **kwargs)
     except _Budget:
-        status, message = BUDGET, f"reached steps={steps}"
+        status, message = BUDGET, budget_message
     except KeyboardInterrupt:
         status, message = INTERRUPTED, f"interrupted by the user at step {state['k']}"
     finally:
@@ -357,7 +384,7 @@ def train_lm(
         nfev = int(res.nfev)
         njev = int(res.njev) if res.njev is not None else prob.njac
         if res.status == -2:
-            status, message = BUDGET, f"reached steps={steps}"
+            status, message = BUDGET, budget_message
         elif res.status == 0:
             status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
         else:

@@ -502,3 +502,40 @@ def test_result_status_is_validated():
     res = train_gd(*problem(), lr=0.05, steps=2)
     with pytest.raises(ValueError, match="status must be one of"):
         dataclasses.replace(res, status="ok")
+
+
+# --------------------------------------------------------------------------------------
+# A wall-clock limit, the same option for every method
+
+
+def _front_door_run(method: str, **options) -> TrainResult:
+    net, X, y = problem()
+    budget = {"flow": 30.0, "oga": 6}.get(method, 200)
+    lr = {"lr": 0.05} if method in ("gd", "adam") else {}
+    return train(net, X, y, method, budget=budget, **lr, **options)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_time_limit_stops_at_the_first_check_and_says_so(method):
+    full = _front_door_run(method)
+    cut = _front_door_run(method, time_limit=1e-9)
+    assert cut.status == "budget" and not cut.success
+    assert "time_limit=1e-09 s" in cut.message
+    # stopped at the first check: before any update (gd, adam) or after the first iteration
+    assert len(cut.loss) < len(full.loss) and cut.steps[-1] <= 1, (cut.steps, full.steps)
+    assert cut.loss[-1] == pytest.approx(loss(cut.net, *problem()[1:]), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["gd", "adam", "lbfgs", "lm", "anls", "oga", "flow"])
+def test_a_generous_time_limit_changes_nothing(method):
+    free, limited = _front_door_run(method), _front_door_run(method, time_limit=1e6)
+    assert (limited.status, limited.message) == (free.status, free.message)
+    assert_array_equal(limited.loss, free.loss)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("value, exc", [(0.0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                        ("5", TypeError)])
+def test_bad_time_limit_is_refused_naming_it(method, value, exc):
+    with pytest.raises(exc, match="time_limit"):
+        _front_door_run(method, time_limit=value)

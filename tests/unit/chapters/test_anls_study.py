@@ -343,10 +343,11 @@ def test_anls_from_stationary_reports_its_search():
 
 def test_variant_settings_and_options():
     s = VariantSettings()
-    assert s.options("global", "plateau_1d") == {}
-    assert s.options("bounded", "plateau_1d") == {"bounded_moves": s.bounded_moves}
+    design = {"preset": "design"}  # the variants are the design's reading
+    assert s.options("global", "plateau_1d") == design
+    assert s.options("bounded", "plateau_1d") == {**design, "bounded_moves": s.bounded_moves}
     lr = get_experiment("multi_plateau_1d").options["lr"]
-    assert s.options("bounded+polish", "multi_plateau_1d") == {"bounded_moves": s.bounded_moves,
+    assert s.options("bounded+polish", "multi_plateau_1d") == {**design, "bounded_moves": s.bounded_moves,
                                                                 "polish_steps": s.polish_steps, "polish_lr": lr}
     with pytest.raises(ValueError, match="variant must be one of"):
         s.options("joint", "plateau_1d")
@@ -587,14 +588,12 @@ def test_reports_follow_the_runs(race_quick, rest):
     assert lines[4:] == [f"{k}: {r!r}" for k, r in rest.runs.items()]
 
 
-def test_loss_histories_and_their_largest_rise(race_quick, rest, rerun):
-    _, doc = rerun
+def test_loss_histories_and_their_largest_rise(race_quick, rest):
     X, y = get_experiment("plateau_1d").data()
     sweep = one_sweep(race_quick.gd.net_at(showcase_plateau(race_quick.plateaus).index), X, y)
     rows = _variant_rows({("plateau_1d", "global", 0): 0.5, ("plateau_1d", "bounded", 0): 0.7})
-    histories = ch.anls_loss_histories(race_quick, sweep, rest, rows, doc)
-    anls_rows = [r for r in doc["rows"] if not is_peer(r["method"])]
-    assert len(histories) == 3 + len(rest.runs) + len(rows) + len(anls_rows)
+    histories = ch.anls_loss_histories(race_quick, sweep, rest, rows)
+    assert len(histories) == 3 + len(rest.runs) + len(rows)
     assert_array_equal(histories[0], race_quick.anls.loss)
     assert ch.largest_rise(histories) <= 0.0
     assert ch.largest_rise([[3.0, 2.0, 2.0], [1.0, 1.5, 1.0]]) == 0.5

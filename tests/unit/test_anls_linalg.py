@@ -1,0 +1,290 @@
+"""The linear algebra behind the fast ANLS sweep (plateau_lib.trainers._anls_linalg) against plain numpy.
+
+Each piece is compared with the direct computation it replaces: the quadratic forms of prefix and
+suffix sums with cumulative sums of the sorted rows, the leave-one-out projector with the SVD basis
+of the other columns, the output weights with ``numpy.linalg.lstsq`` on the whole matrix, the
+updated basis with a fresh one, the pruned threshold search with the full one, the frozen-pattern
+solve with ``lstsq``. Tolerances are round-off (1e-10 relative or tighter, observed far below).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from plateau_lib._linalg import range_basis
+from plateau_lib.trainers import _anls_linalg as la
+from plateau_lib.trainers import anls
+
+
+def direct_forms(Q, order, pc):
+    """(|C1|^2, C1.Cp, |Cp|^2) of prefix sums (k = 0..m) and suffix sums, by cumulative sums."""
+    Y = Q[order]
+    m, r = Y.shape
+    C1 = np.vstack([np.zeros(r), np.cumsum(Y, axis=0)])
+    Cp = np.vstack([np.zeros(r), np.cumsum(pc[:, None] * Y, axis=0)])
+    D1 = np.vstack([np.cumsum(Y[::-1], axis=0)[::-1], np.zeros(r)])
+    Dp = np.vstack([np.cumsum((pc[:, None] * Y)[::-1], axis=0)[::-1], np.zeros(r)])
+
+    def forms(a, b):
+        return np.column_stack([np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", a, b), np.einsum("ij,ij->i", b, b)])
+
+    return forms(C1, Cp), forms(D1, Dp), (C1, Cp, D1, Dp)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16), m=st.integers(1, 70), r=st.integers(1, 6), block=st.sampled_from([1, 2, 4, 16]),
+       ties=st.booleans())
+def test_forms_match_cumulative_sums(seed, m, r, block, ties):
+    rng = np.random.default_rng(seed)
+    Q = np.ascontiguousarray(rng.standard_normal((m, r)))
+    p = rng.uniform(-1, 1, m)
+    if ties:
+        p = np.round(3 * p) / 3
+    order = np.argsort(p, kind="stable")
+    pc = p[order] - 0.1
+    F_pre, F_suf, (C1, Cp, D1, Dp) = direct_forms(Q, order, pc)
+    scale = 1e-12 * max(1.0, float(np.abs(F_pre).max()), float(np.abs(F_suf).max()))
+    full_pre, full_suf = la.full_forms(Q, order, pc, block)
+    assert_allclose(full_pre, F_pre, atol=scale)
+    assert_allclose(full_suf, F_suf, atol=scale)
+    k_pre, k_suf, pre, suf = la.knot_forms(Q, order, pc, block)
+    knots = np.minimum(np.arange(k_pre.shape[0]) * block, m)
+    assert_allclose(k_pre, F_pre[knots], atol=scale)
+    assert_allclose(k_suf, F_suf[knots], atol=scale)
+    z = rng.standard_normal(r)
+    blocks = np.arange(0, k_pre.shape[0] - 1, 2)
+    b_pre, b_suf, z_pre, z_suf = la.block_forms(Q, order, pc, block, blocks, pre, suf, z)
+    pos = np.minimum(blocks[:, None] * block + np.arange(block), m)  # past m (padding): the values at m
+    assert_allclose(b_pre, F_pre[np.minimum(pos + 1, m)], atol=scale)
+    assert_allclose(b_suf, F_suf[pos], atol=scale)
+    assert_allclose(z_pre[..., 0], C1[np.minimum(pos + 1, m)] @ z, atol=scale)
+    assert_allclose(z_suf[..., 1], Dp[pos] @ z, atol=scale)
+    for k in {0, m // 2, m}:
+        assert_allclose(la.sums_at(Q, order, pc, block, pre, suf, k, False), np.stack([C1[k], Cp[k]]), atol=scale)
+        assert_allclose(la.sums_at(Q, order, pc, block, pre, suf, k, True), np.stack([D1[k], Dp[k]]), atol=scale)
+
+
+@pytest.mark.parametrize("m", [3000, 3001])
+def test_full_forms_of_large_bases_are_blocked_and_exact(m):
+    """Above DIRECT_SIZE the full forms come from the block sums; same values as cumulative sums."""
+    rng = np.random.default_rng(m)
+    Q = np.ascontiguousarray(rng.standard_normal((m, 20)))
+    assert m * 20 > la.DIRECT_SIZE
+    p = np.round(rng.uniform(-1, 1, m) * 50) / 50  # ties
+    order = np.argsort(p, kind="stable")
+    pc = p[order]
+    F_pre, F_suf, _ = direct_forms(Q, order, pc)
+    got_pre, got_suf = la.full_forms(Q, order, pc)
+    scale = 1e-11 * max(np.abs(F_pre).max(), np.abs(F_suf).max())
+    assert_allclose(got_pre, F_pre, atol=scale)
+    assert_allclose(got_suf, F_suf, atol=scale)
+
+
+def features(rng, m, n, d=2, *, dead=(), dup=(), affine=()):
+    """ReLU features of random neurons; ``dead`` columns zero, ``dup`` pairs equal (scaled), ``affine``
+    columns active on every point (so more than d + 1 of them are dependent)."""
+    X = rng.uniform(-1, 1, (m, d))
+    W = rng.standard_normal((n, d))
+    b = rng.uniform(-0.5, 0.5, n)
+    for j in affine:
+        b[j] = 3.0 * np.abs(W[j]).sum()
+    A = np.maximum(X @ W.T + b, 0.0)
+    for j in dead:
+        A[:, j] = 0.0
+    for j, k in dup:
+        A[:, k] = 2.5 * A[:, j]
+    return A, X
+
+
+CASES = {
+    "independent": {},
+    "dead": {"dead": (1,)},
+    "duplicate": {"dup": ((2, 4),)},
+    "affine": {"affine": (0, 3, 5, 6)},
+    "all": {"dead": (1,), "dup": ((2, 4),), "affine": (0, 5, 6, 7)},
+}
+
+
+def projector_without(A, j):
+    B = range_basis(np.delete(A, j, axis=1))
+    return B @ B.T
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_basis_and_leave_one_out_projectors(case):
+    rng = np.random.default_rng(len(case))
+    A, _ = features(rng, 200, 8, **CASES[case])
+    y = rng.standard_normal(200)
+    basis = la.FeatureBasis(A, y)
+    assert basis.reliable
+    Q, S = basis.Q, basis.S
+    assert basis.r == np.linalg.matrix_rank(A)
+    assert_allclose(Q.T @ Q, np.eye(basis.r), atol=1e-13)
+    assert_allclose(Q @ S, A, atol=1e-13 * np.abs(A).max())
+    assert_allclose(basis.qty, Q.T @ y, atol=1e-12)
+    kinds = set()
+    for j in range(A.shape[1]):
+        loo = basis.leave_one_out(j)
+        kinds.add(loo.kind)
+        assert loo.kind in ("essential", "spare")
+        P = Q @ Q.T
+        if loo.z is not None:
+            q = basis.q(loo)
+            assert_allclose(np.linalg.norm(q), 1.0, rtol=1e-12)
+            P = P - np.outer(q, q)
+        assert_allclose(P, projector_without(A, j), atol=1e-10)
+        c = rng.standard_normal(A.shape[1])
+        t = c[j] * A[:, j] - (A @ c - y)
+        assert_allclose(Q @ basis.drop(basis.target_coords(j, c), loo), P @ t, atol=1e-10 * np.linalg.norm(t))
+    if case in ("dead", "duplicate", "all"):
+        assert "spare" in kinds
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_output_weights_are_the_minimum_norm_least_squares_solution(case):
+    rng = np.random.default_rng(10 + len(case))
+    A, X = features(rng, 150, 8, **CASES[case])
+    y = rng.standard_normal(150)
+    basis = la.FeatureBasis(A, y)
+    for j in range(A.shape[1]):
+        for a in (np.maximum(X @ rng.standard_normal(2) + 0.1, 0.0), A[:, (j + 1) % 8].copy(), np.zeros(150)):
+            A_new = A.copy()
+            A_new[:, j] = a
+            expected = np.linalg.lstsq(A_new, y, rcond=None)[0]
+            got = basis.solve_replacing(j, basis.extension(a))
+            assert_allclose(got, expected, rtol=1e-8, atol=1e-9 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_replacing_columns_keeps_the_basis_exact(case):
+    """A sequence of replacements (new ReLUs, copies of other columns, zero columns) keeps Q
+    orthonormal, A = Q S and Q^T y, and the leave-one-out projectors those of a fresh basis."""
+    rng = np.random.default_rng(20 + len(case))
+    A, X = features(rng, 160, 8, **CASES[case])
+    y = rng.standard_normal(160)
+    basis = la.FeatureBasis(A, y)
+    for step in range(25):
+        j = int(rng.integers(8))
+        kind = step % 5
+        if kind == 3:
+            a = A[:, (j + 2) % 8].copy()  # a duplicate of another column
+        elif kind == 4:
+            a = np.zeros(160)  # a dead neuron
+        else:
+            a = np.maximum(X @ rng.standard_normal(2) + rng.uniform(-0.5, 0.5), 0.0)
+        loo = basis.leave_one_out(j)
+        if loo.kind == "unclear" or not basis.reliable:
+            basis = la.FeatureBasis(A, y)
+            continue
+        basis.replace(j, loo, basis.extension(a), a)
+        A[:, j] = a
+        if not basis.reliable:
+            basis = la.FeatureBasis(A, y)
+        assert basis.r == np.linalg.matrix_rank(A)
+        assert_allclose(basis.Q.T @ basis.Q, np.eye(basis.r), atol=1e-12)
+        assert_allclose(basis.Q @ basis.S, A, atol=1e-12 * max(1.0, np.abs(A).max()))
+        assert_allclose(basis.qty, basis.Q.T @ y, atol=1e-11)
+        k = int(rng.integers(8))
+        loo_k = basis.leave_one_out(k)
+        if loo_k.kind != "unclear":
+            P = basis.Q @ basis.Q.T
+            if loo_k.z is not None:
+                q = basis.q(loo_k)
+                P -= np.outer(q, q)
+            assert_allclose(P, projector_without(A, k), atol=1e-9)
+
+
+def test_near_dependent_columns_are_unclear():
+    rng = np.random.default_rng(5)
+    A, _ = features(rng, 120, 6)
+    A[:, 5] = A[:, 4] * (1 + 1e-13) + 1e-13 * rng.standard_normal(120)  # a singular value near the cut-off
+    basis = la.FeatureBasis(A, rng.standard_normal(120))
+    kinds = {basis.leave_one_out(j).kind for j in range(6)} if basis.reliable else {"unclear"}
+    assert "unclear" in kinds
+
+
+# ------------------------------------------------------------------------- the pruned search
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), m=st.integers(20, 200), ties=st.booleans(), essential=st.booleans(),
+       bounded=st.sampled_from([None, 1, 5]), block=st.sampled_from([2, 4, 16]))
+def test_pruned_search_chooses_as_the_full_search(seed, m, ties, essential, bounded, block):
+    """Same candidate (threshold, orientation) and gain as scoring every candidate exactly."""
+    rng = np.random.default_rng(seed)
+    A, X = features(rng, m, 6)
+    y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
+    basis = la.FeatureBasis(A, y)
+    j = 2
+    loo = basis.leave_one_out(j)
+    if not essential:
+        loo = la.LeaveOneOut("spare")
+    if loo.kind == "unclear":
+        return
+    c = np.linalg.lstsq(A, y, rcond=None)[0]
+    t = c[j] * A[:, j] - (A @ c - y)
+    t_perp = t - basis.Q @ basis.drop(basis.target_coords(j, c), loo)
+    p = X @ np.array([0.8, -0.6])
+    if ties:
+        p = np.round(p * 4) / 4
+    rule = None if bounded is None else (1, int(np.sum(A[:, j] > 0)), bounded)
+    full_search = anls._Sorted(p, t_perp, basis.q(loo))
+    forms = anls._FullForms(*la.full_forms(basis.Q, full_search.order, full_search.pc))
+    full = anls._search_full(full_search, False, forms, rule)
+    pruned = anls._search_pruned(anls._Sorted(p, t_perp), basis.Q, loo.z, rule, block)
+    assert (full is None) == (pruned is None)
+    if full is not None:
+        choice, coef = pruned
+        assert (choice.s, choice.tau) == (full.s, full.tau)
+        assert_allclose(choice.gain, full.gain, rtol=1e-10)
+        phi = np.maximum(choice.s * (p - choice.tau), 0.0)
+        assert_allclose(coef, basis.Q.T @ phi, atol=1e-10 * max(1.0, np.linalg.norm(phi)))
+
+
+# ------------------------------------------------------------------------- frozen pattern
+
+
+def reference_frozen(active, Xt, y):
+    m, n = active.shape
+    Phi = (active[:, :, None] * Xt[:, None, :]).reshape(m, -1)
+    return np.linalg.lstsq(Phi, y, rcond=None)[0].reshape(n, -1)
+
+
+@pytest.mark.parametrize("case", ["full-rank", "dead", "duplicate-pattern", "few-active", "all-active-pair"])
+def test_frozen_pattern_solve_is_lstsq(case, monkeypatch):
+    rng = np.random.default_rng(3)
+    m, n, d = 400, 8, 2
+    X = rng.uniform(-1, 1, (m, d))
+    Xt = np.column_stack([X, np.ones(m)])
+    W, b = rng.standard_normal((n, d)), rng.uniform(-0.3, 0.3, n)
+    active = X @ W.T + b > 0
+    if case == "dead":
+        active[:, 3] = False
+    elif case == "duplicate-pattern":
+        active[:, 4] = active[:, 2]
+    elif case == "few-active":
+        active[:, 5] = False
+        active[:2, 5] = True
+    elif case == "all-active-pair":
+        active[:, 6] = True
+        active[:, 7] = True
+        active[0, 7] = False
+    y = np.sin(3 * X[:, 0]) + X[:, 1]
+    calls = {"lstsq": 0}
+    original = np.linalg.lstsq
+
+    def counted(*args, **kwargs):
+        calls["lstsq"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(la.np.linalg, "lstsq", counted)
+    got = la.frozen_pattern_lstsq(active, Xt, y)
+    monkeypatch.undo()
+    expected = reference_frozen(active, Xt, y)
+    assert_allclose(got, expected, rtol=1e-9, atol=1e-10 * np.abs(expected).max())
+    fast = case in ("full-rank", "dead")
+    assert calls["lstsq"] == (0 if fast else 1)  # the normal equations only when safe
