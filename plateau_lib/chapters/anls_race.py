@@ -258,9 +258,11 @@ def run_race_task(task: RaceTask) -> dict[str, Any]:
     best, best_restart = math.inf, -1
     clock = time.perf_counter()
     restart = 0
-    while time.perf_counter() - clock < task.budget and best > floor:
+    while best > floor:
         net, rng = restart_network(p, task.seed, restart)
         offset = time.perf_counter() - clock
+        if offset >= task.budget:
+            break
         res = run_once(task.method, p, net, X, y, rng, task.step_sizes, time_limit=task.budget - offset)
         t = offset + np.asarray(res.times)
         loss = np.asarray(res.loss, dtype=float)

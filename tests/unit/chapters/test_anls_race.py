@@ -96,6 +96,18 @@ def test_race_task_keeps_to_its_budget_and_records_real_losses(method):
     k = min(len(row["runs"]), len(again["runs"])) - 1
     both = [(a["final_loss"], b["final_loss"]) for a, b in zip(row["runs"][:k], again["runs"][:k], strict=True)]
     assert all(a == b for a, b in both)
+    # runs are stopped by their time limit: none ends far past the budget (one iteration of
+    # this small problem takes well under a tenth of the budget)
+    assert max(r["end"] for r in row["runs"]) <= 1.1 * task.budget
+
+
+@pytest.mark.parametrize("method", race.RACE_METHODS)
+def test_a_budget_spent_before_a_restart_ends_the_task(method):
+    """The time left is computed after drawing the restart; a spent budget ends the task instead
+    of handing a trainer a non-positive time limit."""
+    task = race.RaceTask(race.TUNING[0], method, 0, 1e-9, STEPS)
+    row = race.run_race_task(task)
+    assert row["restarts"] == 0 and row["best"] == math.inf and row["events"] == []
 
 
 def test_best_known_takes_the_minimum_with_its_provenance():
