@@ -88,6 +88,7 @@ def converged_run():
     return X, y, result
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     """Tests of the executed book run on one xdist worker (``--dist loadgroup``).
 

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -147,8 +148,8 @@ def _bench_race(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown problem(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
     problems = tuple(known[n] for n in args.problems) or base.problems
     seeds = tuple(range(args.seeds)) if args.seeds is not None else base.seeds
-    if args.budget_scale is not None and not args.budget_scale > 0:
-        raise UsageError(f"--budget-scale must be a positive number, got {args.budget_scale}")
+    if args.budget_scale is not None and not 0 < args.budget_scale < math.inf:
+        raise UsageError(f"--budget-scale must be a positive finite number, got {args.budget_scale}")
     scale = base.budget_scale if args.budget_scale is None else args.budget_scale
     suite = dataclasses.replace(base, problems=problems, seeds=seeds, budget_scale=scale)
     out = Path(args.output)

@@ -140,6 +140,11 @@ def test_an_unreachable_scheduler_is_one_line_exit_2_and_writes_nothing(command,
         (["bench", "anls", "--executor", "threads"], "invalid choice: 'threads' (choose from "),
         (["bench", "best-known", "--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"],
          "--scheduler runs on Dask"),
+        (["bench", "race", "--workers", "0"], "--workers"),
+        (["bench", "race", "--seeds", "0"], "--seeds: expected a positive integer, got '0'"),
+        (["bench", "race", "--budget-scale", "0"], "--budget-scale must be a positive finite number, got 0.0"),
+        (["bench", "race", "--budget-scale", "inf"], "--budget-scale must be a positive finite number, got inf"),
+        (["bench", "race", "no_such_problem"], "unknown problem(s) 'no_such_problem'; known: plateau_1d, "),
     ],
 )
 def test_executor_mistakes_are_one_line_exit_2_before_any_work(args, needle, tmp_path, capsys, monkeypatch):
@@ -148,7 +153,8 @@ def test_executor_mistakes_are_one_line_exit_2_before_any_work(args, needle, tmp
 
     monkeypatch.setattr(bench_cli, "run_benchmark", no_work)
     monkeypatch.setattr(bench_cli, "compute_best_known", no_work)
-    output = tmp_path / ("out" if args[1] == "anls" else "best_known.json")
+    monkeypatch.setattr(bench_cli.anls_race, "run_race", no_work)
+    output = tmp_path / {"anls": "out", "best-known": "best_known.json", "race": "race.json"}[args[1]]
     try:
         status = cli.main([*args, "--output", str(output)])
     except SystemExit as exit_:

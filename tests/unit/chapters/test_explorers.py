@@ -82,7 +82,7 @@ def test_bad_anls_settings_name_the_field():
 
 
 def test_variant_options():
-    assert anls_variant_options("global", 0.1) == {}
+    assert anls_variant_options("global", 0.1) == {"preset": "design"}
     assert anls_variant_options("bounded+polish", 0.05)["polish_lr"] == 0.05
     assert anls_variant_options("joint", 0.1)["criterion"] == "joint"
     with pytest.raises(ValueError, match="variant"):
