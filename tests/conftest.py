@@ -95,10 +95,20 @@ def pytest_collection_modifyitems(config, items):
     They share one execution and one build (``executed``, ``built_html``), which the first worker
     to need them computes while any other waits on a lock; kept on one worker, that worker does the
     work and the other runs everything else meanwhile.
+
+    pytest-xdist hands out the largest group first (the book's) and then single tests in collection
+    order, so the other long runs, the chapters on more seeds (:data:`LONGEST_FIRST`), are moved
+    to the front: the second worker starts them at once instead of after the short tests, and the
+    two workers finish together.
     """
     for item in items:
         if {"executed", "built_html"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("book"))
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable: order kept otherwise
+
+
+#: Test ids (prefixes) of the longest tests outside the book's group: each executes every chapter.
+LONGEST_FIRST = ("tests/book/test_seed_sweep.py::test_every_chapter_passes_its_checks_on_another_seed",)
 
 
 # --------------------------------------------------------------------------------------
