@@ -288,12 +288,6 @@ def showcase_plateau(rows: Sequence[PlateauRow]) -> PlateauRow:
     return max(eligible, key=lambda r: (r.end - r.start, -r.start))
 
 
-#: ``anls-joint``: the joint gain, the fixed-pattern solve and up to 10 pair moves; thresholds: the exact
-#: continuous optimum in 1-D, the data projections for d > 1 (measured on 4-10 seeds per problem: continuous
-#: thresholds lowered the median 1-D loss by 20-40 %, data thresholds found exact fits of pyramid_2d that
-#: continuous ones missed; pair moves lowered the median 1-D loss by 0-55 %).
-
-
 def anls_joint_options(d: int) -> dict[str, Any]:
     """Options of ``anls-joint`` for input dimension ``d``: the preset ``"joint"``, the default of
     :func:`~plateau_lib.trainers.anls.train_anls` (:func:`~plateau_lib.trainers.anls.preset_options`)."""

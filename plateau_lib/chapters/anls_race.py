@@ -608,15 +608,19 @@ def format_pivot(doc: dict[str, Any]) -> str:
 COST_PATH = BENCHMARK_DIR / "results" / "anls_cost.json"
 
 
-def load_cost(path: Path = COST_PATH) -> dict[str, Any]:
-    """The committed measurements of what a sweep costs (``benchmarks/bench_anls_cost.py``)."""
+def _load_results(path: Path, what: str, command: str) -> dict[str, Any]:
+    """A committed results file (``FileNotFoundError`` names the command that writes it)."""
     import json
 
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"no cost measurements at {path}; create them with "
-                                "`python -m benchmarks.bench_anls_cost`") from None
+        raise FileNotFoundError(f"no {what} at {path}; create them with `{command}`") from None
+
+
+def load_cost(path: Path = COST_PATH) -> dict[str, Any]:
+    """The committed measurements of what a sweep costs (``benchmarks/bench_anls_cost.py``)."""
+    return _load_results(path, "cost measurements", "python -m benchmarks.bench_anls_cost")
 
 
 def cost_values(cost: dict[str, Any]) -> dict[str, float]:
@@ -638,12 +642,7 @@ def cost_verdict(cost: dict[str, Any]) -> str:
 
 def load_race(path: Path = RACE_PATH) -> dict[str, Any]:
     """The committed race results (``FileNotFoundError`` names the command that writes them)."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no race results at {path}; create them with `{RACE_COMMAND}`") from None
+    return _load_results(path, "race results", RACE_COMMAND)
 
 
 def race_staleness(doc: dict[str, Any], suite: RaceSuite = FULL_RACE) -> list[str]:

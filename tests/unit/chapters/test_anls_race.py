@@ -216,3 +216,10 @@ def test_dedicated_restarts_cap_lm_on_large_problems():
         (large.name, "anls+lm"), (large.name, "anls+lm")]
     assert {t.lm_steps for t in tasks if t.problem is small} == {race.DEDICATED_LM_STEPS}
     assert {t.lm_steps for t in tasks if t.problem is large} == {race.DEDICATED_LM_STEPS_LARGE}
+
+
+@pytest.mark.parametrize("load, command", [(race.load_race, "python -m plateau_lib bench race"),
+                                           (race.load_cost, "python -m benchmarks.bench_anls_cost")])
+def test_a_missing_results_file_names_the_command_that_writes_it(tmp_path, load, command):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'none.json'}.*`{command}"):
+        load(tmp_path / "none.json")
