@@ -45,6 +45,7 @@ class Recorder:
         self._flips: list[NDArray[np.int64]] = []
         self._previous: NDArray[np.bool_] | None = None
         self._previous_bytes = b""
+        self._previous_counts: NDArray[np.int64] | None = None
         self._last_step = -1
         self._start = time.perf_counter()
         self._deadline = math.inf if time_limit is None else self._start + time_limit
@@ -75,8 +76,10 @@ class Recorder:
                 flips[:, 1] = i
                 flips[:, 2] = j
                 self._flips.append(flips)
-        self._previous = np.frombuffer(snapshot, dtype=active.dtype).reshape(active.shape)
-        self._previous_bytes = snapshot
+        if first or changed:  # else the kept copy equals the new pattern already
+            self._previous = np.frombuffer(snapshot, dtype=active.dtype).reshape(active.shape)
+            self._previous_bytes = snapshot
+            self._previous_counts = None  # the counts are a function of the pattern alone
         if first or changed or step % self.record_every == 0:
             self._record(step, active, loss, theta)
 
@@ -86,7 +89,9 @@ class Recorder:
         self._last_step = step
         self._steps.append(step)
         self._loss.append(loss)
-        self._counts.append(active.sum(axis=0))
+        if self._previous_counts is None:  # observe() reset it at a pattern change
+            self._previous_counts = active.sum(axis=0)
+        self._counts.append(self._previous_counts)
         self._params.append(np.array(theta, dtype=np.float64))
         self._times.append(time.perf_counter() - self._start)
 

@@ -256,7 +256,7 @@ def test_each_defect_is_exactly_its_problem(tmp_path):
     (html / "index.html").write_text(_HEAD + "<h1>Cases</h1>" + _TAIL)
     shots = tmp_path / "shots"
     report = check_book(html, screenshots=shots, screenshot_pages=["clean/index.html"],
-                        expected_explorers=EXPECTED_EXPLORERS, progress=False, timeout=10)
+                        expected_explorers=EXPECTED_EXPLORERS, progress=False, timeout=3)
 
     wrong = []
     for case, (_, problems) in CASES.items():
