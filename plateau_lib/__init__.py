@@ -32,6 +32,7 @@ from .result import TrainResult
 from .stationarity import (
     PatternCell,
     PolishResult,
+    complex_step_stationarity,
     pattern_cells,
     polish_to_stationarity,
     predicted_undetermined_1d,
@@ -99,6 +100,7 @@ __all__ = [
     "pattern_cells",
     "pattern_segments",
     "polish_to_stationarity",
+    "complex_step_stationarity",
     "predicted_escape_time",
     "predicted_undetermined_1d",
     "preset_options",

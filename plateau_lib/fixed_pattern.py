@@ -717,6 +717,13 @@ class DriftRow:
         :math:`\max_j |Q_j(K) - Q_j(0) - \eta^2\sum_{k<K}((\partial_{c_j}L)^2 - |\nabla_{v_j}L|^2)_k|`:
         zero up to roundoff (the per-step identity of
         :func:`~plateau_lib.theory.conserved_quantities`).
+    identity_tol : float
+        What round-off can put into ``identity_error``:
+        :math:`4u\,(K + 1)\max_k|\theta_k|^2` with :math:`u = 2^{-53}`. Each stored update
+        :math:`\theta_{k+1} = \mathrm{fl}(\theta_k - \eta g_k)` is rounded to :math:`u|\theta|`
+        per entry, which moves :math:`c_j^2 - |v_j|^2` by at most :math:`2u|\theta|^2`; so does
+        evaluating :math:`Q_j` and each increment; the errors may add up coherently over the
+        :math:`K` steps.
     """
 
     lr: float
@@ -724,6 +731,7 @@ class DriftRow:
     drift: float
     per_step: float
     identity_error: float
+    identity_tol: float
 
 
 def _gradients(params: FloatArray, n: int, d: int, X: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -774,7 +782,9 @@ def balance_drift(
             gc, gV = _gradients(P[lo : min(lo + 4000, steps)], n, d, X, y)
             predicted += lr**2 * np.sum(gc**2 - np.sum(gV**2, axis=2), axis=0)
         drift = float(np.max(np.abs(delta)))
-        rows.append(DriftRow(float(lr), int(steps), drift, drift / steps, float(np.max(np.abs(delta - predicted)))))
+        tol = 4 * (np.finfo(np.float64).eps / 2) * (steps + 1) * float(np.max(np.sum(P**2, axis=1)))
+        rows.append(DriftRow(float(lr), int(steps), drift, drift / steps, float(np.max(np.abs(delta - predicted))),
+                             tol))
     return rows
 
 

@@ -39,6 +39,9 @@ from .result import TrainResult, check_result
 from .theory import SIGNIFICANCE_RTOL, significant_neurons
 
 __all__ = [
+    "PLATEAU_MIN_SPAN",
+    "PLATEAU_SLOPE_TOL",
+    "PLATEAU_WINDOW",
     "DEFAULT_DWELL_FRACTION",
     "EDGE_TOL",
     "Plateau",
@@ -426,13 +429,25 @@ class _RangeTable:
         return out
 
 
+#: Defaults of :func:`detect_plateaus`: a plateau's log-log slope bound, the time factor of its
+#: windows and its least span (see there for why these values). Over a window the loss of a
+#: plateau stays within the factor ``PLATEAU_WINDOW ** PLATEAU_SLOPE_TOL`` of itself.
+PLATEAU_SLOPE_TOL = 0.1
+
+
+PLATEAU_WINDOW = 2.0
+
+
+PLATEAU_MIN_SPAN = 2.0
+
+
 def detect_plateaus(
     steps: ArrayLike,
     loss: ArrayLike,
     *,
-    slope_tol: float = 0.1,
-    window: float = 2.0,
-    min_span: float = 2.0,
+    slope_tol: float = PLATEAU_SLOPE_TOL,
+    window: float = PLATEAU_WINDOW,
+    min_span: float = PLATEAU_MIN_SPAN,
 ) -> list[Plateau]:
     r"""Plateaus of a loss history by a scale-free rule on the log-log curve.
 

@@ -130,6 +130,53 @@ def gradient_norm(net: ShallowReLU, X: FloatArray, y: FloatArray) -> float:
     return float(np.sqrt(ev.gc @ ev.gc + np.sum(ev.gW**2) + ev.gb @ ev.gb))
 
 
+#: Imaginary step of :func:`complex_step_stationarity`: tiny enough that its square vanishes next
+#: to every real part (so the derivative carries no truncation error), large enough not to underflow.
+COMPLEX_STEP = 1e-30
+
+
+def complex_step_stationarity(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> float:
+    r""":func:`max_stationarity` recomputed by the complex-step derivative of the loss: an independent check.
+
+    For a real-analytic :math:`f`, :math:`f'(x) = \mathrm{Im}\, f(x + ih)/h + O(h^2)` with no
+    subtraction, hence no cancellation (Squire & Trapp, SIAM Rev. 40, 1998). With the pattern
+    read from the real part, :math:`\mathrm{relu}(z) = z\,[\mathrm{Re}\,z > 0]`, the loss is a
+    polynomial in each coordinate of :math:`v_j = (w_j, b_j)`, so
+
+    .. math:: \partial_{v_{jk}} L = \mathrm{Im}\,L(\theta + ih\,e_{jk}) / h = c_j (R_j)_k
+
+    to round-off: a few units of :math:`u = 2^{-53}` times :math:`(m + n + d)` relative to the
+    terms summed, i.e. at most about :math:`10^{-13}` on the scale below. Only forward passes
+    :math:`\tfrac1{2m}\sum_i(\mathrm{relu}(Z)c - y)_i^2` in complex arithmetic are used: none of
+    :func:`~plateau_lib.network.evaluate` or :func:`stationarity_scores`' code.
+
+    Returns
+    -------
+    float
+        :math:`\max_j \|\partial_{v_j} L\| / (|c_j|\,\mathrm{rms}(y)\,\mathrm{rms}_i\|\tilde x_i\|)`
+        over the neurons with :math:`c_j \ne 0` (0 if none): :func:`max_stationarity`'s yardstick.
+    """
+    net, X, y = check_problem(net, X, y)
+    y_rms = float(np.sqrt(np.mean(y * y)))
+    if y_rms == 0:
+        raise ValueError("y must not be all zero (its RMS is the yardstick)")
+    m, d = X.shape
+    Xt = _augment(X)
+    x_rms = float(np.sqrt(np.mean(np.sum(Xt * Xt, axis=1))))
+    V = np.hstack([net.W, net.b[:, None]])
+    worst = 0.0
+    for j in np.flatnonzero(net.c != 0):
+        grad = np.empty(d + 1)
+        for k in range(d + 1):
+            Vc = V.astype(np.complex128)
+            Vc[j, k] += 1j * COMPLEX_STEP
+            Z = Xt @ Vc.T
+            r = np.where(Z.real > 0, Z, 0.0) @ net.c - y
+            grad[k] = float(np.sum(r * r).imag) / (2 * m) / COMPLEX_STEP
+        worst = max(worst, float(np.linalg.norm(grad)) / (abs(net.c[j]) * y_rms * x_rms))
+    return worst
+
+
 @dataclass(frozen=True, eq=False)
 class PolishResult:
     r"""Outcome of :func:`polish_to_stationarity`.
@@ -569,6 +616,8 @@ __all__ = [
     "check_fraction",
     "check_net_1d",
     "check_rel_tol",
+    "COMPLEX_STEP",
+    "complex_step_stationarity",
     "gradient_norm",
     "max_stationarity",
     "pattern_cells",

@@ -700,6 +700,48 @@ def peer_wins_text(doc: dict[str, Any]) -> str:
             f"{len(doc['pivot'])} problems (ratios to the best-known loss): " + "; ".join(items) + ".")
 
 
+@dataclass(frozen=True)
+class HeldOutVsGd:
+    """ANLS against gradient descent at equal wall time on the held-out problems (:func:`held_out_vs_gd`).
+
+    Attributes
+    ----------
+    below, not_below : tuple of str
+        Problems where ANLS's median best loss at the budget is below gradient descent's, and where it is not.
+    untested : tuple of str
+        Problems where some ANLS run ended no iteration within the budget (its best is the initial
+        loss): the budget did not test ANLS there, so they are set aside, and said so.
+    """
+
+    below: tuple[str, ...]
+    not_below: tuple[str, ...]
+    untested: tuple[str, ...]
+
+
+def held_out_vs_gd(doc: dict[str, Any]) -> HeldOutVsGd:
+    """Compare ANLS (the default preset) with gradient descent on every held-out problem of a race."""
+    table = pivot(doc)
+    below, not_below, untested = [], [], []
+    for problem in [p["name"] for p in doc["suite"]["problems"] if p["role"] == "held-out"]:
+        rows = [r for r in doc["rows"] if r["problem"] == problem and r["method"] == "anls"]
+        if not rows or any(len(r["events"]) < 2 for r in rows):
+            untested.append(problem)
+        elif table[problem]["anls"] < table[problem]["gd"]:
+            below.append(problem)
+        else:
+            not_below.append(problem)
+    return HeldOutVsGd(tuple(below), tuple(not_below), tuple(untested))
+
+
+def untested_text(versus: HeldOutVsGd) -> str:
+    """The prose's sentence on the held-out problems :func:`held_out_vs_gd` set aside (Markdown)."""
+    if not versus.untested:
+        return "No held-out problem was set aside."
+    names = ", ".join(f"`{p}`" for p in versus.untested)
+    return (f"Set aside: {names}, where some ANLS run ended no iteration within the budget (one sweep "
+            "takes longer), so the race did not test it there.")
+
+
 def verdict_text(doc: dict[str, Any]) -> str:
     """The goals, measured, in sentences (Markdown), for tuning and held-out problems."""
     parts = []
@@ -756,5 +798,6 @@ __all__ = [
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
     "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
     "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
-    "peer_wins_text", "verdict_text", "load_cost", "cost_values", "cost_verdict", "race_values",
+    "peer_wins_text", "verdict_text", "HeldOutVsGd", "held_out_vs_gd", "untested_text", "load_cost",
+    "cost_values", "cost_verdict", "race_values",
 ]

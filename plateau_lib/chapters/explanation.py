@@ -21,6 +21,9 @@ from ..network import ShallowReLU, activation_pattern
 from ..patterns import (
     DEFAULT_DWELL_FRACTION,
     EDGE_TOL,
+    PLATEAU_MIN_SPAN,
+    PLATEAU_SLOPE_TOL,
+    PLATEAU_WINDOW,
     Plateau,
     Segment,
     debounce_flips,
@@ -39,18 +42,19 @@ from .tables import markdown_table
 
 #: Largest relative distance between a plateau's median loss and its pattern's level
 #: :math:`L^*(D, S)` that the plateau detector can resolve: it accepts a stretch as flat
-#: when the loss varies by less than a factor ``2**0.1`` over each doubling of time
-#: (:func:`~plateau_lib.patterns.detect_plateaus` defaults), so a plateau's median may sit
-#: up to ``2**0.1 - 1`` (about 7.2%) away from the level it converges to.
-PLATEAU_LEVEL_RESOLUTION = 2**0.1 - 1
+#: when the loss varies by less than the factor :math:`\rho^s` over each window of a factor
+#: :math:`\rho` in time (:func:`~plateau_lib.patterns.detect_plateaus` defaults
+#: :data:`~plateau_lib.patterns.PLATEAU_WINDOW` and :data:`~plateau_lib.patterns.PLATEAU_SLOPE_TOL`:
+#: a factor :math:`2^{0.1}` per doubling), so a plateau's median may sit up to
+#: :math:`\rho^s - 1` (about 7.2%) away from the level it converges to.
+PLATEAU_LEVEL_RESOLUTION = PLATEAU_WINDOW**PLATEAU_SLOPE_TOL - 1
 
 #: Factor by which the loss must fall after a plateau for the fall to count as the drop of
-#: claim C1: more than the factor ``2**0.1`` by which the loss may vary along a plateau over
-#: a doubling of time (:func:`~plateau_lib.patterns.detect_plateaus` defaults). A smaller
-#: fall is one the detector could not tell from the plateau going on (a stagnation split in
-#: two by a bump, or a last plateau that ends in a slow drift). C1 names no size for the
-#: drop; the sizes measured are reported beside the count.
-C1_DROP_FACTOR = 2**0.1
+#: claim C1: more than the factor :math:`\rho^s` by which the loss may vary along a plateau
+#: over one window of the detector. A smaller fall is one the detector could not tell from
+#: the plateau going on (a stagnation split in two by a bump, or a last plateau that ends in a
+#: slow drift). C1 names no size for the drop; the sizes measured are reported beside the count.
+C1_DROP_FACTOR = PLATEAU_WINDOW**PLATEAU_SLOPE_TOL
 
 
 @dataclass(frozen=True)
@@ -366,6 +370,9 @@ class PatternCounts:
         Plateaus followed by a drop, and those of them with ``within``.
     exit_weighted, exit_weighted_within : int
         The same restricted to :math:`S \ne \emptyset`.
+    exit_weighted_within_all : int
+        Of the ``exit_weighted`` plateaus, those on which the pattern of *every* neuron is
+        constant (``within_all``), weight or not: what a reading of C2 over all neurons counts.
     final, final_within : int
         Final stagnations, and those of them with ``within``.
     max_gap_exit, median_gap_exit, max_gap_final : float
@@ -377,6 +384,7 @@ class PatternCounts:
     exit_within: int
     exit_weighted: int
     exit_weighted_within: int
+    exit_weighted_within_all: int
     final: int
     final_within: int
     max_gap_exit: float
@@ -398,6 +406,7 @@ def pattern_counts(rows: Sequence[PlateauRow]) -> PatternCounts:
     return PatternCounts(
         exit=len(exits), exit_within=sum(r.within for r in exits),
         exit_weighted=len(weighted), exit_weighted_within=sum(r.within for r in weighted),
+        exit_weighted_within_all=sum(r.within_all for r in weighted),
         final=len(final), final_within=sum(r.within for r in final),
         max_gap_exit=_stat(gaps_exit, np.max), median_gap_exit=_stat(gaps_exit, np.median),
         max_gap_final=_stat(gaps_final, np.max),
@@ -639,6 +648,9 @@ def showcase_values(run: ExperimentRun) -> dict[str, object]:
         raise ValueError("run must have at least one detected plateau")
     return {
         "dwell_fraction": DEFAULT_DWELL_FRACTION, "edge_tol": EDGE_TOL,
+        "detector_window": PLATEAU_WINDOW, "detector_slope_tol": PLATEAU_SLOPE_TOL,
+        "detector_min_span": PLATEAU_MIN_SPAN, "plateau_factor": C1_DROP_FACTOR,
+        "significance": SIGNIFICANCE_RTOL,
         "m1": experiment.m, "n1": experiment.width, "alpha1": experiment.init_scale,
         "lr1": experiment.options["lr"], "steps1": result.nit,
         "raw_changes1": len(result.pattern_changes),
@@ -698,7 +710,8 @@ def seed_values(study_1d: SeedStudy, study_2d: SeedStudy) -> dict[str, object]:
         "min_drop": exit_drops.min(), "max_drop": exit_drops.max(),
         "several_1d": study_1d.drops.with_several, "several_2d": study_2d.drops.with_several,
         "n_exit": c2.exit, "exit_within": c2.exit_within, "n_exit_weighted": c2.exit_weighted,
-        "exit_weighted_within": c2.exit_weighted_within, "max_gap_exit": c2.max_gap_exit,
+        "exit_weighted_within": c2.exit_weighted_within, "exit_weighted_within_all": c2.exit_weighted_within_all,
+        "max_gap_exit": c2.max_gap_exit,
         "median_gap_exit": c2.median_gap_exit, "n_final": c2.final,
         "final_within": c2.final_within, "max_gap_final": c2.max_gap_final,
         "n_exit_2d": c2_2d.exit, "exit_within_2d": c2_2d.exit_within,

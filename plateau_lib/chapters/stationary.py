@@ -30,6 +30,7 @@ from ..stationarity import (
     check_fraction,
     check_net_1d,
     check_rel_tol,
+    complex_step_stationarity,
     gradient_norm,
     pattern_cells,
     polish_to_stationarity,
@@ -228,6 +229,9 @@ class CatalogueRow:
         Loss of the candidate (``= lstar`` up to round-off when ``polished``).
     polished_stationarity : float
         :func:`~plateau_lib.stationarity.max_stationarity` of the candidate.
+    stationarity_cs, polished_stationarity_cs : float
+        The same score at gradient descent's end and for the candidate, recomputed by
+        :func:`~plateau_lib.stationarity.complex_step_stationarity` (forward passes only).
     pattern_flips : int
         Pattern entries the candidate would change (0 when ``polished``).
     lower_bound : float
@@ -262,6 +266,8 @@ class CatalogueRow:
     polished: bool
     polished_loss: float
     polished_stationarity: float
+    stationarity_cs: float
+    polished_stationarity_cs: float
     pattern_flips: int
     lower_bound: float
     n_cells: int
@@ -416,7 +422,9 @@ def _catalogue_row(args: tuple[CatalogueSettings, int, int, bool]) -> CatalogueR
         late_changes=int(np.sum(result.pattern_changes > (1 - LATE_FRACTION) * result.nit)),
         min_margin=_min_margin(net, X, polish.neurons),
         polished=polish.accepted, polished_loss=polish.loss_after,
-        polished_stationarity=polish.stationarity_after, pattern_flips=polish.pattern_flips, lower_bound=lb,
+        polished_stationarity=polish.stationarity_after, stationarity_cs=complex_step_stationarity(net, X, y),
+        polished_stationarity_cs=complex_step_stationarity(polish.candidate, X, y),
+        pattern_flips=polish.pattern_flips, lower_bound=lb,
         **cells,
     )
 
@@ -863,9 +871,23 @@ def kinds_table(rows: Iterable[CatalogueRow]) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def worst_polished_stationarity(rows: Iterable[CatalogueRow], showcase: PolishResult) -> float:
-    """Largest relative stationarity residual of the showcased polish and of every accepted polish of ``rows``."""
-    return max([showcase.stationarity_after] + [r.polished_stationarity for r in rows if r.polished])
+def worst_polished_stationarity(rows: Iterable[CatalogueRow], showcase: PolishResult, X: ArrayLike,
+                                y: ArrayLike) -> float:
+    """Largest stationarity score of the showcased polish (on ``X, y``) and of every accepted polish of ``rows``.
+
+    Recomputed by :func:`~plateau_lib.stationarity.complex_step_stationarity`, not the score the
+    polish was accepted on: the check that uses it is independent of the acceptance rule.
+    """
+    if not showcase.accepted:
+        raise ValueError(f"showcase must be an accepted polish, got one that was not: {showcase.message}")
+    return max([complex_step_stationarity(showcase.net, X, y)]
+               + [r.polished_stationarity_cs for r in rows if r.polished])
+
+
+def gd_end_stationarity(rows: Iterable[CatalogueRow]) -> float:
+    """Median complex-step stationarity score at gradient descent's end, over the rows whose polish was accepted."""
+    scores = [r.stationarity_cs for r in rows if r.polished]
+    return float(np.median(scores)) if scores else float("nan")
 
 
 def worst_determined_deviation(rows: Iterable[CatalogueRow], examples: Iterable[CellExample]) -> float:
@@ -1031,4 +1053,5 @@ __all__ = [
     "stationary_kinds",
     "worst_determined_deviation",
     "worst_polished_stationarity",
+    "gd_end_stationarity",
 ]

@@ -220,7 +220,10 @@ def test_balance_drift_identity_and_second_order_scaling():
     rows = balance_drift(net, X, y, lrs=[0.04, 0.02, 0.01], duration=4.0)
     assert [r.steps for r in rows] == [100, 200, 400]
     for r in rows:
-        assert r.identity_error <= 1e-13  # exact identity, roundoff only
+        assert r.identity_error <= r.identity_tol  # exact identity, roundoff only
+        theta_sq = np.max(np.sum(train_gd(net, X, y, lr=r.lr, steps=r.steps).params ** 2, axis=1))
+        assert r.identity_tol == pytest.approx(4 * 2.0**-53 * (r.steps + 1) * theta_sq, rel=1e-12)
+        assert r.identity_tol < 1e-6 * r.drift  # the bound is far below what it separates from
         assert r.per_step == pytest.approx(r.drift / r.steps)
     slope, _ = loglog_slope([r.lr for r in rows], [r.per_step for r in rows])
     assert slope == pytest.approx(2.0, abs=0.15)  # eta^2 times an O(eta)-dependent average

@@ -13,6 +13,7 @@ from plateau_lib.network import ShallowReLU, activation_pattern, gradient
 from plateau_lib.stationarity import (
     STATIONARITY_RTOL,
     cell_labels,
+    complex_step_stationarity,
     max_stationarity,
     pattern_cells,
     polish_to_stationarity,
@@ -323,3 +324,41 @@ def test_orientation_rule_validates(problem_1d):
     with pytest.raises(ValueError, match="1-D"):
         predicted_undetermined_1d(net2, X2)
 
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 6), d=st.integers(1, 3))
+def test_complex_step_recomputes_the_stationarity_score(seed, n, d):
+    """The complex-step score (forward passes only) equals the score from the gradient's moments."""
+    net, X, y = random_net(seed, n, d)
+    assert_allclose(complex_step_stationarity(net, X, y), max_stationarity(net, X, y), rtol=1e-10, atol=1e-15)
+
+
+def test_complex_step_uses_no_gradient_code(monkeypatch):
+    """Independent of network.evaluate and of stationarity_scores: it works with both broken."""
+    net, X, y = random_net(0, 4, 2)
+    expected = max_stationarity(net, X, y)
+
+    def broken(*args, **kwargs):
+        raise AssertionError("the gradient code was called")
+
+    import plateau_lib.stationarity as stationarity_module
+
+    monkeypatch.setattr(stationarity_module, "evaluate", broken)
+    monkeypatch.setattr(stationarity_module, "stationarity_scores", broken)
+    assert_allclose(complex_step_stationarity(net, X, y), expected, rtol=1e-10)
+
+
+def test_complex_step_is_round_off_at_a_polished_point_and_not_before(converged_run):
+    X, y, result = converged_run
+    end = result.net
+    polish = polish_to_stationarity(end, X, y)
+    assert polish.accepted, polish.message
+    assert complex_step_stationarity(polish.net, X, y) <= 1e-13  # (m + n + d) u on this yardstick
+    assert complex_step_stationarity(end, X, y) > 10 * STATIONARITY_RTOL  # gtol 1e-8: not round-off
+
+
+def test_complex_step_refuses_all_zero_targets():
+    net, X, _ = random_net(0, 2, 1)
+    with pytest.raises(ValueError, match="y must not be all zero"):
+        complex_step_stationarity(net, X, np.zeros(len(X)))

@@ -223,3 +223,20 @@ def test_dedicated_restarts_cap_lm_on_large_problems():
 def test_a_missing_results_file_names_the_command_that_writes_it(tmp_path, load, command):
     with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'none.json'}.*`{command}"):
         load(tmp_path / "none.json")
+
+
+def test_held_out_versus_gd_sets_aside_problems_anls_never_iterated_on():
+    doc, _ = _page_doc()
+    held = race.HELD_OUT[0].name
+    # ANLS (ratio 1.0) is below GD (8.0) on the held-out problem; the tuning problem is not counted
+    assert race.held_out_vs_gd(doc) == race.HeldOutVsGd((held,), (), ())
+    assert race.untested_text(race.held_out_vs_gd(doc)) == "No held-out problem was set aside."
+    # one ANLS run that ended no iteration within the budget: the problem is set aside
+    rows = [dict(r, events=r["events"][:1]) if (r["problem"], r["method"], r["seed"]) == (held, "anls", 1) else r
+            for r in doc["rows"]]
+    versus = race.held_out_vs_gd({**doc, "rows": rows})
+    assert versus == race.HeldOutVsGd((), (), (held,))
+    assert f"`{held}`" in race.untested_text(versus)
+    # GD below ANLS: counted against ANLS
+    rows = [dict(r, ratio_at_budget=0.5) if (r["problem"], r["method"]) == (held, "gd") else r for r in doc["rows"]]
+    assert race.held_out_vs_gd({**doc, "rows": rows}) == race.HeldOutVsGd((), (held,), ())

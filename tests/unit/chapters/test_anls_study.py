@@ -254,7 +254,7 @@ def test_exit_summary_counts_and_causes():
     assert good.above_seeds == () and good.not_leading_seeds == ()
     text = exits_text(good)
     assert "holds on every seed measured" in text and "hold on every seed too" in text and "Of the" not in text
-    assert "as claimed" in c5_verdict(good)
+    assert c5_verdict(good) == "ANLS leaves the plateau within one sweep on all 1 seeds measured above"
     with pytest.raises(ValueError, match="at least one run"):
         exit_summary([])
     with pytest.raises(ValueError, match="fraction"):
@@ -814,3 +814,42 @@ def test_benchmark_helpers(cached, rerun):
     line = ch.describe_benchmark(cached)
     assert line.startswith("benchmark (full): seeds ") and f"on {cached['workers']} workers" in line
     assert ch.one_d_problems(cached) == [p.name for p in full.problems if p.d == 1]
+
+
+def test_brute_force_gains_are_the_definition_and_match_the_prefix_sums():
+    rng = np.random.default_rng(7)
+    x = np.round(rng.uniform(-1, 1, 15), 1)  # ties
+    t = rng.standard_normal(15)
+    tau, s, gain = ch.brute_force_gains(x, t)
+    assert len(tau) == 2 * len(np.unique(x))
+    k = 5
+    phi = np.maximum(s[k] * (x - tau[k]), 0.0)
+    assert gain[k] == pytest.approx((phi @ t) ** 2 / (phi @ phi) if phi @ phi > 0 else 0.0, rel=1e-15)
+    from plateau_lib.trainers.anls import threshold_gains
+
+    fast = threshold_gains(x, t, thresholds="data")
+    assert fast.gain.max() == pytest.approx(gain.max(), rel=1e-12)
+    with pytest.raises(ValueError, match="same length"):
+        ch.brute_force_gains(x, t[:-1])
+
+
+def test_the_pictured_sweep_is_checked_against_the_brute_force_best():
+    experiment = get_experiment("plateau_1d")
+    X, y = experiment.data()
+    net = experiment.initial_network(experiment.seed)
+    sweep = ch.one_sweep(net, X, y)
+    assert sweep.agrees and sweep.is_best
+    assert sweep.trainer_gain == pytest.approx(sweep.best_gain, rel=1e-12)
+    worse = replace(sweep, trainer_gain=0.5 * sweep.best_gain)  # a search that missed the best candidate
+    assert not worse.is_best
+
+
+def test_recomputed_losses_are_the_recorded_ones_and_catch_a_wrong_record():
+    experiment = get_experiment("plateau_1d")
+    X, y = experiment.data()
+    result = train_anls(experiment.initial_network(experiment.seed), X, y, sweeps=3)
+    losses, disagreement = ch.recomputed_losses(result, X, y)
+    assert len(losses) == len(result.loss) and disagreement <= ch.RECOMPUTE_RTOL
+    assert losses[-1] == pytest.approx(loss(result.net, X, y), rel=1e-14)
+    tampered = replace(result, loss=result.loss * np.where(np.arange(len(result.loss)) == 1, 1.001, 1.0))
+    assert ch.recomputed_losses(tampered, X, y)[1] == pytest.approx(1e-3 / 1.001, rel=1e-6)

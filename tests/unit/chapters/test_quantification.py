@@ -6,6 +6,7 @@ an integrated flow to its tolerance; each stated at the test.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -90,9 +91,28 @@ def test_regime_run_and_exit_fit_on_a_small_sweep():
     assert np.all(np.diff(cols["exit_time"]) > 0)  # smaller scale, later exit
     fit = fit_exit_times(settings_, rows)
     assert_array_equal(fit.scales, [1e-2, 1e-4, 1e-6])
-    assert fit.ratio == pytest.approx(1.0, abs=0.05)
+    assert abs(fit.ratio - 1) <= fit.rtol  # GD's prediction, told apart from the flow's
+    assert abs(fit.flow_ratio - 1) >= fit.rtol
     with pytest.raises(TypeError, match="settings"):
         regime_run(("x", 1.0, 0, True))
+
+
+def test_exit_fit_tolerance_is_half_the_gap_between_the_predictions():
+    from plateau_lib.chapters.quantification import ExitFit
+    from plateau_lib.fixed_pattern import predicted_exit_slope
+
+    rate, lr = 0.25, 0.1
+    gd = predicted_exit_slope(rate, lr)
+    fit = ExitFit(np.array([1e-2, 1e-4]), np.array([10.0, 30.0]), gd, 0.0, gd, rate)
+    flow = 1 / rate
+    assert fit.flow_slope == flow and fit.ratio == 1.0
+    assert fit.rtol == pytest.approx(abs(flow - gd) / (2 * gd), rel=1e-14) and gd > flow
+    # a slope halfway between the predictions is at the edge of both
+    middle = dataclasses.replace(fit, slope=(gd + flow) / 2)
+    assert abs(middle.ratio - 1) == pytest.approx(middle.rtol, rel=1e-12)
+    assert fit.resolution(lr) == pytest.approx(2 * lr / 20.0)
+    with pytest.raises(ValueError, match="lr"):
+        fit.resolution(0.0)
 
 
 def test_count_directions():
@@ -317,7 +337,7 @@ def test_rate_values():
 
     level = PlateauLevel(Plateau(10.0, 30.0, 3.0, 0.11, -0.01), 0.1)
     assert level.gap == pytest.approx(0.1)
-    balances = FlowBalances(np.array([[0.0, 0.0], [1e-12, -3e-12]]), 1e-9)
+    balances = FlowBalances(np.array([[0.0, 0.0], [1e-12, -3e-12]]), 1e-9, 10.0)
     assert balances.drift == 3e-12
     values = rate_values([0.0, 0.5, 0.1, 2.0], level, balances)
     assert values == dict(lam_median=0.5, lam_min=0.1, lam_max=2.0, p2_start=10.0, p2_end=30.0, p2_gap=level.gap,

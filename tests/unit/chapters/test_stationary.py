@@ -37,6 +37,7 @@ from plateau_lib.chapters.stationary import (
     find_example,
     first_polished_run,
     gap_bound,
+    gd_end_stationarity,
     kinds_table,
     most_cells_example,
     orientation_rule_agrees,
@@ -54,6 +55,7 @@ from plateau_lib.network import ShallowReLU, loss
 from plateau_lib.stationarity import (
     STATIONARITY_RTOL,
     cell_labels,
+    max_stationarity,
     pattern_cells,
     polish_to_stationarity,
     stationarity_scores,
@@ -100,7 +102,9 @@ def test_catalogue_rows_and_executors():
         if r.converged:
             assert r.grad_norm <= SMALL.gtol and abs(r.rel_gap) <= SMALL.loss_rtol
         if r.polished:
-            assert r.polished_stationarity <= SMALL.stationarity_rtol and r.pattern_flips == 0
+            # the acceptance rule's score, and the same score through another code path
+            assert r.polished_stationarity_cs == pytest.approx(r.polished_stationarity, rel=1e-6, abs=1e-14)
+            assert r.polished_stationarity_cs <= SMALL.stationarity_rtol and r.pattern_flips == 0
             assert r.polished_loss == pytest.approx(r.lstar, rel=1e-10)
             assert r.n_cells == r.n_determined + r.n_outside + r.n_shared and r.rule_agrees
         else:
@@ -227,7 +231,8 @@ def _row(width: int, polished: bool, n_cells: int) -> CatalogueRow:
     nan = float("nan")
     return CatalogueRow(width=width, seed=0, nit=1, converged=polished, grad_norm=0.0, loss=1.0, lstar=1.0,
                         rel_gap=0.0, gap_bound=0.0, n_significant=1, last_change=0, late_changes=0, min_margin=1.0,
-                        polished=polished, polished_loss=1.0, polished_stationarity=0.0, pattern_flips=0,
+                        polished=polished, polished_loss=1.0, polished_stationarity=0.0, stationarity_cs=0.0,
+                        polished_stationarity_cs=0.0, pattern_flips=0,
                         lower_bound=nan, n_cells=n_cells if polished else -1, n_determined=0, n_outside=0,
                         n_shared=0, determined_deviation=nan, undetermined_deviation=nan, rule_agrees=True)
 
@@ -353,12 +358,22 @@ def test_kinds_group_the_polished_runs():
 
 
 def test_worst_values_over_rows_and_examples():
-    rows = [replace(_row(3, True, 2), polished_stationarity=1e-12, n_determined=1, determined_deviation=1e-13),
-            replace(_row(3, False, 1), polished_stationarity=0.5, n_determined=1, determined_deviation=0.5)]
-    assert worst_polished_stationarity(rows, SimpleNamespace(stationarity_after=1e-11)) == 1e-11
-    assert worst_polished_stationarity(rows, SimpleNamespace(stationarity_after=0.0)) == 1e-12
+    rows = [replace(_row(3, True, 2), polished_stationarity_cs=1e-12, stationarity_cs=1e-8, n_determined=1,
+                    determined_deviation=1e-13),
+            replace(_row(3, False, 1), polished_stationarity_cs=0.5, stationarity_cs=0.5, n_determined=1,
+                    determined_deviation=0.5)]
     X = grid_1d()
     y = np.sin(np.pi * X[:, 0])
+    zero = ShallowReLU(np.zeros(2), np.ones((2, 1)), np.zeros(2))  # no neuron with c_j != 0: score 0
+    assert worst_polished_stationarity(rows, SimpleNamespace(accepted=True, net=zero), X, y) == 1e-12
+    moving = net_1d([-0.5, 0.3], [1, -1], [1.0, 0.5])  # far from stationary: its own score wins
+    expected = max_stationarity(moving, X, y)
+    assert expected > 1e-3
+    got = worst_polished_stationarity(rows, SimpleNamespace(accepted=True, net=moving), X, y)
+    assert got == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="showcase must be an accepted polish"):
+        worst_polished_stationarity(rows, SimpleNamespace(accepted=False, net=zero, message="moved"), X, y)
+    assert gd_end_stationarity(rows) == 1e-8  # the polished rows only
     full = _example(net_1d([-1.5, 0.21], [1, 1], [1.0, 1.0]), X, y)  # every cell determined, not stationary
     assert full.n_determined == len(full.cells) == 2
     assert worst_determined_deviation(rows, []) == 1e-13
