@@ -1,0 +1,84 @@
+"""Break a copy of the project on purpose and report which chapter checks catch it.
+
+Each mutation flips one sign or comparison in the science. The script copies the committed
+tree (``git archive HEAD``) to a temporary folder, applies the mutation there (the working tree
+is never touched), executes the chapters in quick mode on seed 0 with the copy first on
+``PYTHONPATH`` (so the kernels import the broken library), and prints, per chapter, whether it
+passed or the first check that failed. A mutation that no chapter catches is reported as such.
+
+    python tools/broken_copy.py local-ls-level-sign anls-acceptance
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: name -> (file, exact text, replacement): each text must occur exactly once.
+MUTATIONS: dict[str, tuple[str, str, str]] = {
+    "local-ls-level-sign": (
+        "plateau_lib/theory.py",
+        "    e = y - local_ls_fit(X, y, D, S)\n",
+        "    e = y + local_ls_fit(X, y, D, S)\n",
+    ),
+    "anls-acceptance": (
+        "plateau_lib/trainers/anls.py",
+        "    if not loss_new < threshold:\n",
+        "    if not loss_new > threshold:\n",
+    ),
+    "anls-acceptance-tolerance": (
+        "plateau_lib/trainers/anls.py",
+        "    threshold = state.level * (1 - ACCEPT_RTOL)\n",
+        "    threshold = state.level * (1 + ACCEPT_RTOL)\n",
+    ),
+}
+
+
+def _copy_head(target: Path) -> None:
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+
+
+def _mutate(copy: Path, name: str) -> None:
+    path, old, new = MUTATIONS[name]
+    text = (copy / path).read_text()
+    if text.count(old) != 1:
+        raise SystemExit(f"broken_copy: mutation {name!r}: expected its text once in {path}, "
+                         f"found {text.count(old)} times (the source changed; update MUTATIONS)")
+    (copy / path).write_text(text.replace(old, new))
+
+
+def run(name: str, chapters: list[str]) -> str:
+    """Apply mutation ``name`` to a fresh copy, execute ``chapters`` (quick, seed 0) and return the report."""
+    with tempfile.TemporaryDirectory(prefix=f"broken-{name}-") as tmp:
+        copy = Path(tmp)
+        _copy_head(copy)
+        _mutate(copy, name)
+        env = {**os.environ, "PYTHONPATH": str(copy)}
+        proc = subprocess.run([sys.executable, "-m", "plateau_lib", "book", "run", "--quick", "--no-progress",
+                               *chapters], cwd=copy, env=env, capture_output=True, text=True)
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+        return f"## {name} (exit status {proc.returncode})\n" + "\n".join(lines[-12:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mutations", nargs="+", choices=sorted(MUTATIONS))
+    parser.add_argument("--chapters", nargs="*", default=[], help="chapter names (default: all)")
+    args = parser.parse_args(argv)
+    for name in args.mutations:
+        print(run(name, args.chapters), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
