@@ -11,7 +11,7 @@ MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test test-deep test-seeds lint clean browser lab lock
+.PHONY: install book test test-deep test-seeds mutation lint clean browser lab lock
 
 install: $(STAMP) $(MATHJAX)
 
@@ -80,6 +80,12 @@ test: install browser $(LAB_STAMP)
 # fixed set: the "ci" profile of tests/conftest.py).
 test-deep: install
 	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -n 2 tests/unit
+
+# Mutation testing of the science's core modules ([tool.mutmut] in pyproject.toml): planted
+# operator bugs must fail the fast unit tests. Works on a copy in mutants/; prints the score.
+mutation: install
+	cd $(CURDIR) && $(BIN)/mutmut run --max-children 2 >/dev/null || true
+	$(BIN)/python tools/mutation_score.py
 
 # Every chapter over seeds 0-9, full mode then quick mode, each seed in _build/seeds/; prints a
 # chapter x seed table and writes it to book/seed-table-*.txt, which book/reproducibility.md shows.

@@ -12,6 +12,7 @@ the zero network's loss).
 
 from __future__ import annotations
 
+import inspect
 import math
 import types
 
@@ -848,8 +849,9 @@ def test_exact_fit_stops_the_run():
 
 def test_module_namespace():
     assert isinstance(PRESETS, types.MappingProxyType)
-    assert anls.train_anls.__kwdefaults__["preset"] == "joint"
-    assert anls.train_anls.__kwdefaults__["sweeps"] == 50
+    defaults = inspect.signature(anls.train_anls).parameters
+    assert defaults["preset"].default == "joint"
+    assert defaults["sweeps"].default == 50
 
 
 def test_a_sweep_cut_by_the_time_limit_keeps_its_kept_updates(monkeypatch):
