@@ -24,22 +24,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: name -> (file, exact text, replacement): each text must occur exactly once.
-MUTATIONS: dict[str, tuple[str, str, str]] = {
+#: name -> (file, text, replacement): every occurrence of the text is replaced (at least one must exist).
+#: ANLS tests its acceptance rule at three places (the two visit paths and the pair moves); a
+#: mutation of the rule changes all of them.
+MUTATIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "local-ls-level-sign": (
-        "plateau_lib/theory.py",
-        "    e = y - local_ls_fit(X, y, D, S)\n",
-        "    e = y + local_ls_fit(X, y, D, S)\n",
+        ("plateau_lib/theory.py", "    e = y - local_ls_fit(X, y, D, S)\n", "    e = y + local_ls_fit(X, y, D, S)\n"),
     ),
     "anls-acceptance": (
-        "plateau_lib/trainers/anls.py",
-        "    return loss < state.level * (1 - ACCEPT_RTOL)\n",
-        "    return loss > state.level * (1 - ACCEPT_RTOL)\n",
+        ("plateau_lib/trainers/anls.py", "if not loss_new < threshold:", "if not loss_new > threshold:"),
+        ("plateau_lib/trainers/anls.py", "if not loss_new < state.level * (1 - ACCEPT_RTOL):",
+         "if not loss_new > state.level * (1 - ACCEPT_RTOL):"),
+        ("plateau_lib/trainers/anls.py", "trial.loss < state.level * (1 - ACCEPT_RTOL)",
+         "trial.loss > state.level * (1 - ACCEPT_RTOL)"),
     ),
     "anls-acceptance-tolerance": (
-        "plateau_lib/trainers/anls.py",
-        "    return loss < state.level * (1 - ACCEPT_RTOL)\n",
-        "    return loss < state.level * (1 + ACCEPT_RTOL)\n",
+        ("plateau_lib/trainers/anls.py", "state.level * (1 - ACCEPT_RTOL)", "state.level * (1 + ACCEPT_RTOL)"),
     ),
 }
 
@@ -51,12 +51,12 @@ def _copy_head(target: Path) -> None:
 
 
 def _mutate(copy: Path, name: str) -> None:
-    path, old, new = MUTATIONS[name]
-    text = (copy / path).read_text()
-    if text.count(old) != 1:
-        raise SystemExit(f"broken_copy: mutation {name!r}: expected its text once in {path}, "
-                         f"found {text.count(old)} times (the source changed; update MUTATIONS)")
-    (copy / path).write_text(text.replace(old, new))
+    for path, old, new in MUTATIONS[name]:
+        text = (copy / path).read_text()
+        if old not in text:
+            raise SystemExit(f"broken_copy: mutation {name!r}: {old!r} not found in {path} "
+                             "(the source changed; update MUTATIONS)")
+        (copy / path).write_text(text.replace(old, new))
 
 
 def _refingerprint(copy: Path, env: dict[str, str]) -> None:

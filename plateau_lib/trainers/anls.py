@@ -1015,14 +1015,6 @@ def _search_one(state: _State, p: FloatArray, t: FloatArray, loo, B, rule) -> tu
     return _search_pruned(_Sorted(p, t), Q, loo.z, rule, opts.block)
 
 
-def _acceptable(state: _State, loss: float) -> bool:
-    r"""The acceptance rule: an update is kept only if its loss is below :math:`(1 - \epsilon)` times the level.
-
-    :math:`\epsilon` = ``ACCEPT_RTOL``; the level is the lowest loss reached so far.
-    """
-    return loss < state.level * (1 - ACCEPT_RTOL)
-
-
 def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
     """Propose a new neuron j and keep it if it lowers the loss: ``(kept, column changed, loss)``, or None."""
     A = state.A
@@ -1059,7 +1051,7 @@ def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
     ext = basis.extension(phi, coef)
     c_new = basis.solve_replacing(j, ext)
     r_new, loss_new = state.residual_with(j, phi, c_new)
-    if not _acceptable(state, loss_new):
+    if not loss_new < threshold:
         return False, False, loss_new
     col_changed = not np.array_equal(phi > 0, active)
     state.commit(j, proposal.v, phi, c_new, r_new, loss_new)
@@ -1081,7 +1073,7 @@ def _visit_exact(state: _State, j: int, t: FloatArray, active) -> tuple[bool, bo
     A_new[:, j] = proposal.phi
     c_new = np.linalg.lstsq(A_new, state.y, rcond=None)[0]
     r_new, loss_new = state.residual_with(j, proposal.phi, c_new)
-    if not _acceptable(state, loss_new):
+    if not loss_new < state.level * (1 - ACCEPT_RTOL):
         return False, False, loss_new
     col_changed = not np.array_equal(proposal.phi > 0, active)
     state.commit(j, proposal.v, proposal.phi, c_new, r_new, loss_new)
@@ -1156,7 +1148,7 @@ def _pair_move(state: _State, ev):
         state.counter.nfev += 1
         trial = _State(c1, W1, b1, state.X, state.Xt, state.y, state.counter, state.opts,
                        A1, r1, float(r1 @ r1) / (2 * state.m), math.inf)
-        if _reinsert(trial, j) and _reinsert(trial, k) and _acceptable(state, trial.loss):
+        if _reinsert(trial, j) and _reinsert(trial, k) and trial.loss < state.level * (1 - ACCEPT_RTOL):
             balance_neurons(trial.c, trial.W, trial.b)
             ev_new = evaluate(trial.c, trial.W, trial.b, state.X, state.y)
             state.counter.nfev += 1
