@@ -44,7 +44,7 @@ from .tables import markdown_table
 #: :math:`L^*(D, S)` that the plateau detector can resolve: it accepts a stretch as flat
 #: when the loss varies by less than the factor :math:`\rho^s` over each window of a factor
 #: :math:`\rho` in time (:func:`~plateau_lib.patterns.detect_plateaus` defaults
-#: :data:`~plateau_lib.patterns.PLATEAU_WINDOW` and :data:`~plateau_lib.patterns.PLATEAU_SLOPE_TOL`:
+#: ``PLATEAU_WINDOW`` and ``PLATEAU_SLOPE_TOL`` of :mod:`plateau_lib.patterns`:
 #: a factor :math:`2^{0.1}` per doubling), so a plateau's median may sit up to
 #: :math:`\rho^s - 1` (about 7.2%) away from the level it converges to.
 PLATEAU_LEVEL_RESOLUTION = PLATEAU_WINDOW**PLATEAU_SLOPE_TOL - 1

@@ -1550,8 +1550,8 @@ def sliding_showcase(
 
 
 def draw_sliding(slide: SlidingShowcase) -> DrawnFigure:
-    """The loss with the last sliding phase (left), its last :data:`SLIDING_ZOOM_STEPS` steps against the
-    levels (middle), and the pinned breakpoints over the last :data:`SLIDING_PIN_STEPS` steps (right)."""
+    """The loss with the last sliding phase (left), its last ``SLIDING_ZOOM_STEPS`` steps against the
+    levels (middle), and the pinned breakpoints over the last ``SLIDING_PIN_STEPS`` steps (right)."""
     from ..plotting import figure, plot_per_neuron
 
     run, state, phase, x_pin = slide.run, slide.state, slide.last_phase, slide.x_pin
