@@ -341,7 +341,7 @@ def test_rate_values():
     assert balances.drift == 3e-12
     values = rate_values([0.0, 0.5, 0.1, 2.0], level, balances)
     assert values == dict(lam_median=0.5, lam_min=0.1, lam_max=2.0, p2_start=10.0, p2_end=30.0, p2_gap=level.gap,
-                          flow_balance_drift=3e-12, flow_drift_allowed=1e-9)
+                          flow_balance_drift=3e-12, flow_drift_allowed=1e-9, flow_drift_allowed_rate=1e-10)
 
 
 def test_settings_run_and_exit_values():
