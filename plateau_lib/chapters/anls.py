@@ -193,9 +193,7 @@ def threshold_search(net: ShallowReLU, X: ArrayLike, y: ArrayLike, neuron: int, 
         raise ValueError(f"no threshold of neuron {j} has a positive gain (the target is orthogonal to every ReLU)")
     chosen = int(np.argmax(cand.gain))
     w, b = float(net.W[j, 0]), float(net.b[j])
-    phi = A[:, j]
-    den = float(phi @ phi)
-    current_gain = float(phi @ target) ** 2 / den if den > 0 else 0.0
+    current_gain = _single_gain(A[:, j], target)
     return ThresholdSearch(
         neuron=j, x=x, target=target, candidates=cand, chosen=chosen,
         current_tau=-b / w if w != 0 else math.nan, current_s=int(np.sign(w)),
@@ -280,13 +278,12 @@ def one_sweep(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> SweepAnatomy:
     result = train_anls(net, X, y, sweeps=1, preset="design")
     ex = result.extra
     agrees = bool(ex["update_neuron"].size and ex["update_neuron"][0] == 0 and ex["update_accepted"][0])
+    w, b = float(result.net.W[0, 0]), float(result.net.b[0])  # neuron 0 after the sweep: its first update
     if agrees:
-        w, b = float(result.net.W[0, 0]), float(result.net.b[0])
         tau = -b / w if w != 0 else math.nan
         scale = max(1.0, abs(search.tau))
         agrees = bool(int(np.sign(w)) == search.s and abs(tau - search.tau) <= 1e-12 * scale)
     x, t = search.x, search.target
-    w, b = float(result.net.W[0, 0]), float(result.net.b[0])
     trainer_gain = _single_gain(np.maximum(w * x + b, 0.0), t)
     best_gain = float(np.max(brute_force_gains(x, t)[2]))
     return SweepAnatomy(start=net, search=search, result=result, agrees=agrees, best_gain=best_gain,
