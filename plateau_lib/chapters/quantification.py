@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
@@ -58,7 +58,9 @@ from ..fixed_pattern import (
     fixed_pattern_segments,
     gd_within_pattern,
     loglog_slope,
+    lstar_rounding,
     max_escape_rate_1d,
+    pinned_feature_matrix,
     pinned_ls_level,
     predicted_exit_slope,
     resolved_history,
@@ -72,6 +74,7 @@ from ..sweeps import SeedSearch, first_seed, sweep
 from ..theory import (
     SIGNIFICANCE_RTOL,
     conserved_quantities,
+    feature_matrix,
     kernel_lambda,
     local_ls_level,
     lstar_of_network,
@@ -91,9 +94,9 @@ TAIL_FRACTION = 0.1
 
 
 #: Chapter 2's checks: a run has come to rest when its loss changed by at most ``REST_RTOL``
-#: (relative) over its last ``TAIL_FRACTION``; a sliding loss within ``SLIDING_LEVEL_ATOL``
-#: (relative) of its pinned level. (Fact 3's tolerance on the exit-time slope is derived from
-#: the two predictions it separates: :attr:`ExitFit.rtol`.)
+#: (relative) over its last ``TAIL_FRACTION``. (The other tolerances are derived from what they
+#: separate: fact 3's from the two predicted slopes, :attr:`ExitFit.rtol`; the sliding check's
+#: from each run's gap between its pinned and neighbouring levels, :func:`sliding_tolerance`.)
 REST_RTOL = 1e-5
 
 
@@ -103,9 +106,6 @@ SLIDING_ZOOM_STEPS = 400
 
 
 SLIDING_PIN_STEPS = 60
-
-
-SLIDING_LEVEL_ATOL = 1e-4
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,6 +309,10 @@ class SlidingState:
     lstar_off, lstar_on : float
         :math:`L^*(D,S)` of the two neighbouring patterns: every pinned entry inactive, or
         every pinned entry active.
+    level_error : float
+        Bound on the round-off error of a computed difference of the pinned level and a
+        neighbouring one: :func:`~plateau_lib.fixed_pattern.lstar_rounding` of the pinned
+        level plus the larger of the neighbours'.
     """
 
     pins: tuple[tuple[int, int], ...]
@@ -316,6 +320,7 @@ class SlidingState:
     pinned: float
     lstar_off: float
     lstar_on: float
+    level_error: float
 
 
 def final_sliding_state(
@@ -340,8 +345,10 @@ def final_sliding_state(
     for i, j in pins:
         off[i, j], on[i, j] = False, True
     tail = np.asarray(result.steps) >= last - window
+    error = lstar_rounding(pinned_feature_matrix(X, D, S, pins), y) + max(
+        lstar_rounding(feature_matrix(X, off, S), y), lstar_rounding(feature_matrix(X, on, S), y))
     return SlidingState(tuple(pins), float(np.median(result.loss[tail])), pinned_ls_level(X, y, D, S, pins),
-                        local_ls_level(X, y, off, S), local_ls_level(X, y, on, S))
+                        local_ls_level(X, y, off, S), local_ls_level(X, y, on, S), error)
 
 
 # =========================================================================== the regime sweep
@@ -452,7 +459,7 @@ class RegimeRow:
         :func:`~plateau_lib.fixed_pattern.weighted_phases`, :func:`~plateau_lib.fixed_pattern.covered_steps`).
     end_sliding : bool
         The run ends in a sliding phase of a weighted neuron.
-    end_loss, end_pinned, end_lstar_off, end_lstar_on : float
+    end_loss, end_pinned, end_lstar_off, end_lstar_on, end_level_error : float
         :class:`SlidingState` values at the end (``nan`` unless ``end_sliding``).
     tail_change : float
         Relative decrease of the loss over the last ``TAIL_FRACTION`` (10%) of the run, between the
@@ -489,6 +496,7 @@ class RegimeRow:
     end_pinned: float
     end_lstar_off: float
     end_lstar_on: float
+    end_level_error: float
     tail_change: float
     n_directions: int
     grid_loss: FloatArray = field(repr=False)
@@ -539,6 +547,7 @@ def regime_run(item: tuple[RegimeSweep, float, int, bool]) -> RegimeRow:
         sliding_steps=covered_steps(phases), end_sliding=state is not None,
         end_loss=state.loss if state else nan, end_pinned=state.pinned if state else nan,
         end_lstar_off=state.lstar_off if state else nan, end_lstar_on=state.lstar_on if state else nan,
+        end_level_error=state.level_error if state else nan,
         tail_change=tail_change, n_directions=count_directions(result.net.v[weighted]),
         grid_loss=grid_loss, wall_time=time.perf_counter() - start,
     )
@@ -1250,7 +1259,6 @@ def settings_values(settings: RegimeSweep = REGIME_SWEEP, *, quick: bool) -> dic
         tail_steps=TAIL_STEPS,
         tail_fraction=TAIL_FRACTION,
         rest_rtol=REST_RTOL,
-        sliding_level_atol=SLIDING_LEVEL_ATOL,
         min_toggles=SLIDING_MIN_TOGGLES,
         max_gap=SLIDING_MAX_GAP,
         showcase_search=SHOWCASE_SEARCH,
@@ -1498,6 +1506,18 @@ class SlidingShowcase:
         return (self.state.loss - self.state.pinned) / self.state.pinned
 
     @property
+    def tolerance(self) -> float:
+        """The check's tolerance on :attr:`above` and :attr:`gap` (:func:`sliding_tolerance`)."""
+        s = self.state
+        return float(sliding_tolerance(s.pinned, s.lstar_off, s.lstar_on, s.level_error)[0])
+
+    @property
+    def distinct(self) -> bool:
+        """A neighbouring level differs from the pinned one by more than round-off (:func:`sliding_tolerance`)."""
+        s = self.state
+        return bool(sliding_tolerance(s.pinned, s.lstar_off, s.lstar_on, s.level_error)[1])
+
+    @property
     def oscillation(self) -> float:
         """Range of the loss over the last ``TAIL_STEPS`` steps, relative to its median."""
         steps = self.run.steps
@@ -1519,11 +1539,48 @@ class SlidingShowcase:
         )
 
     def describe_gaps(self) -> str:
-        """The loss's distances from the pinned level and the nearer neighbour, and its oscillation."""
+        """The loss's distances from the pinned level and the nearer neighbour, the tolerance, the oscillation."""
         return (
             f"shown: gap to pinned {self.gap:.2e}, to nearest neighbour {self.gap_nbr:.2e}, "
-            f"oscillation {self.oscillation:.2e}"
+            f"tolerance {self.tolerance:.2e}, oscillation {self.oscillation:.2e}"
         )
+
+
+def sliding_tolerance(
+    pinned: ArrayLike, lstar_off: ArrayLike, lstar_on: ArrayLike, level_error: ArrayLike
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    r"""The sliding check's relative tolerance: half the gap to the nearer distinct neighbouring level.
+
+    Both neighbouring patterns' ranges contain the pinned range, so
+    :math:`L^*_{\rm off}, L^*_{\rm on} \le L^*_{\rm pin}`. A neighbour is *distinct* when its
+    gap :math:`L^*_{\rm pin} - L^*_k` exceeds ``level_error``, the round-off bound of the computed
+    difference (:attr:`SlidingState.level_error`); otherwise its range gives the same level (the
+    pin does not bind) and nothing can tell the two apart. With :math:`g` the smallest gap of a
+    distinct neighbour,
+
+    .. math::
+
+        \epsilon = \frac{g}{2\,L^*_{\rm pin}} ,
+
+    and a loss within :math:`\epsilon` (relative) of :math:`L^*_{\rm pin}` is nearer to it than to
+    any other level: the tolerance tells the pinned level, the chapter's explanation, from its
+    alternative, a loss that has gone to a neighbouring pattern's level. Without a distinct
+    neighbour, :math:`\epsilon` is the round-off bound ``level_error`` over :math:`L^*_{\rm pin}`.
+
+    Returns
+    -------
+    tolerance : ndarray
+        :math:`\epsilon` per run.
+    distinct : ndarray of bool
+        Whether the run has a distinct neighbour.
+    """
+    pinned = np.asarray(pinned, dtype=float)
+    error = np.asarray(level_error, dtype=float)
+    gaps = pinned - np.stack([np.asarray(lstar_off, dtype=float), np.asarray(lstar_on, dtype=float)])
+    apart = gaps > error
+    distinct = apart.any(axis=0)
+    smallest = np.where(apart, gaps, np.inf).min(axis=0)
+    return np.where(distinct, smallest / 2, error) / pinned, distinct
 
 
 def sliding_showcase(
@@ -1643,6 +1700,15 @@ class SlidingStatistics:
         (``nan`` if none): not below :math:`-\epsilon` while the kink stays.
     end_gap_rest_max : float
         Largest :math:`|L - L^*_{\rm pin}|/L^*_{\rm pin}` over the ``at_rest`` runs (``nan`` if none).
+    distinct : ndarray of bool
+        The runs with a neighbouring level distinct from the pinned one (:func:`sliding_tolerance`).
+    below_ratio : float
+        Smallest :math:`(L - L^*_{\rm pin})/(L^*_{\rm pin}\epsilon)` over the ``ending`` runs, with
+        :math:`\epsilon` each run's :func:`sliding_tolerance` (``nan`` if none): the check wants
+        at least -1.
+    rest_ratio : float
+        Largest :math:`|L - L^*_{\rm pin}|/(L^*_{\rm pin}\epsilon)` over the ``at_rest`` runs with
+        a distinct neighbour (``nan`` if none): the check wants at most 1.
     """
 
     fraction: FloatArray
@@ -1651,6 +1717,14 @@ class SlidingStatistics:
     at_rest: NDArray[np.bool_]
     end_gap_min: float
     end_gap_rest_max: float
+    distinct: NDArray[np.bool_]
+    below_ratio: float
+    rest_ratio: float
+
+    @property
+    def n_same_level(self) -> int:
+        """Runs ending while sliding whose pinned level equals both neighbouring levels to round-off."""
+        return int(np.sum(self.ending & ~self.distinct))
 
     @property
     def ending_base(self) -> NDArray[np.bool_]:
@@ -1666,7 +1740,10 @@ class SlidingStatistics:
         """How many runs end while sliding, their smallest excess, those at rest and their largest gap."""
         return (
             f"runs ending while sliding: {self.ending.sum()}; smallest (L - L_pin)/L_pin "
-            f"{self.end_gap_min:.2e}; at rest: {self.at_rest.sum()}, largest |gap| {self.end_gap_rest_max:.2e}"
+            f"{self.end_gap_min:.2e}; at rest: {self.at_rest.sum()}, largest |gap| {self.end_gap_rest_max:.2e}; "
+            f"in units of half the gap to the neighbouring level: smallest excess {self.below_ratio:.2e}, "
+            f"largest gap at rest {self.rest_ratio:.2e}; pinned level equal to both neighbours' "
+            f"(to round-off): {self.n_same_level}"
         )
 
 
@@ -1674,16 +1751,25 @@ def sliding_statistics(cols: Mapping[str, NDArray], base_scale: float) -> Slidin
     """Sliding fractions and the runs that end while sliding, against their pinned levels."""
     ending, pinned, end_loss = cols["end_sliding"], cols["end_pinned"], cols["end_loss"]
     at_rest = ending & (np.abs(cols["tail_change"]) <= REST_RTOL)
-    end_gap = (end_loss[ending] - pinned[ending]) / pinned[ending]
-    end_gap_rest = np.abs(end_loss[at_rest] - pinned[at_rest]) / pinned[at_rest]
+    gap = (end_loss - pinned) / pinned
+    tol, distinct = sliding_tolerance(pinned, cols["end_lstar_off"], cols["end_lstar_on"], cols["end_level_error"])
+    checked = at_rest & distinct
     return SlidingStatistics(
         fraction=sliding_fraction(cols),
         base=cols["scale"] == base_scale,
         ending=ending,
         at_rest=at_rest,
-        end_gap_min=float(end_gap.min()) if ending.any() else math.nan,
-        end_gap_rest_max=float(end_gap_rest.max()) if at_rest.any() else math.nan,
+        end_gap_min=_reduce(np.min, gap[ending]),
+        end_gap_rest_max=_reduce(np.max, np.abs(gap[at_rest])),
+        distinct=distinct,
+        below_ratio=_reduce(np.min, gap[ending] / tol[ending]),
+        rest_ratio=_reduce(np.max, np.abs(gap[checked]) / tol[checked]),
     )
+
+
+def _reduce(reduction: Callable[[FloatArray], float], values: FloatArray) -> float:
+    """``reduction(values)`` as a float, ``nan`` for no values."""
+    return float(reduction(values)) if values.size else math.nan
 
 
 def end_sliding_sentence(stats: SlidingStatistics) -> str:
@@ -1739,6 +1825,7 @@ def sliding_showcase_values(
         slide_pinned=s.pinned,
         slide_gap=slide.gap,
         slide_gap_nbr=slide.gap_nbr,
+        slide_tol=slide.tolerance,
         slide_osc=slide.oscillation,
         on_below=s.lstar_off - s.lstar_on,
     )
@@ -1762,6 +1849,9 @@ def sliding_sweep_values(stats: SlidingStatistics) -> dict[str, float | int | st
         end_gap_min=stats.end_gap_min,
         n_end_rest=int(stats.at_rest.sum()),
         end_gap_rest_max=stats.end_gap_rest_max,
+        below_ratio=stats.below_ratio,
+        rest_ratio=stats.rest_ratio,
+        n_same_level=stats.n_same_level,
     )
 
 
@@ -1770,7 +1860,7 @@ __all__ = [
     "REST_RTOL",
     "DRIFT_POWER_TOL",
     "SHOWCASE_SEARCH",
-    "SLIDING_LEVEL_ATOL",
+    "sliding_tolerance",
     "TAIL_FRACTION",
     "TAIL_STEPS",
     "count_directions",

@@ -53,14 +53,27 @@ def test_gd_on_plateau_1d_seed_0_ends_sliding_at_the_pinned_level():
     X, y = experiment.data()
     result = experiment.run(0, steps=3000, record_every=1)
     phases = weighted_phases(result, X, y, sliding_phases(result))
-    assert phases and all(p.i == 25 for p in phases if p.end >= 2900)
+    i_pin = point_nearest_a_breakpoint(result.net, X, y)
+    assert phases and all(p.i == i_pin for p in phases if p.end >= 2900)
     state = final_sliding_state(result, X, y, phases)
-    assert state is not None and {i for i, _ in state.pins} == {25}
-    # the pinned level lies above both neighbours' levels and explains the loss
+    assert state is not None and {i for i, _ in state.pins} == {i_pin}
+    # the pinned level lies above both neighbours' levels, by far more than round-off, and
+    # the loss is nearer to it than to either of them
     assert state.lstar_on < state.lstar_off < state.pinned
-    assert abs(state.loss - state.pinned) / state.pinned < 1e-4
+    assert 0 < state.level_error < 1e-6 * (state.pinned - state.lstar_off)
+    assert abs(state.loss - state.pinned) < (state.pinned - state.lstar_off) / 2
     bp = breakpoint_history(result, [j for _, j in state.pins])
-    assert np.all(np.abs(bp[-50:] - X[25, 0]) < 5e-3)
+    assert np.all(np.abs(bp[-50:] - X[i_pin, 0]) < 5e-3)
+
+
+def point_nearest_a_breakpoint(net, X, y):
+    """The data point nearest to a breakpoint -b_j/w_j of a weight-carrying neuron (1-D input).
+
+    Found from the geometry alone, independently of the toggle counting of ``sliding_phases``.
+    """
+    weighted = significant_neurons(net, X, y)
+    distance = np.abs(X[:, :1] + net.b[weighted][None, :] / net.W[weighted, 0][None, :])
+    return int(np.unravel_index(distance.argmin(), distance.shape)[0])
 
 
 # --------------------------------------------------------------------------- pinned level
@@ -397,6 +410,7 @@ def synthetic_cols():
         "end_pinned": np.array([nan, 0.02, 0.049, nan, nan, 0.2]),
         "end_lstar_off": np.array([nan, 0.019, 0.048, nan, nan, 0.19]),
         "end_lstar_on": np.array([nan, 0.018, 0.047, nan, nan, 0.18]),
+        "end_level_error": np.array([nan, 1e-18, 1e-18, nan, nan, 1e-18]),
     }
 
 
@@ -450,6 +464,8 @@ def test_sliding_statistics_on_a_synthetic_sweep():
     assert_array_equal(stats.base, [False] * 4 + [True] * 2)
     assert_array_equal(stats.at_rest, [False, True, False, False, False, True])
     assert stats.end_gap_min == pytest.approx(0.0) and stats.end_gap_rest_max == pytest.approx(0.005)
+    # In half gaps to the neighbouring level (0.02 - 0.019)/(2 * 0.02) = 0.025: run 1 is 0.005 above.
+    assert stats.rest_ratio == pytest.approx(0.005 / 0.025) and stats.below_ratio == pytest.approx(0.0)
     assert stats.search_miss(3) == 0.125  # one of the two base runs ends sliding
     assert stats.describe().startswith("runs ending while sliding: 3; smallest")
     text = end_sliding_sentence(stats)
@@ -461,7 +477,32 @@ def test_sliding_statistics_on_a_synthetic_sweep():
     assert values["n_runs"] == 6 and values["n_end_sliding"] == 3 and values["n_end_rest"] == 2
     none = sliding_statistics({**cols, "end_sliding": np.zeros(6, bool)}, 1e-3)
     assert math.isnan(none.end_gap_min) and math.isnan(none.end_gap_rest_max)
+    assert math.isnan(none.below_ratio) and math.isnan(none.rest_ratio) and none.n_same_level == 0
+    same = sliding_statistics({**cols, "end_lstar_off": cols["end_pinned"], "end_lstar_on": cols["end_pinned"]}, 1e-3)
+    assert same.n_same_level == 3 and math.isnan(same.rest_ratio)  # no run at rest has a distinct neighbour
     assert end_sliding_sentence(none) == "No run of the sweep ends while sliding."
+
+
+def test_sliding_tolerance_is_half_the_gap_to_the_nearer_distinct_neighbour():
+    from plateau_lib.chapters.quantification import sliding_statistics, sliding_tolerance
+
+    for off, on in [(0.019, 0.018), (0.018, 0.019)]:
+        tol, distinct = sliding_tolerance(0.02, off, on, 1e-18)
+        assert tol == pytest.approx(0.025) and distinct
+    tol, distinct = sliding_tolerance([1.0, 2.0], [0.5, 1.0], [0.0, 1.5], [1e-16, 1e-16])
+    assert_allclose(tol, [0.25, 0.125]) and distinct.all()
+    # A neighbour within round-off of the pinned level gives the same level: the other one counts.
+    tol, distinct = sliding_tolerance(0.02, 0.02 - 1e-19, 0.018, 1e-18)
+    assert tol == pytest.approx(0.05) and distinct
+    # Neither distinct: the tolerance is the round-off bound, relative.
+    tol, distinct = sliding_tolerance(0.02, 0.02, 0.02 - 1e-19, 1e-18)
+    assert tol == pytest.approx(5e-17) and not distinct
+    # A run that went down to its neighbour's level (0.048 against pinned 0.049, half gap 1/98)
+    # is a full gap below, two half gaps: the check (at least -1) fails on it.
+    cols = synthetic_cols()
+    cols["end_loss"] = cols["end_loss"].copy()
+    cols["end_loss"][2] = 0.048
+    assert sliding_statistics(cols, 1e-3).below_ratio == pytest.approx(-2.0)
 
 
 def test_sweep_figures_carry_the_arrays_they_draw():
@@ -499,7 +540,7 @@ def regime_row(seed, tail_change):
     from plateau_lib.chapters.quantification import RegimeRow
 
     return RegimeRow(1e-3, seed, 0.1, 3000, 1.0, 0.1, 1.0, 1.0, 1.0, 1, 1.0, 1, 1, 0.0, 1.0, 0, True,
-                     0.1, 0.1, 0.1, 0.1, tail_change, 1, np.zeros(2))
+                     0.1, 0.1, 0.1, 0.1, 1e-18, tail_change, 1, np.zeros(2))
 
 
 def test_sliding_showcase_of_plateau_1d_seed_0():
@@ -517,10 +558,12 @@ def test_sliding_showcase_of_plateau_1d_seed_0():
     experiment = get_experiment("plateau_1d").with_changes(quick_steps=3000)  # ends sliding (test above)
     X, y = experiment.data()
     slide = sliding_showcase(experiment, regime_row(0, 1e-7), X, y, quick=True)
-    assert {i for i, _ in slide.state.pins} == {25} and slide.x_pin == X[25, 0]
+    i_pin = point_nearest_a_breakpoint(slide.run.net, X, y)
+    assert {i for i, _ in slide.state.pins} == {i_pin} and slide.x_pin == X[i_pin, 0]
     assert slide.pinned_neurons == tuple(sorted({j for _, j in slide.state.pins}))
-    assert slide.last_phase.i == 25 and slide.last_phase.end >= 2900
-    assert slide.at_rest and slide.gap < 1e-4 and slide.gap <= slide.gap_nbr / 10
+    assert slide.last_phase.i == i_pin and slide.last_phase.end >= 2900
+    assert slide.at_rest and slide.distinct and slide.gap <= slide.tolerance
+    assert slide.tolerance == pytest.approx((slide.state.pinned - slide.state.lstar_off) / (2 * slide.state.pinned))
     assert slide.above == pytest.approx((slide.state.loss - slide.state.pinned) / slide.state.pinned)
     assert 0 < slide.oscillation < 1e-3
     assert slide.describe().startswith("seed 0: pins") and slide.describe_gaps().startswith("shown: gap")
