@@ -11,7 +11,7 @@ MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test test-deep test-seeds mutation lint clean browser lab lock
+.PHONY: install book test test-deep test-seeds test-matrix mutation lint clean browser lab lock
 
 install: $(STAMP) $(MATHJAX)
 
@@ -93,6 +93,12 @@ SEEDS ?= 0-9
 test-seeds: install
 	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --table book/seed-table-full.txt
 	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --quick --table book/seed-table-quick.txt
+
+# The unit tests and a quick run of every chapter on the oldest dependency versions pyproject.toml
+# allows (Python 3.11) and on the newest the package index has (Python 3.13), each in its own
+# environment under _build/matrix/; prints the versions and the results (tools/dependency_matrix.py).
+test-matrix: install
+	$(BIN)/python tools/dependency_matrix.py
 
 # The one lock: every package the requirements files need, resolved by uv from the package index
 # for the Python versions pyproject.toml allows (>= 3.11). Run after editing a requirements file.

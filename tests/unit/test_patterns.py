@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,6 +20,7 @@ from plateau_lib.patterns import (
     detect_plateaus,
     filtered_changes,
     match_plateaus,
+    nearest_record,
     pattern_segments,
     plateau_index,
     plateau_network,
@@ -24,6 +28,7 @@ from plateau_lib.patterns import (
     raw_segments,
     relate,
 )
+from plateau_lib.theory import significant_neurons
 from plateau_lib.trainers.first_order import train_gd
 
 # ----------------------------------------------------------------------------------
@@ -341,3 +346,198 @@ def test_result_helpers_reject_bad_input(gd_run):
     far = Plateau(start=10**6, end=2 * 10**6, span=2.0, level=1.0, rel_change=0.0)
     with pytest.raises(ValueError, match="outside"):
         plateau_index(gd_run, far)
+
+
+# ----------------------------------------------------------------------------------
+# second implementations: every rule of the module written again as plain loops
+# ----------------------------------------------------------------------------------
+
+
+def loop_plateaus(t, L, slope_tol=0.1, window=2.0, min_span=2.0):
+    """detect_plateaus's rule, point by point: flat windows, merged while they share points."""
+    t, logL = [float(v) for v in t], [math.log(v) for v in L]
+    positive = [k for k in range(len(t)) if t[k] > 0]
+    if len(positive) < 2:
+        return []
+    flat = []
+    for k in positive:
+        if t[k] * window > t[-1]:
+            continue
+        last = next(i for i in range(len(t)) if t[i] >= t[k] * window)
+        first = 0 if (t[0] == 0 and k == positive[0]) else k
+        values = logL[first : last + 1]
+        if max(values) - min(values) <= slope_tol * math.log(window):
+            flat.append((first, last))
+    out = []
+    for first, last in flat:
+        if out and first <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    plateaus = []
+    for a, b in out:
+        span = t[b] / (t[a] if t[a] > 0 else t[positive[0]])
+        if span >= min_span:
+            level = float(np.median(L[a : b + 1]))
+            plateaus.append(Plateau(t[a], t[b], span, level, (L[b] - L[a]) / L[a]))
+    return plateaus
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    drops=st.lists(st.floats(-0.3, 0.3), min_size=2, max_size=60),
+    gaps=st.lists(st.integers(1, 5), min_size=60, max_size=60),
+    start_at_zero=st.booleans(),
+    slope_tol=st.sampled_from([0.05, 0.1, 0.3]),
+    window=st.sampled_from([1.5, 2.0, 3.0]),
+    min_span=st.sampled_from([1.0, 2.0, 4.0]),
+)
+def test_detect_plateaus_equals_the_rule_written_as_loops(drops, gaps, start_at_zero, slope_tol, window, min_span):
+    t = np.cumsum(gaps[: len(drops)]).astype(float) - (gaps[0] if start_at_zero else 0)
+    L = np.exp(np.cumsum(np.where(np.abs(drops) < 0.1, 0.0, drops)))  # flat stretches and jumps
+    got = detect_plateaus(t, L, slope_tol=slope_tol, window=window, min_span=min_span)
+    want = loop_plateaus(t, L, slope_tol, window, min_span)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert (g.start, g.end) == (w.start, w.end)
+        assert g.span == pytest.approx(w.span) and g.level == pytest.approx(w.level)
+        assert g.rel_change == pytest.approx(w.rel_change)
+
+
+def test_detect_plateaus_at_the_smallest_record_and_span():
+    # two positive times, a span of exactly min_span: the smallest plateau there is
+    assert detect_plateaus([0, 1, 2], [1.0, 1.0, 1.0]) == [Plateau(0, 2, 2.0, 1.0, 0.0)]
+    assert detect_plateaus([0, 1, 2], [1.0, 1.0, 1.0], min_span=2.5) == []
+    # times below 1: only ratios of times enter
+    (p,) = detect_plateaus([0.0, 0.25, 0.5, 1.0], [2.0, 2.0, 2.0, 2.0])
+    assert (p.start, p.end, p.span) == (0.0, 1.0, 4.0)
+    # a plateau from 0 is measured from the first positive time: span 4 / 1
+    (q,) = detect_plateaus([0, 1, 2, 3, 4], [1.0, 1.01, 1.02, 1.0, 1.01])
+    assert q.span == 4.0 and q.level == 1.01 and q.rel_change == pytest.approx(0.01)
+
+
+def brute_nearest(steps, t):
+    """Index of the nearest of ``steps`` to ``t``, ties to the earlier one."""
+    distance = np.abs(np.asarray(steps, dtype=float) - t)
+    return int(np.flatnonzero(distance == distance.min())[0])
+
+
+@pytest.fixture(scope="module")
+def sparse_run():
+    """Records every 7 steps, at every pattern change and at the last step 100: uneven gaps, ties at half steps."""
+    net = init_network(4, 1, scale=0.5, rng=np.random.default_rng(1))
+    return train_gd(net, X1, Y1, lr=0.1, steps=100, record_every=7)
+
+
+def test_nearest_record_and_plateau_index_agree_with_brute_force(sparse_run):
+    steps = sparse_run.steps
+    assert steps[-1] == 100 and len(np.unique(np.diff(steps))) > 2
+    for t in np.arange(-3.0, 104.0, 0.5):
+        assert nearest_record(sparse_run, t) == brute_nearest(steps, t), t
+    for a, b in [(0, 0), (0, 7), (3, 4), (10, 60), (99, 100), (0, 100)]:
+        p = Plateau(start=a, end=b, span=2.0, level=1.0, rel_change=0.0)
+        assert plateau_index(sparse_run, p) == brute_nearest(steps, (a + b) / 2)
+    for a, b in [(-2, 0), (100, 102)]:
+        with pytest.raises(ValueError, match="outside"):
+            plateau_index(sparse_run, Plateau(start=a, end=b, span=2.0, level=1.0, rel_change=0.0))
+    with pytest.raises(TypeError, match="result"):
+        nearest_record("run", 3.0)
+
+
+@pytest.mark.parametrize("min_dwell", [1, 3, 50])
+def test_segments_equal_their_definition(gd_run, min_dwell):
+    last = int(gd_run.steps[-1])
+    changes = filtered_changes(gd_run, min_dwell=min_dwell).tolist()
+    bounds = [0, *changes, last + 1]
+    want = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        k = brute_nearest(gd_run.steps, (start + end - 1) / 2)
+        inside = sum(start < c < end for c in gd_run.pattern_changes.tolist())
+        want.append(Segment(start, end, tuple(gd_run.counts[k].tolist()), inside))
+    assert pattern_segments(gd_run, min_dwell=min_dwell) == want
+    if min_dwell == 1:
+        assert raw_segments(gd_run) == want
+
+
+def loop_relate(p, segments, edge_tol, raw):
+    """relate's verdicts, counted one segment and one boundary at a time."""
+    overlaps = [max(0.0, min(s.end, p.end) - max(s.start, p.start)) for s in segments]
+    if p.end > p.start:
+        best = overlaps.index(max(overlaps))
+        coverage = overlaps[best] / (p.end - p.start)
+    else:
+        best = max(k for k, s in enumerate(segments) if s.start <= p.start)
+        coverage = 1.0 if segments[best].start <= p.start < segments[best].end else 0.0
+    boundaries = [s.start for s in segments[1:]]
+    margin = edge_tol * (p.end - p.start)
+    return (
+        best,
+        min(coverage, 1.0),
+        sum(p.start < b <= p.end for b in boundaries),
+        not any(p.start + margin < b <= p.end - margin for b in boundaries),
+        sum(p.start < r <= p.end for r in raw),
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 199), max_size=8, unique=True),
+    ends=st.lists(st.integers(0, 199), min_size=2, max_size=2),
+    edge_tol=st.sampled_from([0.0, 0.1, 0.25, 0.49]),
+    raw=st.lists(st.integers(1, 199), max_size=12),
+)
+def test_relate_equals_its_definition_counted_by_hand(cuts, ends, edge_tol, raw):
+    bounds = [0, *sorted(cuts), 200]
+    segments = [Segment(a, b, (0,), 0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    a, b = sorted(ends)
+    p = Plateau(start=a, end=b, span=2.0, level=1.0, rel_change=0.0)
+    (m,) = relate([p], segments, edge_tol=edge_tol, raw_changes=raw)
+    best, coverage, inside, within, raw_inside = loop_relate(p, segments, edge_tol, raw)
+    assert m.segment_index == best and m.segment == segments[best]
+    assert m.coverage == pytest.approx(coverage) and m.changes_inside == inside
+    assert m.within == within and m.raw_changes_inside == raw_inside
+    assert relate([p], segments)[0].raw_changes_inside is None
+
+
+def test_a_one_step_plateau_is_covered_by_the_segment_holding_it():
+    segments = [Segment(0, 10, (1,), 0), Segment(10, 20, (2,), 0)]
+    for step, index in [(0, 0), (9, 0), (10, 1), (19, 1)]:
+        (m,) = relate([Plateau(step, step, 1.0, 1.0, 0.0)], segments)
+        assert (m.segment_index, m.coverage, m.changes_inside, m.within) == (index, 1.0, 0, True)
+    (m,) = relate([Plateau(20, 20, 1.0, 1.0, 0.0)], segments)  # past the last segment
+    assert m.segment_index == 1 and m.coverage == 0.0
+
+
+def test_match_plateaus_is_detect_then_relate(gd_run):
+    plateaus = detect_plateaus(gd_run.steps, gd_run.loss)
+    assert len(plateaus) >= 2
+    every = match_plateaus(gd_run, X1, Y1, rel_tol=None, min_dwell=5)
+    want = relate(plateaus, pattern_segments(gd_run, min_dwell=5), raw_changes=gd_run.pattern_changes)
+    assert [m.neurons for m in every] == [tuple(range(gd_run.net.n))] * len(plateaus)
+    assert [dataclasses.replace(m, neurons=None) for m in every] == want
+    weighted = match_plateaus(gd_run, X1, Y1, rel_tol=0.05, edge_tol=0.2)
+    for m, p in zip(weighted, plateaus, strict=True):
+        S = significant_neurons(plateau_network(gd_run, p), X1, Y1, 0.05)
+        (want,) = relate([p], pattern_segments(gd_run, neurons=S), edge_tol=0.2, raw_changes=gd_run.pattern_changes)
+        assert m.neurons == tuple(S) and dataclasses.replace(m, neurons=None) == want
+    with pytest.raises(ValueError, match="rel_tol"):
+        match_plateaus(gd_run, X1, Y1, rel_tol=-1.0)
+    assert match_plateaus(gd_run, X1, Y1, min_span=1e6) == []
+
+
+def test_debounce_keeps_flips_at_the_last_step_and_sorts_by_step_then_entry():
+    # a flip at the last step itself is allowed (and, unconfirmed, not reported unless min_dwell is 1)
+    assert_array_equal(debounce_flips(entry_flips([10]), last_step=10, min_dwell=1), [[10, 0, 0]])
+    assert debounce_flips(entry_flips([10]), last_step=10, min_dwell=2).dtype == np.int64
+    flips = np.concatenate([entry_flips([40], 2, 1), entry_flips([20], 1, 0), entry_flips([20], 0, 1),
+                            entry_flips([5, 40], 0, 0)])
+    out = debounce_flips(flips, last_step=100, min_dwell=3)
+    assert_array_equal(out, [[5, 0, 0], [20, 0, 1], [20, 1, 0], [40, 0, 0], [40, 2, 1]])
+    assert out.dtype == np.int64
+    # neurons with n given, flips of an absent neuron index rejected, empty results typed
+    assert_array_equal(debounce_flips(flips, last_step=100, min_dwell=3, neurons=[1], n=3), [[20, 0, 1], [40, 2, 1]])
+    with pytest.raises(ValueError, match="n=1 is smaller"):
+        debounce_flips(flips, last_step=100, min_dwell=3, neurons=[0], n=1)
+    empty = debounce_flips(np.zeros((0, 3), dtype=int), last_step=100, min_dwell=3, neurons=[0], n=2)
+    assert empty.shape == (0, 3) and empty.dtype == np.int64
+    assert debounce_flips(flips, last_step=100, min_dwell=3, neurons=[]).dtype == np.int64
