@@ -142,8 +142,9 @@ def run_variant(variant: Variant, jobs: int) -> Outcome:
     python = venv / "bin" / "python"
     install = [uv(), "pip", "install", "--python", str(python), "--resolution", variant.resolution,
                "-e", f"{src}[book]", *pinned(TEST_TOOLS)]
-    ok = run([uv(), "venv", "--quiet", "--no-python-downloads", "--python", interpreter(variant.python), str(venv)],
-             log) and run(install, log)
+    # --seed: pip in the environment, for the test that builds the wheel with it
+    ok = run([uv(), "venv", "--quiet", "--seed", "--no-python-downloads", "--python", interpreter(variant.python),
+              str(venv)], log) and run(install, log)
     outcome.steps["install"] = "pass" if ok else "FAIL"
     if not ok:
         return outcome
