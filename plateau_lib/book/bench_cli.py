@@ -30,7 +30,7 @@ from ..chapters.anls_benchmark import (
     write_results,
 )
 from ..chapters.executors import CONNECT_TIMEOUT, ExecutorUnavailable, open_executor, worker_count
-from .cli import CommandFailed, UsageError, positive_int, register_command
+from .cli import CommandFailed, UsageError, positive_float, positive_int, register_command
 
 __all__ = ["add_executor_arguments", "configure", "open_executor_from_args"]
 
@@ -56,7 +56,7 @@ def _check_output_dir(path: Path) -> Path:
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--workers``, ``--executor`` and ``--scheduler``: where a bench command runs its tasks.
+    """``--workers``, ``--executor``, ``--scheduler`` and ``--connect-timeout``: where a bench command runs its tasks.
 
     The handler opens the executor with :func:`open_executor_from_args`.
     """
@@ -67,7 +67,9 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
                              "of --scheduler (default: processes; dask with --scheduler)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on the existing Dask cluster whose scheduler is at ADDRESS, e.g. "
-                             f"tcp://host:8786 (implies --executor dask; gives up after {CONNECT_TIMEOUT:g} s)")
+                             "tcp://host:8786 (implies --executor dask)")
+    parser.add_argument("--connect-timeout", type=positive_float, default=CONNECT_TIMEOUT, metavar="SECONDS",
+                        help="give up reaching the --scheduler after SECONDS (default: %(default)g)")
 
 
 @contextlib.contextmanager
@@ -82,7 +84,8 @@ def open_executor_from_args(args: argparse.Namespace) -> Iterator[Executor]:
         raise UsageError(f"--scheduler runs on Dask: it cannot be combined with --executor {kind}")
     with contextlib.ExitStack() as stack:
         try:
-            executor = stack.enter_context(open_executor(kind, workers=args.workers, scheduler=args.scheduler))
+            executor = stack.enter_context(open_executor(kind, workers=args.workers, scheduler=args.scheduler,
+                                                         connect_timeout=args.connect_timeout))
         except (ExecutorUnavailable, ValueError) as err:
             raise UsageError(str(err)) from None
         yield executor

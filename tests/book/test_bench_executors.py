@@ -121,12 +121,13 @@ def test_an_unreachable_scheduler_is_one_line_exit_2_and_writes_nothing(command,
     target = out if command == "anls" else out / "best_known.json"
     address = f"tcp://127.0.0.1:{_unused_port()}"
     proc = subprocess.run([sys.executable, "-m", "plateau_lib", "bench", command, "bump_1d", "--no-progress",
-                           "--scheduler", address, "--output", str(target)],
+                           "--scheduler", address, "--connect-timeout", "0.5", "--output", str(target)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("python -m plateau_lib: error: cannot reach the Dask scheduler at " + address)
+    assert "(waited 0.5 s)" in lines[0]
     assert proc.stdout == ""
     assert list(out.iterdir()) == []
 
@@ -141,6 +142,8 @@ def test_an_unreachable_scheduler_is_one_line_exit_2_and_writes_nothing(command,
         (["bench", "best-known", "--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"],
          "--scheduler runs on Dask"),
         (["bench", "race", "--workers", "0"], "--workers"),
+        (["bench", "anls", "--connect-timeout", "0"], "--connect-timeout: expected a number > 0, got '0'"),
+        (["bench", "best-known", "--connect-timeout", "nan"], "--connect-timeout: expected a finite number >= 0"),
         (["bench", "race", "--seeds", "0"], "--seeds: expected a positive integer, got '0'"),
         (["bench", "race", "--budget-scale", "0"], "--budget-scale must be a positive finite number, got 0.0"),
         (["bench", "race", "--budget-scale", "inf"], "--budget-scale must be a positive finite number, got inf"),
