@@ -1,5 +1,6 @@
-"""The library installs alone: its wheel requires only the science's packages, and the science
-runs with the book's packages made unimportable."""
+"""The library installs alone: its wheel requires only the science's packages, it installs into a
+fresh virtual environment without extras and runs there, and the science runs with the book's
+packages made unimportable."""
 
 from __future__ import annotations
 
@@ -58,14 +59,8 @@ def test_the_wheel_installs_the_plateau_command_and_every_module(wheel):
     assert here <= shipped
 
 
-def test_the_science_runs_without_the_book_packages():
-    code = f"""
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BOOK_PACKAGES!r}:
-            raise ImportError(f"blocked: {{name}}")
-sys.meta_path.insert(0, Block())
+#: A small training and theory call, run where the library is installed.
+SMALL_RUN = """
 import numpy as np
 import plateau_lib as pl
 rng = np.random.default_rng(0)
@@ -76,6 +71,41 @@ gd = pl.train(net, X, y, "gd", budget=200, lr=0.05)
 anls = pl.train(net, X, y, "anls", budget=5)
 level = pl.lstar_of_network(anls.net, X, y)
 assert gd.final_loss < gd.loss[0] and anls.final_loss <= anls.loss[0] and level <= anls.final_loss * (1 + 1e-9)
+"""
+
+
+def test_the_wheel_installs_alone_into_a_fresh_environment_and_runs(wheel, tmp_path):
+    """``pip install .`` without extras, made offline: uv installs the wheel and its dependencies at the
+    locked versions from its cache, which ``make install`` filled (no download at test time)."""
+    uv = Path(sys.executable).parent / "uv"
+    assert uv.exists(), "uv (pinned in requirements-dev.txt) is installed by make install"
+    venv = tmp_path / "venv"
+    subprocess.run([str(uv), "venv", "--quiet", "--offline", "--no-python-downloads", "--python", sys.executable,
+                    str(venv)], check=True, capture_output=True, text=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run([str(uv), "pip", "install", "--quiet", "--offline", "--python", str(python),
+                              "-c", str(ROOT / "constraints.txt"), str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, f"offline install from uv's cache failed: {install.stderr}"
+    listing = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
+                              "print(*sorted(d.metadata['Name'].lower() for d in m.distributions()))"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert SCIENCE_REQUIREMENTS | {"plateau-lib"} <= set(listing)
+    assert not {"jupyter-book", "papermill", "ipywidgets", "pyyaml", "ipykernel", "myst-nb"} & set(listing), listing
+    run = subprocess.run([str(python), "-c", SMALL_RUN + "print(pl.__file__)"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert Path(run.stdout.strip()).is_relative_to(venv), "the installed library ran, not the sources"
+
+
+def test_the_science_runs_without_the_book_packages():
+    code = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BOOK_PACKAGES!r}:
+            raise ImportError(f"blocked: {{name}}")
+sys.meta_path.insert(0, Block())
+{SMALL_RUN}
 print("ok", sorted(m for m in sys.modules if m.split(".")[0] in {BOOK_PACKAGES!r}))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
