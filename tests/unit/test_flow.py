@@ -208,3 +208,52 @@ def test_counts_rhs_evaluations_and_steps():
     assert res.nit >= 10
     assert res.nfev >= 12 * res.nit  # DOP853: 12 stages a step, plus dense output and restarts
     assert res.njev == 0
+
+
+# --------------------------------------------------------------------------- the sliding fractions
+
+
+def test_the_sliding_constraint_is_the_velocity_of_the_pinned_pairs():
+    """A alpha - b = X_S (q + X_S^T (alpha o r_S)): no pinned pair moves off its breakpoint when it is 0."""
+    from plateau_lib.trainers.flow import _constraint
+
+    rng = np.random.default_rng(0)
+    XS, rS, q, alpha = rng.normal(size=(3, 2)), rng.normal(size=3), rng.normal(size=2), rng.uniform(size=3)
+    A, b = _constraint(XS, rS, q)
+    assert_allclose(A @ alpha - b, XS @ (q + XS.T @ (alpha * rS)), rtol=1e-12, atol=1e-14)
+
+
+def _margin(alpha):
+    return float(np.min(np.minimum(alpha, 1 - alpha)))
+
+
+def test_max_margin_keeps_the_constraint_and_finds_the_best_fraction_a_grid_finds():
+    """Affinely dependent points (three on a line, d = 2 with the bias): the solutions form a line
+    alpha0 + z n; the largest distance to the faces of [0, 1]^3 along it, by a fine grid of z."""
+    from plateau_lib.trainers.flow import _constraint, _max_margin
+
+    XS = np.array([[0.0, 1.0], [0.5, 1.0], [1.0, 1.0]])  # rows (x, 1): collinear, rank 2
+    rS = np.array([1.0, -2.0, 0.5])
+    alpha0 = np.array([0.2, 0.3, 0.9])
+    q = -XS.T @ (alpha0 * rS)  # alpha0 solves A alpha = b
+    A, b = _constraint(XS, rS, q)
+    assert_allclose(A @ alpha0, b, atol=1e-13)
+    alpha, margin = _max_margin(XS, rS, q, alpha0)
+    assert_allclose(A @ alpha, b, atol=1e-12)
+    assert margin == pytest.approx(_margin(alpha), abs=1e-9)
+    n = np.linalg.svd(A)[2][-1]
+    grid = max(_margin(alpha0 + z * n) for z in np.linspace(-3, 3, 60001))
+    assert margin == pytest.approx(grid, abs=1e-4) and margin > _margin(alpha0)
+
+
+def test_max_margin_without_freedom_returns_the_start_and_its_margin():
+    from plateau_lib.trainers.flow import _max_margin
+
+    XS = np.array([[0.0, 1.0], [1.0, 1.0]])  # independent: A has full rank, one solution
+    alpha0 = np.array([0.25, 0.6])
+    rS = np.array([1.0, 1.0])
+    alpha, margin = _max_margin(XS, rS, -XS.T @ (alpha0 * rS), alpha0)
+    assert_array_equal(alpha, alpha0) and margin == 0.25
+    # a zero matrix (r_S = 0) leaves every fraction free: the centre, margin 1/2
+    alpha, margin = _max_margin(XS, np.zeros(2), np.zeros(2), alpha0)
+    assert_allclose(alpha, [0.5, 0.5], atol=1e-9) and margin == pytest.approx(0.5)
