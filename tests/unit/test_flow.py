@@ -250,10 +250,28 @@ def test_max_margin_without_freedom_returns_the_start_and_its_margin():
     from plateau_lib.trainers.flow import _max_margin
 
     XS = np.array([[0.0, 1.0], [1.0, 1.0]])  # independent: A has full rank, one solution
-    alpha0 = np.array([0.25, 0.6])
+    alpha0 = np.array([0.4, 0.9])
     rS = np.array([1.0, 1.0])
     alpha, margin = _max_margin(XS, rS, -XS.T @ (alpha0 * rS), alpha0)
-    assert_array_equal(alpha, alpha0) and margin == 0.25
+    assert_array_equal(alpha, alpha0) and margin == pytest.approx(0.1)
     # a zero matrix (r_S = 0) leaves every fraction free: the centre, margin 1/2
     alpha, margin = _max_margin(XS, np.zeros(2), np.zeros(2), alpha0)
     assert_allclose(alpha, [0.5, 0.5], atol=1e-9) and margin == pytest.approx(0.5)
+
+
+def test_max_margin_over_a_two_dimensional_family_matches_a_grid():
+    """Three pinned pairs at one point: A has rank 1, the solutions a plane alpha0 + N z."""
+    from plateau_lib.trainers.flow import _constraint, _max_margin
+
+    XS = np.array([[0.5, 1.0]] * 3)
+    rS = np.array([1.0, 2.0, -1.0])
+    alpha0 = np.array([0.05, 0.1, 0.95])
+    q = -XS.T @ (alpha0 * rS)
+    A, b = _constraint(XS, rS, q)
+    alpha, margin = _max_margin(XS, rS, q, alpha0)
+    assert_allclose(A @ alpha, b, atol=1e-12)
+    assert margin == pytest.approx(_margin(alpha), abs=1e-9)
+    N = np.linalg.svd(A)[2][1:].T
+    z = np.linspace(-2, 2, 401)
+    grid = max(_margin(alpha0 + N @ np.array([u, v])) for u in z for v in z)
+    assert margin == pytest.approx(grid, abs=1e-2) and margin >= grid - 1e-12
