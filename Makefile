@@ -72,9 +72,10 @@ book: install
 	$(BIN)/python -m plateau_lib book build
 
 # JupyterLab and the browser serve the browser checks (the built pages; the explorers live).
+# --durations: the 25 slowest tests, printed for the 10-minute budget.
 test: install browser $(LAB_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25 tests
 
 # The unit tests with Hypothesis drawing new random examples on every run (make test draws a
 # fixed set: the "ci" profile of tests/conftest.py).
