@@ -10,17 +10,24 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pytest
+# One OpenBLAS thread per process, set before NumPy loads it: make test runs two xdist workers on
+# two cores, and each chapter's kernel and CLI run they start inherits this environment. With
+# OpenBLAS's default (a thread per core) the processes oversubscribe the cores and its threads spin
+# waiting for each other. The chapters' own process pools do the same (limit_blas_threads).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: each xdist worker executes the book itself
     fcntl = None
 
-from plateau_lib import ShallowReLU, book, init_network
-from plateau_lib.book import BookPaths, ChapterRun
-from plateau_lib.experiments import get_experiment
+from plateau_lib import ShallowReLU, book, init_network  # noqa: E402
+from plateau_lib.book import BookPaths, ChapterRun  # noqa: E402
+from plateau_lib.experiments import get_experiment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -40,7 +40,15 @@ context: no storage, no cache), so an error a reader meets on arriving at any pa
   ``plateau-explorer-static`` holding an ``<img>`` that loaded and some text, the note), or a
   page whose number of explorer cells differs from the expected one;
 - ``widget``: a widget view (``<script type="application/vnd.jupyter.widget-view+json">``)
-  that no widget manager rendered: a dead widget.
+  that no widget manager rendered: a dead widget;
+- ``explorer-move``: a static explorer (:mod:`plateau_lib.chapters.explorer_grid`: a
+  ``.plateau-explorer-static`` with ``<select>`` controls) that does not respond. Every control
+  is changed once, to its next value; after each change the frame and the printed numbers must
+  both change, and, when the chapters' figure folder is given (``figures``), the frame's bytes
+  must hash to the SHA-256 and the numbers equal the line that the manifest
+  ``<figures>/<chapter>/unchecked/explorer_<name>.json`` saved for the selected state. Each
+  change is one line of :attr:`BrowseReport.explorer_moves`, and each explorer is
+  screenshotted in its first and last state (``explorer-<name>-first.png``, ``-last.png``).
 
 Pages are the ``*.html`` files of the folder, Sphinx's ``genindex``, ``search`` and
 ``py-modindex`` included (they pass), except the folders Sphinx fills with assets
@@ -140,6 +148,8 @@ class BrowseReport:
         Page -> screenshot written.
     blocked : list of tuple of str
         ``(page, resource type, url)`` of every request to a network host (all aborted).
+    explorer_moves : list of str
+        One line per control of a static explorer changed by the check, with what it showed.
     seconds : float
         Wall time of the check.
     """
@@ -148,6 +158,7 @@ class BrowseReport:
     pages: list[str] = field(default_factory=list)
     screenshots: dict[str, Path] = field(default_factory=dict)
     blocked: list[tuple[str, str, str]] = field(default_factory=list)
+    explorer_moves: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -409,6 +420,7 @@ def _inspect_page(
     timeout: float,
     screenshot: Path | None,
     expected_explorer_count: int | None,
+    figures: Path | None = None,
 ) -> _PageFindings:
     found = _PageFindings()
     listening = [True]  # events of a page being closed (aborted requests, ...) are not its problems
@@ -455,6 +467,8 @@ def _inspect_page(
         if screenshot is not None:
             _screenshot(page, screenshot, seen["height"])
             report.screenshots[page_name] = screenshot
+        _exercise_explorers(page, page_name, report, add, figures=figures, timeout=timeout,
+                            screenshots=None if screenshot is None else screenshot.parent)
     finally:
         listening[0] = False
         page.close()
@@ -501,6 +515,97 @@ def _inspect_page(
     found.links = [tuple(link) for link in seen["links"]]
     found.ids = set(seen["ids"])
     return found
+
+
+#: Reads what a static explorer shows: its state key, the frame's ``src`` and the numbers.
+_EXPLORER_STATE = """(box) => ({
+  state: box.getAttribute("data-state") || "",
+  src: (box.querySelector("img.plateau-explorer-frame") || {}).src || "",
+  text: ((box.querySelector(".plateau-explorer-numbers") || {}).textContent || "").trim(),
+  ready: box.classList.contains("plateau-explorer-ready"),
+})"""
+
+
+def _data_url_sha256(src: str) -> str | None:
+    """SHA-256 of the bytes of a base64 ``data:`` URL (``None`` for another URL)."""
+    import base64
+    import hashlib
+
+    head, _, payload = src.partition(",")
+    if not head.startswith("data:") or not head.endswith(";base64"):
+        return None
+    return hashlib.sha256(base64.b64decode(payload)).hexdigest()
+
+
+def _manifest(figures: Path | None, page_name: str, name: str) -> dict | None:
+    """The saved manifest of explorer ``name`` of the chapter page ``book/<chapter>.html``."""
+    if figures is None:
+        return None
+    path = figures / Path(page_name).stem / "unchecked" / f"explorer_{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _exercise_explorers(page: object, page_name: str, report: BrowseReport, add: object, *,
+                        figures: Path | None, screenshots: Path | None, timeout: float) -> None:
+    """Change every control of every static explorer on ``page`` once; see ``explorer-move``."""
+    for box in page.locator(".plateau-explorer-static[data-explorer]").all():
+        name = box.get_attribute("data-explorer") or "?"
+        selects = box.locator("select[data-field]").all()
+        if not selects:
+            continue  # the single-picture fallback: no controls
+        where = f"explorer {name!r}"
+        manifest = _manifest(figures, page_name, name)
+        if figures is not None and manifest is None:
+            add("explorer-move", f"{where}: no saved manifest {Path(page_name).stem}/unchecked/explorer_{name}.json")
+        by_key = {s["key"]: s for s in manifest["states"]} if manifest else {}
+        shown = box.evaluate(_EXPLORER_STATE)
+        if not shown["ready"]:
+            add("explorer-move", f"{where}: the script did not set it up (controls stay disabled)")
+            continue
+        if manifest and shown["state"] != manifest["states"][manifest["initial"]]["key"]:
+            add("explorer-move", f"{where}: opens on state {shown['state']!r}, not the default state")
+        if screenshots is not None:
+            _element_screenshot(box, screenshots / f"explorer-{name}-first.png", report, page_name)
+        for select in selects:
+            field_name = select.get_attribute("data-field")
+            options = select.locator("option").all_text_contents()
+            before_index = select.evaluate("(s) => s.selectedIndex")
+            after_index = (before_index + 1) % len(options)
+            select.select_option(index=after_index, timeout=timeout * 1000)
+            after = box.evaluate(_EXPLORER_STATE)
+            move = f"{page_name} {where}: {field_name} {options[before_index]} -> {options[after_index]}"
+            problems = []
+            if after["src"] == shown["src"]:
+                problems.append("the frame did not change")
+            if after["text"] == shown["text"]:
+                problems.append("the numbers did not change")
+            saved = by_key.get(after["state"])
+            if manifest and saved is None:
+                problems.append(f"state {after['state']!r} is not in the saved manifest")
+            elif saved is not None:
+                if _data_url_sha256(after["src"]) != saved["sha256"]:
+                    problems.append(f"the frame is not the saved {saved['frame']}")
+                if after["text"] != saved["text"]:
+                    problems.append(f"the numbers {after['text']!r} are not the saved {saved['text']!r}")
+            for problem in problems:
+                add("explorer-move", f"{where}, {field_name} -> {options[after_index]}: {problem}")
+            verdict = "; ".join(problems) if problems else (
+                f"frame {saved['frame']} and numbers match the saved state" if saved else "frame and numbers changed")
+            report.explorer_moves.append(f"{move}: {verdict} ({_short(after['text'], 90)})")
+            shown = after
+        if screenshots is not None:
+            _element_screenshot(box, screenshots / f"explorer-{name}-last.png", report, page_name)
+
+
+def _element_screenshot(box: object, target: Path, report: BrowseReport, page_name: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.partial.png")
+    try:
+        box.screenshot(path=str(partial))
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    report.screenshots[f"{page_name}#{target.stem}"] = target
 
 
 def _add_problem(problems: list[Problem], page: str, kind: str, detail: str) -> None:
@@ -570,6 +675,7 @@ def check_book(
     executable: str | os.PathLike[str] | None = None,
     progress: bool = True,
     timeout: float = 30.0,
+    figures: str | os.PathLike[str] | None = None,
 ) -> BrowseReport:
     """Open every page of a built HTML book in headless Chromium and collect its problems.
 
@@ -592,6 +698,9 @@ def check_book(
         Show a progress bar over pages (on stderr).
     timeout : float
         Seconds allowed for loading a page, for MathJax and for each image.
+    figures : path, optional
+        The chapters' figure folder (``_build/figures``): every frame a static explorer shows
+        after a change must be the one its manifest saved for that state (``explorer-move``).
 
     Returns
     -------
@@ -670,6 +779,7 @@ def check_book(
                         found = _inspect_page(
                             context, base, page_name, report, timeout=timeout, screenshot=shot,
                             expected_explorer_count=expected.get(page_name),
+                            figures=None if figures is None else Path(figures),
                         )
                     except PlaywrightError as err:
                         detail = f"could not inspect the page: {_short(err)}"

@@ -166,7 +166,8 @@ def _book_run(args: argparse.Namespace) -> int:
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
     _check_kernel()
-    runs = run_chapters(paths, chapters, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    runs = run_chapters(paths, chapters, quick=args.quick, seed=args.seed, jobs=args.jobs,
+                        progress=not args.no_progress)
     status = _report_runs(runs, "book run")
     if status == 0:
         print(f"executed notebooks: {paths.stage / 'book'}; figures and data: {paths.figures}")
@@ -253,10 +254,13 @@ def _book_browse(args: argparse.Namespace) -> int:
         report = check_book(
             html, screenshots=screenshots, screenshot_pages=toc_pages(paths.source),
             expected_explorers=expected_explorers(paths.source), progress=not args.no_progress,
+            figures=paths.figures if args.html is None else None,  # the frames saved with this build
         )
     except BrowserUnavailable as err:
         print(f"book browse: cannot check the pages: {err}", file=sys.stderr)
         return 2
+    for move in report.explorer_moves:
+        print(f"book browse: {move}")
     for problem in report.problems:
         print(f"book browse: {problem}", file=sys.stderr)
     where = f"{len(report.pages)} page(s) of {html} in {report.seconds:.1f}s"
@@ -280,6 +284,7 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--seed", type=_non_negative_int, default=DEFAULT_SEED, help="seed for the chapters (default: %(default)s)"
     )
+    run.add_argument("--jobs", type=positive_int, default=1, help="chapters executed at once (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_book_run)
 

@@ -29,6 +29,12 @@ the failure is reported in one line: chapter, cell index in the *committed* note
 chapters still run; the exit status is 1. Cells that wrote to stderr are named in one
 line too (the strict build would reject them). Ctrl-C stops the run, deletes the
 temporary notebook and exits with status 130.
+
+**Chapters at once (``book run --jobs N``).** With ``jobs > 1`` up to ``N`` chapters execute
+at the same time, each in its own kernel (a thread of this process waits on each); the runs
+record (``_build/runs.json``) is updated under a lock. On Ctrl-C (or SIGTERM, which the command
+line turns into Ctrl-C) every running kernel is interrupted, as Ctrl-C in Jupyter does, so each
+chapter stops in its current cell and its kernel shuts down before the run ends.
 """
 
 from __future__ import annotations
@@ -37,10 +43,14 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +149,37 @@ def _kernel_config() -> Iterator[object]:
         yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
 
 
+#: Guards the read-modify-write of ``_build/runs.json`` by chapters running at once.
+_RUNS_LOCK = threading.Lock()
+#: The kernel managers of the chapters executing now (see :func:`_interrupt_kernels`).
+_LIVE_KERNELS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _tracked_kernel_manager() -> type:
+    """nbclient's kernel manager, recording each instance in :data:`_LIVE_KERNELS`."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            _LIVE_KERNELS.add(self)
+
+    return TrackedKernelManager
+
+
+def _interrupt_kernels() -> int:
+    """Send SIGINT to every kernel of :data:`_LIVE_KERNELS` still running; return how many."""
+    sent = 0
+    for manager in list(_LIVE_KERNELS):
+        pid = getattr(getattr(manager, "provisioner", None), "pid", None)
+        if pid is None or not manager.has_kernel:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+            sent += 1
+    return sent
+
+
 def _prewarm_matplotlib() -> None:
     """Build matplotlib's font cache here, not in a kernel (its message would hit a cell's stderr).
 
@@ -187,13 +228,14 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
 
     def forget() -> None:  # a failed chapter keeps no earlier success around
         staged.unlink(missing_ok=True)
-        runs = read_runs(paths)
-        if runs.pop(name, None) is not None:
-            write_runs(paths, runs)
+        with _RUNS_LOCK:
+            runs = read_runs(paths)
+            if runs.pop(name, None) is not None:
+                write_runs(paths, runs)
 
     start = time.perf_counter()
     try:
-        with _kernel_environment(), _kernel_config() as config:
+        with _kernel_config() as config:
             papermill.execute_notebook(
                 str(source),
                 str(running),
@@ -207,6 +249,7 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
                 # The book shows an explorer's static fallback, never its widget view, so the
                 # widget state (large, useless without a kernel) is not saved with the notebook.
                 store_widget_state=False,
+                kernel_manager_class=_tracked_kernel_manager(),
             )
     except PapermillExecutionError as err:
         seconds = time.perf_counter() - start
@@ -248,8 +291,7 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
     atomic_write(running, lambda fh: fh.write(presented.encode()))
     os.replace(running, staged)
     failed.unlink(missing_ok=True)
-    runs = read_runs(paths)
-    runs[name] = {
+    record = {
         "quick": bool(quick),
         "seed": int(seed),
         "seconds": round(seconds, 3),
@@ -258,7 +300,10 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
         "library_sha256": library_digest(),
         "versions": versions(),
     }
-    write_runs(paths, runs)
+    with _RUNS_LOCK:
+        runs = read_runs(paths)
+        runs[name] = record
+        write_runs(paths, runs)
     return ChapterRun(name, True, seconds, staged, stderr_cells=stderr_cells)
 
 
@@ -268,6 +313,7 @@ def run_chapters(
     *,
     quick: bool = False,
     seed: int = DEFAULT_SEED,
+    jobs: int = 1,
     progress: bool = True,
 ) -> list[ChapterRun]:
     """Execute chapters (all by default, in toc order) into the staging book.
@@ -281,6 +327,8 @@ def run_chapters(
         Quick mode (small budgets, what CI and the references use).
     seed : int
         Seed injected into every chapter.
+    jobs : int
+        Chapters executed at once (see the module docstring); ``1``: one after the other.
     progress : bool
         Show a progress bar over chapters (papermill's per-cell bar is off: one bar, one
         line per failure).
@@ -288,33 +336,60 @@ def run_chapters(
     Returns
     -------
     list of ChapterRun
-        One per chapter; a failure does not stop the remaining chapters.
-        ``KeyboardInterrupt`` propagates after the temporary notebook is removed.
+        One per chapter, in the order of ``names``; a failure does not stop the remaining
+        chapters. ``KeyboardInterrupt`` propagates after the temporary notebooks are removed
+        (and, with ``jobs > 1``, after every running kernel was interrupted).
     """
     names = check_chapter_names(names, chapter_names(paths.source))
     config_overrides()  # a malformed deployment setting fails before anything runs
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     kernel_interpreter()
     _prewarm_matplotlib()
     sync_stage(paths)
     from tqdm.auto import tqdm
 
-    results = []
-    bar = tqdm(names, desc="book run", unit="chapter", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(names), desc="book run", unit="chapter", disable=not progress, file=sys.stderr)
+
+    def report(result: ChapterRun) -> ChapterRun:
+        bar.update(1)
+        if not result.ok:
+            bar.write(result.message, file=sys.stderr)
+        elif result.stderr_cells:
+            cells = ", ".join(map(str, result.stderr_cells))
+            bar.write(f"chapter {result.chapter!r}: cell(s) {cells} (0-based) wrote to stderr; "
+                      "the strict build will reject it", file=sys.stderr)
+        return result
+
     try:
-        for name in bar:
-            bar.set_postfix_str(name)
-            result = _run_chapter(paths, name, quick=quick, seed=int(seed))
-            if not result.ok:
-                bar.write(result.message, file=sys.stderr)
-            elif result.stderr_cells:
-                cells = ", ".join(map(str, result.stderr_cells))
-                bar.write(
-                    f"chapter {name!r}: cell(s) {cells} (0-based) wrote to stderr; the strict build will reject it",
-                    file=sys.stderr,
-                )
-            results.append(result)
+        with _kernel_environment():
+            if jobs == 1 or len(names) == 1:
+                return [report(_run_chapter(paths, name, quick=quick, seed=int(seed))) for name in names]
+            return _run_at_once(paths, names, quick=quick, seed=int(seed), jobs=int(jobs), report=report)
     finally:
         bar.close()
-    return results
+
+
+def _run_at_once(paths: BookPaths, names: list[str], *, quick: bool, seed: int, jobs: int,
+                 report: object) -> list[ChapterRun]:
+    """:func:`_run_chapter` for every chapter, ``jobs`` at once on threads; Ctrl-C interrupts every kernel."""
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="book-run")
+    futures = [pool.submit(_run_chapter, paths, name, quick=quick, seed=seed) for name in names]
+    for future in futures:
+        future.add_done_callback(lambda f: not f.cancelled() and f.exception() is None and report(f.result()))
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            future.result()  # a KeyboardInterrupt in a kernel (interrupted from outside) stops the run
+        return [future.result() for future in futures]
+    except BaseException:  # Ctrl-C here, or one chapter stopped by it: stop the others too
+        for future in futures:
+            future.cancel()
+        while not all(future.done() for future in futures):
+            _interrupt_kernels()
+            wait(futures, timeout=1.0)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

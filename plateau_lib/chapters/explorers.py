@@ -349,6 +349,57 @@ def draw_anls(view: AnlsView) -> Figure:
     return fig
 
 
+def _network_curve(net: ShallowReLU, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The fine grid and network values :func:`~plateau_lib.plotting.plot_network_1d` draws."""
+    x = X[:, 0]
+    fine = np.linspace(x.min(), x.max(), 801)[:, None]
+    return fine[:, 0], net(fine)
+
+
+def gd_arrays(view: GDView) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What :func:`draw_gd` draws, by name, and (second) what is saved but not compared: nothing.
+
+    The numbers of the view's summary come along as scalars: ``final_loss``, ``plateaus``,
+    ``pattern_changes`` (after the flicker filter) and ``raw_changes``.
+    """
+    r = view.result
+    fine, curve = _network_curve(r.net, view.X)
+    start = np.array([p.start for p in view.plateaus], dtype=float)
+    end = np.array([p.end for p in view.plateaus], dtype=float)
+    level = np.array([p.level for p in view.plateaus], dtype=float)
+    arrays = {
+        "step": r.steps, "loss": r.loss, "levels": view.levels,
+        "counts": r.counts.astype(np.int16),  # at most 201 points (the control's range): a quarter of int64
+        "plateau_start": start, "plateau_end": end, "plateau_level": level,
+        "x": view.X[:, 0], "y": view.y, "fine_x": fine, "network": curve,
+        "final_loss": r.final_loss, "plateaus": len(view.plateaus),
+        "pattern_changes": max(len(view.levels) - 1, 0), "raw_changes": len(r.pattern_changes),
+    }
+    return arrays, {}
+
+
+def anls_arrays(view: AnlsView) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What :func:`draw_anls` draws, by name: compared with the references, and saved only.
+
+    Saved only: the wall times, and the ANLS run, whose sweeps end on accept/reject comparisons
+    of nearly equal losses (as Chapter 4's ``sweep_kept``). Scalars: ``gd_final``,
+    ``lower_bound``; ``anls_final`` and ``sweeps`` (ANLS sweeps run) with the ANLS run.
+    """
+    fine, gd_curve = _network_curve(view.gd.net, view.X)
+    _, anls_curve = _network_curve(view.anls.net, view.X)
+    arrays = {
+        "gd_evaluations": _evaluations(view.gd), "gd_loss": view.gd.loss, "gd_network": gd_curve,
+        "x": view.X[:, 0], "y": view.y, "fine_x": fine,
+        "gd_final": view.gd.final_loss, "lower_bound": view.lower_bound,
+    }
+    saved = {
+        "gd_time": view.gd.times, "anls_time": view.anls.times,
+        "anls_evaluations": _evaluations(view.anls), "anls_loss": view.anls.loss, "anls_network": anls_curve,
+        "anls_final": view.anls.final_loss, "sweeps": view.anls.nit,
+    }
+    return arrays, saved
+
+
 # --------------------------------------------------------------------------- controls
 
 
@@ -414,6 +465,14 @@ _NOTE = (
     "and the figure follows them. Open this chapter on Binder or a JupyterHub (the rocket icon at the top "
     'of the page), or run it on your machine as described in <a href="running.html">Running the book</a>.'
 )
+_GRID_NOTE = (
+    "<strong>Precomputed states.</strong> The book's pages are rendered without a Python kernel, so the "
+    "controls above choose among the states of a grid computed when the book was built, with the same "
+    "library calls as the live explorer. In a running notebook the same cell shows controls for {controls} "
+    "over their whole ranges, and the figure is recomputed. Open this chapter on Binder or a JupyterHub (the "
+    'rocket icon at the top of the page), or run it on your machine as described in <a href="running.html">'
+    "Running the book</a>."
+)
 
 
 class Explorer:
@@ -433,6 +492,10 @@ class Explorer:
         One control per settings field to expose.
     title : str
         Shown above the controls and used as the static picture's alternative text.
+    frames : StaticExplorer, optional
+        Precomputed states (:func:`~plateau_lib.chapters.explorer_grid.compute_frames`): the
+        static fallback is then an explorer whose controls swap frames
+        (:func:`~plateau_lib.chapters.explorer_grid.static_explorer_html`) instead of one picture.
 
     Attributes
     ----------
@@ -442,12 +505,15 @@ class Explorer:
     """
 
     def __init__(self, name: str, settings: Any, compute: Callable[[Any], Any], draw: Callable[[Any], Figure],
-                 controls: Sequence[Control], *, title: str) -> None:
+                 controls: Sequence[Control], *, title: str, frames: Any = None) -> None:
         known = {f.name for f in fields(settings)}
         unknown = [c.field for c in controls if c.field not in known]
         if unknown:
             raise ValueError(f"controls name unknown settings fields: {', '.join(unknown)}")
-        self.name, self.title = name, title
+        if frames is not None and getattr(getattr(frames, "grid", None), "name", None) != name:
+            raise ValueError(f"frames must be the precomputed states of the {name!r} explorer "
+                             "(plateau_lib.chapters.explorer_grid.compute_frames)")
+        self.name, self.title, self.frames = name, title, frames
         self._compute, self._draw, self._specs = compute, draw, tuple(controls)
         self.settings = settings
         self.view = compute(settings)
@@ -527,9 +593,14 @@ class Explorer:
     # ----- static fallback and notebook display
 
     def static_html(self) -> str:
-        """A self-contained HTML fallback: a PNG of the current state and how to run it live."""
-        data = base64.b64encode(self.png(dpi=110)).decode("ascii")
+        """A self-contained HTML fallback: the precomputed states, or a PNG of the current state; how to run it live."""
         labels = ", ".join(c.label for c in self._specs)
+        if self.frames is not None:
+            from .explorer_grid import static_explorer_html
+
+            return static_explorer_html(self.frames, title=self.title,
+                                        note=_GRID_NOTE.format(controls=html.escape(labels)))
+        data = base64.b64encode(self.png(dpi=110)).decode("ascii")
         alt = html.escape(f"{self.title}: {self.view.summary()}", quote=True)
         return (
             f'<div class="plateau-explorer-static" data-explorer="{html.escape(self.name, quote=True)}">'
@@ -549,20 +620,22 @@ class Explorer:
         return f"<Explorer {self.name!r}: {self.view.summary()}>"
 
 
-def gd_explorer(**settings: Any) -> Explorer:
+def gd_explorer(*, frames: Any = None, **settings: Any) -> Explorer:
     """The gradient-descent explorer of Chapter 1 (``settings`` override :meth:`GDSettings.defaults`).
 
     Example: ``gd_explorer(width=20).update(lr=0.05)``; in a notebook, display the returned
-    object (last expression of a cell).
+    object (last expression of a cell). ``frames``: precomputed states for the HTML page
+    (:class:`Explorer`).
     """
     return Explorer("gd", GDSettings.defaults(**settings), compute_gd, draw_gd, GD_CONTROLS,
-                    title="Gradient descent, its plateaus and their predicted levels")
+                    title="Gradient descent, its plateaus and their predicted levels", frames=frames)
 
 
-def anls_explorer(**settings: Any) -> Explorer:
+def anls_explorer(*, frames: Any = None, **settings: Any) -> Explorer:
     """The ANLS-versus-GD explorer of Chapter 4.
 
     ``settings`` override the defaults: :meth:`GDSettings.defaults` plus the ANLS fields' defaults.
+    ``frames``: precomputed states for the HTML page (:class:`Explorer`).
     """
     return Explorer("anls", AnlsSettings.defaults(**settings), compute_anls, draw_anls, ANLS_CONTROLS,
-                    title="ANLS against gradient descent from the same initial network")
+                    title="ANLS against gradient descent from the same initial network", frames=frames)

@@ -341,6 +341,7 @@ def test_strict_build_fails_on_a_warning(tmp_path):
     (source / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", source / "_config.yml")
     shutil.copy(BOOK / "references.bib", source / "book" / "references.bib")
+    shutil.copytree(BOOK / "_static", source / "book" / "_static")  # the config's static files
     (source / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
     (source / "book" / "intro.md").write_text("# A page\n\nSee {ref}`no-such-label`.\n")
     broken = BookPaths.for_source(source)
@@ -375,6 +376,39 @@ def test_failing_cell_is_reported_in_one_line(tmp_path):
     assert not paths.staged_notebook(chapter).exists()
     assert not list(paths.running.glob("*"))
     assert book.stage_problems(paths, [chapter])[0], "a failed chapter must count as not executed"
+
+
+def _tiny_book(source: Path, cells: dict[str, list[str]]) -> BookPaths:
+    """A book of one-cell chapters (name -> the cell's source lines) with the book's configuration."""
+    (source / "book").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", source / "_config.yml")
+    toc = "format: jb-book\nroot: book/intro\nchapters:\n" + "".join(f"  - file: book/{n}\n" for n in cells)
+    (source / "_toc.yml").write_text(toc)
+    (source / "book" / "intro.md").write_text("# Intro\n")
+    for name, lines in cells.items():
+        params = {"cell_type": "code", "execution_count": None, "id": "p", "metadata": {"tags": ["parameters"]},
+                  "outputs": [], "source": ["quick = False\n", "seed = 0\n", "output_dir = '.'"]}
+        body = {"cell_type": "code", "execution_count": None, "id": "b", "metadata": {}, "outputs": [],
+                "source": lines}
+        nb = {"cells": [params, body], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                   "language": "python"}},
+              "nbformat": 4, "nbformat_minor": 5}
+        (source / "book" / f"{name}.ipynb").write_text(json.dumps(nb))
+    return BookPaths.for_source(source)
+
+
+@pytest.mark.slow
+def test_chapters_at_once_report_in_order_and_record_each_success(tmp_path):
+    paths = _tiny_book(tmp_path / "src", {"first": ["import time\n", "time.sleep(1.0)"],
+                                         "broken": ["1 / 0"], "third": ["x = 3"]})
+    runs = book.run_chapters(paths, quick=True, seed=4, jobs=2, progress=False)
+    assert [(r.chapter, r.ok) for r in runs] == [("first", True), ("broken", False), ("third", True)]
+    assert "ZeroDivisionError" in runs[1].message
+    recorded = json.loads(paths.runs.read_text())
+    assert set(recorded) == {"first", "third"} and {r["seed"] for r in recorded.values()} == {4}
+    assert not list(paths.running.glob("*"))
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        book.run_chapters(paths, jobs=0, progress=False)
 
 
 # --------------------------------------------------------------------------------------

@@ -24,11 +24,21 @@ from plateau_lib import book
 from plateau_lib.book import browse as browser_check
 from plateau_lib.book import stage as book_stage
 from plateau_lib.book.browse import Problem, check_book
+from plateau_lib.chapters.explorer_grid import (
+    ExplorerGrid,
+    Frame,
+    GridAxis,
+    StaticExplorer,
+    explorer_grid,
+    static_explorer_html,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 #: A 1x1 PNG.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+#: Another 1x1 PNG (a different colour).
+PNG2 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 
 
 def _require_browser() -> None:
@@ -120,7 +130,8 @@ def test_the_built_book_passes_the_browser_check(built_html):
     shots = browser_check.toc_pages(ROOT)
     explorers = browser_check.expected_explorers(ROOT)  # from the committed notebooks' tags
     report = check_book(
-        html, screenshots=SCREENSHOTS, screenshot_pages=shots, expected_explorers=explorers, progress=False
+        html, screenshots=SCREENSHOTS, screenshot_pages=shots, expected_explorers=explorers, progress=False,
+        figures=built_html.paths.figures,
     )
     assert not report.problems, f"{len(report.problems)} problem(s) in the browser:\n" + "\n".join(
         map(str, report.problems)
@@ -133,6 +144,15 @@ def test_the_built_book_passes_the_browser_check(built_html):
         assert report.screenshots[page] == image
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot of {page}"
     assert not list(SCREENSHOTS.glob(".*")), "temporary screenshot files left behind"
+    # Every control of every static explorer moved once, each showing the saved frame and numbers.
+    controls = {name: [a.field for a in explorer_grid(name, quick=True).axes] for name in ("gd", "anls")}
+    moved = [re.match(r"book/\w+\.html explorer '(\w+)': (\w+) ", m).groups() for m in report.explorer_moves]
+    assert sorted(moved) == sorted((n, f) for n, fields in controls.items() for f in fields)
+    assert all("and numbers match the saved state" in m for m in report.explorer_moves)
+    for name in controls:
+        first, last = (SCREENSHOTS / f"explorer-{name}-{when}.png" for when in ("first", "last"))
+        assert first.read_bytes()[:8] == last.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert first.read_bytes() != last.read_bytes(), f"the {name} explorer looks the same in two states"
 
 
 # --------------------------------------------------------------------------------------
@@ -146,6 +166,32 @@ _FALLBACK = (
     f"<img src='data:image/png;base64,{PNG}' alt='explorer'><p>A picture of the explorer; run it live.</p>"
     "</div></div></div>"
 )
+
+
+def _static_explorer(texts: tuple[str, str], pngs: tuple[bytes, bytes], *, script: bool = True,
+                     saved_texts: tuple[str, str] | None = None) -> tuple[str, str]:
+    """A static explorer of two states as the chapters write it: (page HTML, its saved manifest)."""
+    grid = ExplorerGrid("gd", (GridAxis("target", ("sin_pi", "sawtooth")),))
+    shown = StaticExplorer(grid, tuple(Frame(p, {}, {}, t) for p, t in zip(pngs, texts, strict=True)))
+    saved = shown if saved_texts is None else StaticExplorer(
+        grid, tuple(Frame(p[::-1], {}, {}, t) for p, t in zip(pngs, saved_texts, strict=True)))
+    page = static_explorer_html(shown, title="GD", note="Precomputed states; run it live.")
+    if script:
+        page += "<script src='plateau-explorer.js'></script>"
+    return page, json.dumps(saved.manifest())
+
+
+_JS = (ROOT / "book" / "_static" / "plateau-explorer.js").read_text()
+_FRAME_A = base64.b64decode(PNG)
+_FRAME_B = base64.b64decode(PNG2)
+_MOVES, _MOVES_SAVED = _static_explorer(("first state", "second state"), (_FRAME_A, _FRAME_B))
+_NOSCRIPT, _NOSCRIPT_SAVED = _static_explorer(("first state", "second state"), (_FRAME_A, _FRAME_B), script=False)
+_STALE, _STALE_SAVED = _static_explorer(("first state", "second state"), (_FRAME_A, _FRAME_B),
+                                        saved_texts=("first state", "old second state"))
+_FROZEN, _FROZEN_SAVED = _static_explorer(("same", "same"), (_FRAME_A, _FRAME_A))
+_MOVED = "explorer 'gd', target -> sawtooth"
+#: Page stem -> manifest of its explorer, saved where the chapters save theirs (``figures``).
+MANIFESTS = {"moves": _MOVES_SAVED, "noscript": _NOSCRIPT_SAVED, "stale": _STALE_SAVED, "frozen": _FROZEN_SAVED}
 
 #: Case -> (files of its folder, the problem(s) expected there). ``{c}`` is the case's folder.
 #: Every folder also gets ``other.html`` with an element ``id="part"``.
@@ -229,6 +275,21 @@ CASES: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {
         {"index.html": "<meta http-equiv='Refresh' content='0; url=book/gone.html' />"},
         [("link", "redirects to 'book/gone.html', which does not exist")],
     ),
+    "explorer-moves": ({"moves.html": _MOVES, "plateau-explorer.js": _JS}, []),
+    "explorer-without-script": (
+        {"noscript.html": _NOSCRIPT},
+        [("explorer-move", "explorer 'gd': the script did not set it up (controls stay disabled)")],
+    ),
+    "explorer-stale-frames": (
+        {"stale.html": _STALE, "plateau-explorer.js": _JS},
+        [("explorer-move", f"{_MOVED}: the frame is not the saved explorer_gd_01.png"),
+         ("explorer-move", f"{_MOVED}: the numbers 'second state' are not the saved 'old second state'")],
+    ),
+    "explorer-frozen": (
+        {"frozen.html": _FROZEN, "plateau-explorer.js": _JS},
+        [("explorer-move", f"{_MOVED}: the frame did not change"),
+         ("explorer-move", f"{_MOVED}: the numbers did not change")],
+    ),
 }
 EXPECTED_EXPLORERS = {"clean/index.html": 1, "explorer-count/index.html": 2, "missing/index.html": 1}
 
@@ -255,8 +316,12 @@ def test_each_defect_is_exactly_its_problem(tmp_path):
     (html / "clean" / "pic.png").write_bytes(base64.b64decode(PNG))
     (html / "index.html").write_text(_HEAD + "<h1>Cases</h1>" + _TAIL)
     shots = tmp_path / "shots"
+    figures = tmp_path / "figures"
+    for stem, manifest in MANIFESTS.items():
+        (figures / stem / "unchecked").mkdir(parents=True)
+        (figures / stem / "unchecked" / "explorer_gd.json").write_text(manifest)
     report = check_book(html, screenshots=shots, screenshot_pages=["clean/index.html"],
-                        expected_explorers=EXPECTED_EXPLORERS, progress=False, timeout=3)
+                        expected_explorers=EXPECTED_EXPLORERS, progress=False, timeout=3, figures=figures)
 
     wrong = []
     for case, (_, problems) in CASES.items():
@@ -274,6 +339,9 @@ def test_each_defect_is_exactly_its_problem(tmp_path):
     assert report.screenshots == {"clean/index.html": shots / "index.png"}
     assert (shots / "index.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [url for _, _, url in report.blocked] == ["https://cdn.example.org/lib.js"]
+    moves = [m for m in report.explorer_moves if m.startswith("explorer-moves/")]
+    assert moves == ["explorer-moves/moves.html explorer 'gd': target sin_pi -> sawtooth: frame explorer_gd_01.png "
+                     "and numbers match the saved state (second state)"]
 
 
 def test_expected_explorers_come_from_the_notebooks():

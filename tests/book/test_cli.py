@@ -64,6 +64,7 @@ def test_help(args):
         (["book", "run", "--seed", "-1"], "--seed"),
         (["book", "seeds", "--seeds", "3-1"], "--seeds"),
         (["book", "seeds", "--jobs", "0"], "--jobs"),
+        (["book", "run", "--jobs", "0"], "--jobs"),
         (["book", "seeds", "nochapter"], "unknown chapter"),
         (["book", "run", "no-such-chapter"], "unknown chapter 'no-such-chapter'"),
         (["book", "check", "no-such-chapter"], "unknown chapter"),
@@ -176,15 +177,18 @@ def _descendants(pid: int) -> dict[int, str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
-def test_sigterm_shuts_the_kernel_down_and_leaves_no_process(tmp_path):
+@pytest.mark.parametrize("chapters", [("quantification",), ("quantification", "stationary")])
+def test_sigterm_shuts_the_kernel_down_and_leaves_no_process(tmp_path, chapters):
+    """One chapter (the kernel is interrupted in this thread), and two at once (``--jobs 2``: each
+    kernel is interrupted from the main thread)."""
     book = copy_book(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "plateau_lib", "book", "run", "--quick", "--no-progress",
-                             "quantification"], cwd=book, start_new_session=True,
+                             "--jobs", str(len(chapters)), *chapters], cwd=book, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not any("ipykernel" in c for c in _descendants(proc.pid).values()):
-            assert proc.poll() is None and time.monotonic() < deadline, "the kernel never started"
+        while sum("ipykernel" in c for c in _descendants(proc.pid).values()) < len(chapters):
+            assert proc.poll() is None and time.monotonic() < deadline, "the kernels never started"
             time.sleep(0.5)
         time.sleep(3.0)  # the chapter is executing
         children = _descendants(proc.pid)
