@@ -288,3 +288,71 @@ def test_frozen_pattern_solve_is_lstsq(case, monkeypatch):
     assert_allclose(got, expected, rtol=1e-9, atol=1e-10 * np.abs(expected).max())
     fast = case in ("full-rank", "dead")
     assert calls["lstsq"] == (0 if fast else 1)  # the normal equations only when safe
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("tilt", [0.0, 1e-9, 1e-7, 1e-3, 0.7])
+def test_removing_a_direction_keeps_the_rest_of_the_span(sign, tilt):
+    """Dropping q = Qz leaves an orthonormal basis of span(Q) minus q, with A's projection and Q^T y
+    updated, also when z is nearly +-e_r (where a badly chosen Householder vector cancels)."""
+    rng = np.random.default_rng(31)
+    A, _ = features(rng, 60, 5)
+    y = rng.standard_normal(60)
+    basis = la.FeatureBasis(A, y)
+    r = basis.r
+    w = np.append(rng.standard_normal(r - 1), 0.0)
+    z = tilt * w / np.linalg.norm(w)
+    z[-1] = sign * np.sqrt(1.0 - tilt**2)
+    q = basis.Q @ z
+    P = basis.Q @ basis.Q.T - np.outer(q, q)  # projector onto what remains
+    basis._remove_direction(z)
+    assert basis.r == r - 1
+    assert_allclose(basis.Q.T @ basis.Q, np.eye(r - 1), atol=1e-14)
+    assert_allclose(basis.Q.T @ q, 0.0, atol=1e-14)
+    assert_allclose(basis.Q @ basis.Q.T, P, atol=1e-14)
+    assert_allclose(basis.Q @ basis.S, P @ A, atol=1e-13 * np.abs(A).max())
+    assert_allclose(basis.qty, basis.Q.T @ y, atol=1e-13)
+
+
+def test_neglected_residuals_add_in_quadrature_and_unreliability_sticks():
+    """Neglected residual columns are orthogonal to the basis: their norms add as sqrt(sum of squares),
+    and once the total passes the cut-off the basis stays unreliable."""
+    rng = np.random.default_rng(2)
+    A, _ = features(rng, 30, 3)
+    basis = la.FeatureBasis(A, rng.standard_normal(30))
+    assert basis.reliable and basis.resid == 0.0
+    basis._neglect(3.0, 5.0)
+    basis._neglect(4.0, 5.0)
+    assert basis.resid == 5.0 and basis.reliable  # sqrt(3^2 + 4^2), not above the cut-off
+    basis._neglect(12.0, 10.0)
+    assert basis.resid == 13.0 and not basis.reliable
+    basis._neglect(0.0, 100.0)
+    assert not basis.reliable
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_replacements_decide_the_rank_as_lstsq_at_any_scale(scale):
+    """Rank decisions are relative to the size of the features: a new ReLU, an exact copy of another
+    column and a copy perturbed far above the lstsq cut-off keep the basis reliable, of the rank
+    numpy finds, and exact."""
+    rng = np.random.default_rng(41)
+    A, X = features(rng, 100, 6)
+    A *= scale
+    y = scale * rng.standard_normal(100)
+    basis = la.FeatureBasis(A, y)
+    noise = rng.standard_normal(100)
+    new = [(1, scale * np.maximum(X @ np.array([0.7, -0.4]) + 0.2, 0.0)),
+           (2, A[:, 4].copy()),  # column 2 is now spare: a copy of column 4
+           (2, scale * np.maximum(X @ np.array([-0.3, 0.9]) - 0.1, 0.0)),  # a new direction appended
+           (3, A[:, 0] + 1e-9 * noise / np.linalg.norm(noise) * np.linalg.norm(A[:, 0]))]
+    for j, a in new:
+        loo = basis.leave_one_out(j)
+        assert loo.kind != "unclear"
+        basis.replace(j, loo, basis.extension(a), a)
+        A[:, j] = a
+        assert basis.reliable
+        assert basis.r == np.linalg.matrix_rank(A)
+        assert_allclose(basis.Q.T @ basis.Q, np.eye(basis.r), atol=1e-12)
+        assert_allclose(basis.Q @ basis.S, A, atol=1e-12 * np.abs(A).max())
+    with pytest.raises(ValueError, match="clear-cut"):
+        basis.replace(0, la.UNCLEAR, basis.extension(A[:, 0]), A[:, 0])

@@ -137,6 +137,7 @@ def test_below_loss_of_gd_trained_networks(seed):
         ((np.ones((3, 2)), np.arange(3.0), 2), ValueError, "x must be 1-D data"),
         ((np.ones((2, 2, 2)), np.arange(2.0), 2), ValueError, "x must be a 1-D"),
         ((np.array([0.0, np.nan]), np.arange(2.0), 2), ValueError, "x must be finite"),
+        ((np.array([[0.0], [np.nan]]), np.arange(2.0), 2), ValueError, "x must be finite"),
         ((np.arange(2.0), np.array([0.0, np.inf]), 2), ValueError, "y must be finite"),
         ((np.arange(2.0), np.arange(2.0), 0), ValueError, "pieces must be >= 1"),
         ((np.arange(2.0), np.arange(2.0), 2.5), TypeError, "pieces must be an integer"),

@@ -111,6 +111,34 @@ def test_debounce_matches_a_step_by_step_simulation(toggles, min_dwell, extra):
         assert out[:, 0].tolist() == toggles
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    entries=st.lists(st.lists(st.integers(1, 60), max_size=12, unique=True), min_size=1, max_size=4),
+    min_dwell=st.integers(1, 8),
+    extra=st.integers(0, 5),
+)
+def test_debounce_of_several_entries_is_each_entry_alone(entries, min_dwell, extra):
+    """Entries (i, j) = (k % 2, k // 2), given in shuffled order: each is filtered on its own."""
+    last = 60 + extra
+    flips = np.concatenate([entry_flips(sorted(t), k % 2, k // 2).reshape(-1, 3) for k, t in enumerate(entries)])
+    flips = flips[np.random.default_rng(len(flips)).permutation(len(flips))]
+    out = debounce_flips(flips, last_step=last, min_dwell=min_dwell)
+    want = sorted((s, k % 2, k // 2) for k, t in enumerate(entries)
+                  for s in reference_debounce(sorted(t), last, min_dwell))
+    assert [tuple(row) for row in out.tolist()] == want
+
+
+def test_debounce_boundaries_of_the_record_and_of_the_neurons():
+    # the last run is confirmed only with min_dwell steps up to last_step inclusive
+    assert debounce_flips(entry_flips([96]), last_step=100, min_dwell=5).tolist() == [[96, 0, 0]]
+    assert debounce_flips(entry_flips([97]), last_step=100, min_dwell=5).shape == (0, 3)
+    # a record of one step (last_step 0) and a network of width 0 are valid
+    assert debounce_flips(np.zeros((0, 3), dtype=int), last_step=0, min_dwell=1).shape == (0, 3)
+    assert debounce_flips(np.zeros((0, 3), dtype=int), last_step=5, min_dwell=1, neurons=[], n=0).shape == (0, 3)
+    # no flips and no width: nothing to check the neurons against, and nothing to filter
+    assert debounce_flips(np.zeros((0, 3), dtype=int), last_step=5, min_dwell=1, neurons=[0]).shape == (0, 3)
+
+
 def test_debounce_rejects_bad_input():
     good = entry_flips([3])
     with pytest.raises(ValueError, match="min_dwell"):

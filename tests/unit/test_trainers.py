@@ -85,6 +85,15 @@ def problem(seed: int = 4, *, m: int = 21, n: int = 6, scale: float = 0.5):
 _CACHE: dict[str, tuple] = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_cache():
+    """Empty the run cache when this module's tests start and end: a process forked after a first
+    run (mutmut's workers are) must train again, not reuse results of the code before the fork."""
+    _CACHE.clear()
+    yield
+    _CACHE.clear()
+
+
 def run(name: str) -> tuple[TrainResult, ShallowReLU, np.ndarray, np.ndarray]:
     """Run trainer ``name`` once on the standard problem (cached across tests)."""
     if name not in _CACHE:
