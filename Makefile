@@ -68,7 +68,7 @@ lab: install $(LAB_STAMP)
 	$(BIN)/jupyter lab book/
 
 book: install
-	$(BIN)/python -m plateau_lib book run --jobs 2
+	$(BIN)/python -m plateau_lib book run --jobs 4
 	$(BIN)/python -m plateau_lib book build
 
 # JupyterLab and the browser serve the browser checks (the built pages; the explorers live).

@@ -180,15 +180,18 @@ class Evaluation(NamedTuple):
 _scratch = threading.local()
 
 
-def _scratch_buffer(shape: tuple[int, int], dtype: np.dtype) -> FloatArray:
-    """A per-thread (m, n) work array for :func:`evaluate`, reused while the shape is unchanged.
+def _scratch_buffer(slot: str, shape: tuple[int, int], dtype: np.dtype) -> FloatArray:
+    """A per-thread work array of :func:`evaluate`, one per ``slot``, reused while its shape is unchanged.
 
-    Reusing it saves allocating (and page-faulting in) two fresh (m, n) temporaries a call;
-    it never escapes: everything :func:`evaluate` returns is a fresh array.
+    Reusing them saves allocating (and page-faulting in) fresh temporaries at every call;
+    they never escape: everything :func:`evaluate` returns is a fresh array.
     """
-    buf = getattr(_scratch, "buf", None)
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    buf = buffers.get(slot)
     if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = _scratch.buf = np.empty(shape, dtype)
+        buf = buffers[slot] = np.empty(shape, dtype)
     return buf
 
 
@@ -211,7 +214,7 @@ def evaluate(c: FloatArray, W: FloatArray, b: FloatArray, X: FloatArray, y: Floa
     active = Z > 0
     # A and then D live in one reused work array; np.fmax (not np.maximum) maps NaN to 0
     # like np.where(active, Z, 0.0) did.
-    A = np.fmax(Z, 0.0, out=_scratch_buffer(Z.shape, Z.dtype))
+    A = np.fmax(Z, 0.0, out=_scratch_buffer("A", Z.shape, Z.dtype))
     r = A @ c
     r -= y
     gc = A.T @ r
@@ -220,7 +223,7 @@ def evaluate(c: FloatArray, W: FloatArray, b: FloatArray, X: FloatArray, y: Floa
     # [r*X, r]^T instead of forming G = D * r (m, n) and reducing it twice.
     D = A
     np.copyto(D, active.view(np.uint8))  # uint8 -> float64 casts a little faster than bool
-    RT = np.empty((d + 1, m), dtype=r.dtype)
+    RT = _scratch_buffer("RT", (d + 1, m), r.dtype)
     np.multiply(X.T, r, out=RT[:d])
     RT[d] = r
     S = RT @ D

@@ -251,6 +251,13 @@ def _frame(args: tuple[str, GDSettings]) -> Frame:
     return Frame(png, arrays, unchecked, view.summary())
 
 
+def _frames(args: tuple[str, Sequence[GDSettings]]) -> list[Frame]:
+    """:func:`_frame` of several states in one process, in order (so that they share the ANLS
+    explorer's gradient-descent run when only the variant differs)."""
+    name, group = args
+    return [_frame((name, settings)) for settings in group]
+
+
 @dataclass(frozen=True)
 class StaticExplorer:
     """A grid and its computed frames, ready to render (:func:`static_explorer_html`)."""
@@ -294,9 +301,11 @@ def compute_frames(grid: ExplorerGrid, output_dir: str | os.PathLike[str], *, ex
     if not isinstance(grid, ExplorerGrid):
         raise TypeError(f"grid must be an ExplorerGrid, got {type(grid).__name__}")
     out = Path(output_dir)
-    items = [(grid.name, s) for s in grid.settings()]
-    frames = sweep(_frame, items, executor=executor, max_workers=max_workers, progress=progress,
-                   desc=f"explorer {grid.name}")
+    settings = grid.settings()
+    run = len(grid.axes[-1].values)  # states that differ in the last control only: one task
+    tasks = [(grid.name, tuple(settings[k:k + run])) for k in range(0, len(settings), run)]
+    frames = [frame for group in sweep(_frames, tasks, executor=executor, max_workers=max_workers,
+                                       progress=progress, desc=f"explorer {grid.name}") for frame in group]
     explorer = StaticExplorer(grid, tuple(frames))
     for k, frame in enumerate(frames):
         stem = f"explorer_{grid.name}_{k:02d}"

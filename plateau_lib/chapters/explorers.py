@@ -28,6 +28,7 @@ pattern analysis and PNG rendering included; the ANLS explorer adds 30 ANLS swee
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import math
@@ -257,6 +258,17 @@ def compute_gd(settings: GDSettings) -> GDView:
     return GDView(settings, X, y, result, plateaus, levels, time.perf_counter() - start)
 
 
+@functools.lru_cache(maxsize=1)
+def _gd_run(settings: AnlsSettings) -> TrainResult:
+    """The gradient-descent run of ``settings`` (which the variant and sweeps do not change).
+
+    Kept for the next call: a reader switching the variant, or a grid whose last axis is the
+    variant, reuses it (a result is never modified after it is built).
+    """
+    experiment = settings.experiment()
+    return experiment.run(settings.seed, net=experiment.initial_network(settings.seed))
+
+
 def compute_anls(settings: AnlsSettings) -> AnlsView:
     """Train by gradient descent and by ANLS from the same initial network."""
     if not isinstance(settings, AnlsSettings):
@@ -265,7 +277,7 @@ def compute_anls(settings: AnlsSettings) -> AnlsView:
     experiment = settings.experiment()
     X, y = experiment.data()
     net = experiment.initial_network(settings.seed)
-    gd = experiment.run(settings.seed, net=net)
+    gd = _gd_run(replace(settings, variant=ANLS_VARIANTS[0], sweeps=SWEEPS))
     anls = train_anls(net, X, y, sweeps=settings.sweeps, **anls_variant_options(settings.variant, settings.lr))
     bound = segmentation_lower_bound(X[:, 0], y, settings.width + 1)
     return AnlsView(settings, X, y, net, gd, anls, bound, time.perf_counter() - start)
