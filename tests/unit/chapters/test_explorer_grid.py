@@ -138,6 +138,19 @@ def test_anls_frames_keep_wall_times_out_of_the_compared_data(tmp_path):
         assert data["sweeps"] == view.anls.nit and data["anls_final"] == view.anls.final_loss
 
 
+def test_states_sharing_all_but_the_last_control_keep_their_order(tmp_path):
+    """Two seeds x two variants on a pool of two processes: state k is still the k-th settings."""
+    grid = ExplorerGrid("anls", (GridAxis("seed", (5, 6)), GridAxis("variant", ("global", "joint"))))
+    explorer = eg.compute_frames(grid, tmp_path, max_workers=2)
+    for state, settings in zip(eg.load_manifest(tmp_path, "anls")["states"], grid.settings(), strict=True):
+        assert state["values"] == {"seed": settings.seed, "variant": settings.variant}
+        assert f"ANLS ({settings.variant})" in state["text"]
+    gd_losses = [np.load(tmp_path / f"explorer_anls_{k:02d}.npz")["gd_loss"] for k in range(4)]
+    np.testing.assert_array_equal(gd_losses[0], gd_losses[1])  # one seed, one GD run for both variants
+    assert not np.array_equal(gd_losses[1], gd_losses[2])
+    assert len(explorer.frames) == 4
+
+
 def test_compute_frames_refuses_what_is_not_a_grid(tmp_path):
     with pytest.raises(TypeError, match="grid must be an ExplorerGrid"):
         eg.compute_frames({"target": ("sin_pi",)}, tmp_path)

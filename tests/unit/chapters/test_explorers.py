@@ -21,6 +21,7 @@ from plateau_lib.chapters.explorers import (
     GDSettings,
     anls_explorer,
     anls_variant_options,
+    compute_anls,
     compute_gd,
     draw_gd,
     gd_explorer,
@@ -212,6 +213,19 @@ def test_anls_sweeps_and_lower_bound(anls):
     bound_lines = [ln for ln in anls.figure.axes[0].lines if ln.get_label() == "lower bound (fact 5)"]
     assert len(bound_lines) == 1 and bound_lines[0].get_ydata()[0] == anls.view.lower_bound
     assert anls.view.lower_bound <= min(anls.view.gd.final_loss, anls.view.anls.final_loss)
+
+
+def test_the_gd_run_is_shared_by_the_variants_and_is_a_fresh_run():
+    """The variant and the sweeps do not change gradient descent: it is computed once for them."""
+    first = compute_anls(AnlsSettings.defaults(steps=STEPS, variant="global", sweeps=5))
+    second = compute_anls(AnlsSettings.defaults(steps=STEPS, variant="joint", sweeps=7))
+    assert second.gd is first.gd and second.anls is not first.anls
+    experiment = first.settings.experiment()
+    fresh = experiment.run(first.settings.seed, net=experiment.initial_network(first.settings.seed))
+    for field in ("steps", "loss", "params", "flips"):
+        np.testing.assert_array_equal(getattr(first.gd, field), getattr(fresh, field))
+    other_seed = compute_anls(AnlsSettings.defaults(steps=STEPS, variant="joint", seed=first.settings.seed + 1))
+    assert other_seed.gd is not first.gd and other_seed.gd.loss[0] != first.gd.loss[0]
 
 
 @pytest.mark.parametrize("variant", ANLS_VARIANTS)
