@@ -125,3 +125,30 @@ def test_the_progress_bar_shows_only_when_asked(trainer, capsys):
     err = capsys.readouterr().err
     name = "gd" if trainer is train_gd else "adam"
     assert f"{name}:" in err and f"/{STEPS}" in err
+
+
+@pytest.mark.parametrize("trainer", [train_gd, train_adam])
+def test_one_loss_and_gradient_evaluation_per_step_and_one_at_the_end(trainer):
+    net, X, y = problem()
+    res = trainer(net, X, y, lr=0.01, steps=STEPS)
+    assert res.nit == STEPS and res.nfev == res.njev == STEPS + 1
+
+
+@pytest.mark.parametrize("trainer", [train_gd, train_adam])
+def test_a_non_finite_loss_fails_the_run_naming_the_step(trainer):
+    """Targets of 1e155: the squared residual overflows float64 at once, so the run stops at step 0."""
+    net, X, y = problem()
+    with np.errstate(over="ignore"):
+        res = trainer(net, X, np.full_like(y, 1e155), lr=0.01, steps=10)
+    assert res.status == "failed" and res.nit == 0
+    assert res.message == "loss became non-finite at step 0 (step size too large?)"
+    assert res.loss[-1] == np.inf
+
+
+@pytest.mark.parametrize("name", ["steps", "record_every"])
+@pytest.mark.parametrize("trainer", [train_gd, train_adam])
+def test_a_bad_count_is_named(trainer, name):
+    net, X, y = problem()
+    options = {"steps": 3, name: 0}
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        trainer(net, X, y, lr=0.01, **options)
