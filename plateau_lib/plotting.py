@@ -128,14 +128,27 @@ def plot_counts(ax: Axes, result: TrainResult, *, logx: bool = True, neurons: Se
     return ax
 
 
+#: Points of the fine grid on which :func:`network_curve_1d` evaluates a 1-D network.
+CURVE_POINTS = 801
+
+
+def network_curve_1d(net: ShallowReLU, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fine grid over the data's range (:data:`CURVE_POINTS` points) and the network on it.
+
+    What :func:`plot_network_1d` draws; the explorers save it as the data of their frames.
+    """
+    x = X[:, 0]
+    fine = np.linspace(x.min(), x.max(), CURVE_POINTS)
+    return fine, net(fine[:, None])
+
+
 def plot_network_1d(ax: Axes, net: ShallowReLU, X: np.ndarray, y: np.ndarray, *, label: str | None = None,
                     data: bool = True, breakpoints: bool = True, color: str | None = None) -> Axes:
-    """The data, the network on a fine grid, and its breakpoints inside the data range."""
+    """The data, the network on a fine grid (:func:`network_curve_1d`), and its breakpoints inside the data range."""
     x = X[:, 0]
-    fine = np.linspace(x.min(), x.max(), 801)[:, None]
     if data:
         ax.plot(x, y, "o", ms=3, color="0.4", label="data", zorder=2)
-    (line,) = ax.plot(fine[:, 0], net(fine), label=label, color=color, zorder=3)
+    (line,) = ax.plot(*network_curve_1d(net, X), label=label, color=color, zorder=3)
     if breakpoints:
         t = breakpoints_1d(net)
         t = t[np.isfinite(t) & (t > x.min()) & (t < x.max())]

@@ -50,6 +50,7 @@ from ..patterns import pattern_segments
 from ..plotting import (
     PLATEAU_COLOUR,
     figure,
+    network_curve_1d,
     plot_counts,
     plot_loss,
     plot_network_1d,
@@ -371,13 +372,6 @@ def draw_anls(view: AnlsView) -> Figure:
     return _finish_panels(fig, axes[0], titles, view.summary())
 
 
-def _network_curve(net: ShallowReLU, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The fine grid and network values :func:`~plateau_lib.plotting.plot_network_1d` draws."""
-    x = X[:, 0]
-    fine = np.linspace(x.min(), x.max(), 801)[:, None]
-    return fine[:, 0], net(fine)
-
-
 def gd_arrays(view: GDView) -> tuple[dict[str, Any], dict[str, Any]]:
     """What :func:`draw_gd` draws, by name, and (second) what is saved but not compared: nothing.
 
@@ -385,7 +379,7 @@ def gd_arrays(view: GDView) -> tuple[dict[str, Any], dict[str, Any]]:
     ``pattern_changes`` (after the flicker filter) and ``raw_changes``.
     """
     r = view.result
-    fine, curve = _network_curve(r.net, view.X)
+    fine, curve = network_curve_1d(r.net, view.X)
     start = np.array([p.start for p in view.plateaus], dtype=float)
     end = np.array([p.end for p in view.plateaus], dtype=float)
     level = np.array([p.level for p in view.plateaus], dtype=float)
@@ -407,8 +401,8 @@ def anls_arrays(view: AnlsView) -> tuple[dict[str, Any], dict[str, Any]]:
     of nearly equal losses (as Chapter 4's ``sweep_kept``). Scalars: ``gd_final``,
     ``lower_bound``; ``anls_final`` and ``sweeps`` (ANLS sweeps run) with the ANLS run.
     """
-    fine, gd_curve = _network_curve(view.gd.net, view.X)
-    _, anls_curve = _network_curve(view.anls.net, view.X)
+    fine, gd_curve = network_curve_1d(view.gd.net, view.X)
+    _, anls_curve = network_curve_1d(view.anls.net, view.X)
     arrays = {
         "gd_evaluations": _evaluations(view.gd), "gd_loss": view.gd.loss, "gd_network": gd_curve,
         "x": view.X[:, 0], "y": view.y, "fine_x": fine,
