@@ -152,3 +152,10 @@ def test_a_bad_count_is_named(trainer, name):
     options = {"steps": 3, name: 0}
     with pytest.raises(ValueError, match=rf"^{name} must be"):
         trainer(net, X, y, lr=0.01, **options)
+
+
+@pytest.mark.parametrize("trainer", [train_gd, train_adam])
+def test_a_negative_gtol_is_named(trainer):
+    net, X, y = problem()
+    with pytest.raises(ValueError, match=r"^gtol must be"):
+        trainer(net, X, y, lr=0.01, steps=3, gtol=-1.0)
