@@ -197,14 +197,18 @@ class GDView:
     levels: NDArray[np.float64]
     seconds: float
 
+    @property
+    def filtered_changes(self) -> int:
+        """Pattern changes after the flicker filter: one fewer than the constant-pattern segments."""
+        return max(len(self.levels) - 1, 0)
+
     def summary(self) -> str:
         """One line: final loss, plateaus and pattern changes (the figure's title)."""
         r = self.result
         if not r.completed:
             return f"gradient descent stopped: {r.message}"
-        filtered = max(len(self.levels) - 1, 0)
         return (f"final loss {r.final_loss:.3g} after {r.nit} steps; {len(self.plateaus)} plateau(s) detected; "
-                f"{filtered} pattern changes after the flicker filter ({len(r.pattern_changes)} raw)")
+                f"{self.filtered_changes} pattern changes after the flicker filter ({len(r.pattern_changes)} raw)")
 
 
 @dataclass(frozen=True)
@@ -389,7 +393,7 @@ def gd_arrays(view: GDView) -> tuple[dict[str, Any], dict[str, Any]]:
         "plateau_start": start, "plateau_end": end, "plateau_level": level,
         "x": view.X[:, 0], "y": view.y, "fine_x": fine, "network": curve,
         "final_loss": r.final_loss, "plateaus": len(view.plateaus),
-        "pattern_changes": max(len(view.levels) - 1, 0), "raw_changes": len(r.pattern_changes),
+        "pattern_changes": view.filtered_changes, "raw_changes": len(r.pattern_changes),
     }
     return arrays, {}
 

@@ -27,7 +27,7 @@ from plateau_lib.chapters.explorers import (
     gd_explorer,
 )
 from plateau_lib.experiments import Experiment, get_experiment
-from plateau_lib.patterns import nearest_record
+from plateau_lib.patterns import filtered_changes, nearest_record
 from plateau_lib.targets import grid, target_values
 from plateau_lib.theory import lstar_of_network
 
@@ -110,6 +110,9 @@ def test_segment_levels_are_lstar_of_each_segment():
     for start, end, level in view.levels[[0, len(view.levels) // 2, -1]]:
         index = nearest_record(r, (start + end - 1) / 2)
         assert level == lstar_of_network(r.net_at(index), view.X, view.y)
+    # the summary's count of changes is the flicker filter's, counted by the patterns module
+    assert view.filtered_changes == len(filtered_changes(r)) > 0
+    assert f"; {len(filtered_changes(r))} pattern changes after the flicker filter" in view.summary()
 
 
 def test_segment_levels_of_no_segments_is_empty():
