@@ -479,19 +479,21 @@ ANLS_CONTROLS: tuple[Control, ...] = (
 
 # --------------------------------------------------------------------------- the explorer
 
+#: How to get the live explorer: the end of both notes below.
+_LIVE = (
+    "Open this chapter on Binder or a JupyterHub (the rocket icon at the top of the page), or run it on "
+    'your machine as described in <a href="running.html">Running the book</a>.'
+)
 _NOTE = (
     "<strong>Static picture.</strong> The book's pages are rendered without a Python kernel, so this "
     "is the explorer in its default state. In a running notebook the same cell shows controls for {controls}, "
-    "and the figure follows them. Open this chapter on Binder or a JupyterHub (the rocket icon at the top "
-    'of the page), or run it on your machine as described in <a href="running.html">Running the book</a>.'
+    "and the figure follows them. " + _LIVE
 )
 _GRID_NOTE = (
     "<strong>Precomputed states.</strong> The book's pages are rendered without a Python kernel, so the "
     "controls above choose among the states of a grid computed when the book was built, with the same "
     "library calls as the live explorer. In a running notebook the same cell shows controls for {controls} "
-    "over their whole ranges, and the figure is recomputed. Open this chapter on Binder or a JupyterHub (the "
-    'rocket icon at the top of the page), or run it on your machine as described in <a href="running.html">'
-    "Running the book</a>."
+    "over their whole ranges, and the figure is recomputed. " + _LIVE
 )
 
 
