@@ -119,7 +119,7 @@ class Recorder:
         self._done += len(fresh)
         q, i, j = np.nonzero(stack[1:] != stack[:-1])
         if q.size:
-            offset = first if first == 0 else first - 1  # changes[q + offset] made stack[q + 1]
+            offset = max(first - 1, 0)  # changes[q + offset] made stack[q + 1]
             flips = np.empty((q.size, 3), dtype=np.int64)  # rows (step, i, j)
             flips[:, 0] = np.asarray(self._changes[offset:offset + len(stack) - 1], dtype=np.int64)[q]
             flips[:, 1] = i
