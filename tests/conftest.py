@@ -17,6 +17,23 @@ from pathlib import Path
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+
+def _pin_blas_kernel() -> None:
+    """The OpenBLAS kernel the chapters run with (plateau_lib.book.blas_kernel), before NumPy loads.
+
+    Loaded from its file: importing it through the package would load NumPy first.
+    """
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "plateau_lib" / "book" / "blas_kernel.py"
+    spec = importlib.util.spec_from_file_location("_blas_kernel", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.pin_blas_kernel()
+
+
+_pin_blas_kernel()
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

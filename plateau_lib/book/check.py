@@ -14,7 +14,11 @@ run of chapter 1 by ``1e-15`` (relative) moved its 2000-step loss curve by at mo
 (relative). So ``rtol = 1e-6`` leaves ample room for round-off, while any change of the
 mathematics, the seed or an experiment's settings moves the data by orders of magnitude
 more. ``atol = 1e-10`` only matters for entries that are exactly or
-nearly zero. References hold well-conditioned quantities only (losses, counts, levels,
+nearly zero. The same machine family means the same OpenBLAS kernel: the chapters run with
+the one :mod:`~plateau_lib.book.blas_kernel` pins, recorded in ``_build/runs.json`` and in the
+provenance; a chapter computed with another kernel is reported, not compared (its roundoff
+decides some quantities the references hold, such as the fixed point an ANLS run stops at).
+References hold well-conditioned quantities only (losses, counts, levels,
 final parameters of short runs): long chaotic trajectories or quantities near a
 discontinuity (e.g. the exact step a pattern flickers) belong in figures, not in references.
 
@@ -47,6 +51,8 @@ __all__ = [
     "check_references",
     "compare_data_dirs",
     "data_files",
+    "kernel_mismatch",
+    "reference_kernel",
     "refresh_references",
 ]
 
@@ -191,12 +197,33 @@ def check_references(
                 f"quick mode with seed {DEFAULT_SEED} (run: python -m plateau_lib book run --quick {name})"
             )
             continue
+        if record.get("blas_kernel") != reference_kernel(paths):
+            lines.append(kernel_mismatch(name, record.get("blas_kernel"), reference_kernel(paths)))
+            continue
         lines += compare_data_dirs(paths.figures / name, paths.reference / name, rtol=rtol, atol=atol, label=name)
     if names is None and paths.reference.is_dir():
         for folder in sorted(p for p in paths.reference.iterdir() if p.is_dir()):
             if folder.name not in available:
                 lines.append(f"{folder.name}: reference folder for a chapter that is not in _toc.yml")
     return lines
+
+
+def reference_kernel(paths: BookPaths) -> str | None:
+    """The OpenBLAS kernel the references were computed with (``None``: not pinned, or not recorded)."""
+    try:
+        provenance = json.loads((paths.reference / "provenance.json").read_text())
+    except FileNotFoundError:
+        return None
+    return provenance.get("blas_kernel")
+
+
+def kernel_mismatch(name: str, ran: str | None, reference: str | None) -> str:
+    """The one line :func:`check_references` reports for a chapter run with another BLAS kernel."""
+    def describe(kernel: str | None) -> str:
+        return f"OpenBLAS kernel {kernel}" if kernel else "the processor's own OpenBLAS kernel (none pinned)"
+
+    return (f"{name}: executed with {describe(ran)}, references with {describe(reference)}; roundoff then "
+            f"decides some referenced quantities, so they are not compared (see plateau_lib.book.blas_kernel)")
 
 
 def refresh_references(
@@ -234,6 +261,7 @@ def refresh_references(
         "generated_by": "python -m plateau_lib book refresh-references",
         "mode": {"quick": True, "seed": DEFAULT_SEED},
         "platform": {"machine": platform.machine(), "system": platform.system()},
+        "blas_kernel": read_runs(paths)[runs[0].chapter].get("blas_kernel"),
         "versions": versions(),
     }
     text = json.dumps(provenance, indent=2, sort_keys=True) + "\n"

@@ -13,7 +13,8 @@ figure folder is emptied first, so no stale figure survives a run. On POSIX the 
 talks to papermill over IPC sockets in a private temporary folder of its own instead of
 unencrypted localhost TCP (which ipykernel warns about on every start). The kernel gets
 ``MPLBACKEND`` set to the inline backend (an ``Agg`` inherited from a CI environment would
-otherwise silently drop every figure from the pages) and ``PYTHONHASHSEED=0``. Matplotlib's
+otherwise silently drop every figure from the pages), ``PYTHONHASHSEED=0`` and, where the
+processor runs it, one OpenBLAS kernel (:mod:`~plateau_lib.book.blas_kernel`). Matplotlib's
 font cache is built in this process beforehand: on a fresh machine its one-time "building
 the font cache" message would otherwise land on a cell's stderr and fail the strict build.
 
@@ -57,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from ..figures import atomic_write
+from .blas_kernel import BLAS_VARIABLE, pin_blas_kernel
 from .paths import DEFAULT_SEED, BookPaths, chapter_names, check_chapter_names
 from .present import present_run
 from .records import library_digest, notebook_digest, read_runs, versions, write_runs
@@ -116,8 +118,11 @@ class ChapterRun:
 
 @contextlib.contextmanager
 def _kernel_environment() -> Iterator[None]:
-    """Environment the kernel inherits: inline matplotlib backend, fixed hash seed."""
+    """Environment the kernel inherits: inline matplotlib backend, fixed hash seed, pinned BLAS kernel."""
     wanted = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}
+    core = pin_blas_kernel(dict(os.environ))
+    if core is not None:
+        wanted[BLAS_VARIABLE] = core
     saved = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
     try:
@@ -299,6 +304,7 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
         "notebook_sha256": notebook_digest(source),
         "library_sha256": library_digest(),
         "versions": versions(),
+        "blas_kernel": os.environ.get(BLAS_VARIABLE),
     }
     with _RUNS_LOCK:
         runs = read_runs(paths)

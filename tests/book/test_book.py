@@ -21,6 +21,7 @@ import pytest
 
 from plateau_lib import book
 from plateau_lib.book import BookPaths, UnknownChapterError
+from plateau_lib.book.blas_kernel import BLAS_VARIABLE
 from plateau_lib.figures import glue_texts, glue_values, save_data, save_figure, save_values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,9 +282,17 @@ def test_glued_figures_are_not_shown_twice(executed):
             assert not (glued and shown), f"{name} cell {index} glues a figure and also shows it"
 
 
+def skip_unless_reference_kernel(paths: BookPaths) -> None:
+    """The references repeat only with their OpenBLAS kernel (plateau_lib.book.blas_kernel)."""
+    ran, reference = os.environ.get(BLAS_VARIABLE), book.check.reference_kernel(paths)
+    if ran != reference:
+        pytest.skip(book.check.kernel_mismatch("the chapters", ran, reference))
+
+
 @pytest.mark.slow
 def test_figure_data_match_the_references(executed):
     paths, _ = executed
+    skip_unless_reference_kernel(paths)
     assert paths.reference == ROOT / "tests" / "reference"
     assert any(paths.reference.rglob("*.npz")), "no committed reference data"
     lines = book.check_references(paths)
@@ -293,6 +302,7 @@ def test_figure_data_match_the_references(executed):
 @pytest.mark.slow
 def test_check_detects_a_perturbed_data_file(executed, tmp_path):
     paths, _ = executed
+    skip_unless_reference_kernel(paths)
     def float_arrays(path):
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}

@@ -813,16 +813,31 @@ def test_anls_from_gds_final_network_lowers_the_loss(plateau_gd):
 
 
 def test_pair_moves_leave_a_fixed_point_and_keep_the_loss_monotone():
+    """Pair moves start only at a fixed point of the plain update, and only lower the loss.
+
+    Which fixed point a run reaches, and whether a pair move improves on it, depends on roundoff
+    (the OpenBLAS kernel): of seeds 1-6, runs 1 and 6 find a move with one kernel, 2 and 5 with
+    another, 5 and 6 with a third. So the improvement is asserted over the seeds, each run's
+    bookkeeping on every seed.
+    """
     exp = get_experiment("multi_plateau_1d")
     X, y = exp.data()
-    plain = train_anls(exp.initial_network(1), X, y, sweeps=60, preset="design", **JOINT_SOLVE)
-    paired = train_anls(exp.initial_network(1), X, y, sweeps=60, preset="design", pair_moves=5, **JOINT_SOLVE)
-    assert "converged" in plain.message
-    moves = paired.extra["pair_moves"]
-    print(f"without pair moves {plain.final_loss:.3g}, with {paired.final_loss:.3g} ({len(moves)} pair moves)")
-    assert len(moves) >= 1 and paired.final_loss < plain.final_loss
-    assert np.all(np.diff(paired.loss) <= 0)
-    assert np.all(np.diff(moves[:, 3]) < 0)
+    n_moves = 0
+    for seed in range(1, 7):
+        plain = train_anls(exp.initial_network(seed), X, y, sweeps=60, preset="design", **JOINT_SOLVE)
+        paired = train_anls(exp.initial_network(seed), X, y, sweeps=60, preset="design", pair_moves=5, **JOINT_SOLVE)
+        moves = paired.extra["pair_moves"]
+        print(f"seed {seed}: without pair moves {plain.final_loss:.3g}, with {paired.final_loss:.3g} "
+              f"({len(moves)} pair moves)")
+        assert np.all(np.diff(paired.loss) <= 0)
+        assert np.all(np.diff(moves[:, 3]) < 0)
+        if "converged" in plain.message:  # the same sweeps up to the fixed point, then moves
+            assert paired.final_loss <= plain.final_loss
+            assert (paired.final_loss < plain.final_loss) == (len(moves) > 0)
+        else:
+            assert len(moves) == 0
+        n_moves += len(moves)
+    assert n_moves >= 1
     with pytest.raises(ValueError, match="bounded_moves"):
         train_anls(exp.initial_network(4), X, y, sweeps=2, pair_moves=1, bounded_moves=2)
 
