@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Generic, TypeVar
 
 from tqdm.auto import tqdm
@@ -71,6 +72,46 @@ def sweep(
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def sweep_groups(
+    fn: Callable[[list[T]], list[R]],
+    items: Iterable[T],
+    *,
+    groups: int | None = None,
+    executor: Executor | None = None,
+    max_workers: int = 2,
+    progress: bool = True,
+    desc: str = "sweep",
+) -> list[R]:
+    """Return ``fn(items)``, computed as ``fn`` of contiguous groups of the items by :func:`sweep`.
+
+    For work that is cheaper done together: ``fn`` maps a list of items to the list of their
+    results (e.g. runs trained as one stack, :func:`~plateau_lib.experiments.run_stacked`), and
+    ``fn(items)`` must equal the concatenation of ``fn`` of its parts. The other parameters are
+    those of :func:`sweep`.
+
+    Parameters
+    ----------
+    groups : int, optional
+        Number of groups (at most one per item); default ``2 * max_workers``, so that each
+        worker gets two and the progress bar moves in steps of ``1 / groups``.
+    """
+    items = list(items)
+    count = 2 * max_workers if groups is None else groups
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    count = min(count, len(items))
+    bounds = [len(items) * g // count for g in range(count + 1)] if items else [0]
+    parts = [items[lo:hi] for lo, hi in pairwise(bounds)]
+    results = sweep(fn, parts, executor=executor, max_workers=max_workers, progress=progress, desc=desc)
+    return [r for part, rs in zip(parts, results, strict=True) for r in _checked_part(part, rs)]
+
+
+def _checked_part(part: list, results: list) -> list:
+    if len(results) != len(part):
+        raise ValueError(f"fn must return one result per item: {len(results)} for {len(part)}")
+    return results
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._validation import check_positive_int
-from ..experiments import Experiment, get_experiment
+from ..experiments import Experiment, get_experiment, run_stacked
 from ..network import ShallowReLU, activation_pattern
 from ..patterns import (
     DEFAULT_DWELL_FRACTION,
@@ -35,7 +36,7 @@ from ..patterns import (
     relate,
 )
 from ..result import TrainResult
-from ..sweeps import sweep
+from ..sweeps import sweep_groups
 from ..theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
 from . import register_study
 from .tables import markdown_table
@@ -290,11 +291,12 @@ def segment_levels(result: TrainResult, X: NDArray, y: NDArray, segments: Sequen
     return rows
 
 
-def _seed_rows(args: tuple[str, int, bool]) -> list[PlateauRow]:
-    name, seed, quick = args
-    experiment = get_experiment(name)
-    X, y = experiment.data()
-    return plateau_rows(experiment.run(seed, quick=quick), X, y, seed=seed)
+def _seed_rows(items: list[tuple[str, int]], *, quick: bool) -> list[list[PlateauRow]]:
+    """:func:`plateau_rows` of the runs ``(name, seed)``, trained together (:func:`run_stacked`)."""
+    runs = [(get_experiment(name), seed) for name, seed in items]
+    results = run_stacked(runs, quick=quick)
+    return [plateau_rows(result, *experiment.data(), seed=seed)
+            for result, (experiment, seed) in zip(results, runs, strict=True)]
 
 
 def plateau_statistics(
@@ -305,10 +307,11 @@ def plateau_statistics(
     executor: Executor | None = None,
     progress: bool = False,
 ) -> list[PlateauRow]:
-    """:func:`plateau_rows` of the experiment ``name`` for every seed, through :func:`~plateau_lib.sweeps.sweep`."""
+    """:func:`plateau_rows` of the experiment ``name`` for every seed, the runs trained in stacks
+    (:func:`~plateau_lib.experiments.run_stacked`) through :func:`~plateau_lib.sweeps.sweep_groups`."""
     get_experiment(name)
-    per_seed = sweep(_seed_rows, [(name, int(s), quick) for s in seeds], executor=executor,
-                     progress=progress, desc=f"{name} seeds")
+    per_seed = sweep_groups(partial(_seed_rows, quick=quick), [(name, int(s)) for s in seeds], executor=executor,
+                            progress=progress, desc=f"{name} seeds")
     return [row for rows in per_seed for row in rows]
 
 

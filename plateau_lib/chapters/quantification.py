@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._validation import check_positive_float, check_positive_int
-from ..experiments import Experiment, get_experiment
+from ..experiments import Experiment, get_experiment, run_stacked
 from ..fixed_pattern import (
     FLOW_ATOL,
     FLOW_RTOL,
@@ -70,7 +70,7 @@ from ..fixed_pattern import (
 from ..network import ShallowReLU, check_problem
 from ..patterns import Plateau, detect_plateaus, filtered_changes
 from ..result import TrainResult
-from ..sweeps import SeedSearch, first_seed, sweep
+from ..sweeps import SeedSearch, first_seed, sweep_groups
 from ..theory import (
     SIGNIFICANCE_RTOL,
     conserved_quantities,
@@ -504,18 +504,36 @@ class RegimeRow:
 
 
 def regime_run(item: tuple[RegimeSweep, float, int, bool]) -> RegimeRow:
-    """Run and analyse one ``(settings, scale, seed, quick)`` of a :class:`RegimeSweep`.
+    """Run and analyse one ``(settings, scale, seed, quick)`` of a :class:`RegimeSweep` (every step recorded)."""
+    return regime_runs([item])[0]
 
-    Module level (picklable) for :func:`~plateau_lib.sweeps.sweep`. Records every step.
+
+def regime_runs(items: Sequence[tuple[RegimeSweep, float, int, bool]]) -> list[RegimeRow]:
+    """:func:`regime_run` of each item, the runs trained together (:func:`~plateau_lib.experiments.run_stacked`).
+
+    Module level (picklable) for :func:`~plateau_lib.sweeps.sweep_groups`. The items must share
+    their mode (``quick``). A row's ``wall_time`` is its share of the stack's training plus its
+    own analysis.
     """
+    for settings, *_ in items:
+        if not isinstance(settings, RegimeSweep):
+            raise TypeError(f"settings must be a RegimeSweep, got {type(settings).__name__}")
+    modes = {bool(quick) for *_, quick in items}
+    if len(modes) > 1:
+        raise ValueError("items must share quick (one mode per stack)")
+    start = time.perf_counter()
+    runs = [(settings.experiment(scale), int(seed)) for settings, scale, seed, _ in items]
+    results = run_stacked(runs, quick=modes.pop() if modes else False, record_every=1)
+    share = (time.perf_counter() - start) / max(len(items), 1)
+    return [_regime_row(item, result, share) for item, result in zip(items, results, strict=True)]
+
+
+def _regime_row(item: tuple[RegimeSweep, float, int, bool], result: TrainResult, train_time: float) -> RegimeRow:
     settings, scale, seed, quick = item
-    if not isinstance(settings, RegimeSweep):
-        raise TypeError(f"settings must be a RegimeSweep, got {type(settings).__name__}")
     start = time.perf_counter()
     experiment = settings.experiment(scale)
     X, y = experiment.data()
     lr = float(experiment.options["lr"])
-    result = experiment.run(int(seed), quick=bool(quick), record_every=1)
     steps, loss = result.steps, result.loss
     last = int(steps[-1])
     L0 = float(y @ y) / (2 * len(y))
@@ -549,7 +567,7 @@ def regime_run(item: tuple[RegimeSweep, float, int, bool]) -> RegimeRow:
         end_lstar_off=state.lstar_off if state else nan, end_lstar_on=state.lstar_on if state else nan,
         end_level_error=state.level_error if state else nan,
         tail_change=tail_change, n_directions=count_directions(result.net.v[weighted]),
-        grid_loss=grid_loss, wall_time=time.perf_counter() - start,
+        grid_loss=grid_loss, wall_time=train_time + time.perf_counter() - start,
     )
 
 
@@ -598,7 +616,7 @@ def regime_sweep(
         raise TypeError(f"settings must be a RegimeSweep, got {type(settings).__name__}")
     seeds = settings.seed_list(quick, seed_offset)
     items = [(settings, float(s), seed, bool(quick)) for s in settings.scales for seed in seeds]
-    return sweep(regime_run, items, executor=executor, progress=progress, desc=settings.name)
+    return sweep_groups(regime_runs, items, executor=executor, progress=progress, desc=settings.name)
 
 
 def regime_arrays(rows: Sequence[RegimeRow]) -> dict[str, NDArray]:
@@ -1900,6 +1918,7 @@ __all__ = [
     "rate_values",
     "regime_arrays",
     "regime_run",
+    "regime_runs",
     "regime_sweep",
     "RegimeRow",
     "RegimeSweep",

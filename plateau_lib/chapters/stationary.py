@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._validation import as_float_array, check_positive_float, check_positive_int
-from ..experiments import Experiment, get_experiment
+from ..experiments import Experiment, get_experiment, run_stacked
 from ..lower_bound import segmentation_lower_bound
 from ..network import ShallowReLU, check_problem
 from ..result import TrainResult
@@ -37,7 +37,7 @@ from ..stationarity import (
     predicted_undetermined_1d,
     stationarity_scores,
 )
-from ..sweeps import SeedSearch, first_seed, sweep
+from ..sweeps import SeedSearch, first_seed, sweep_groups
 from ..theory import SIGNIFICANCE_RTOL, cells_1d, check_neuron_set, feature_matrix
 from . import register_study
 from .explanation import rows_to_arrays
@@ -332,10 +332,35 @@ def run_to_stationary_point(
     gtol = check_positive_float(gtol, "gtol")
     rel_tol = check_rel_tol(rel_tol)
     stationarity_rtol = check_fraction(stationarity_rtol, "stationarity_rtol")
+    return runs_to_stationary_points(name, [(seed, width)], steps=steps, gtol=gtol, rel_tol=rel_tol,
+                                     stationarity_rtol=stationarity_rtol)[0]
+
+
+def runs_to_stationary_points(
+    name: str,
+    runs: Sequence[tuple[int, int | None]],
+    *,
+    steps: int,
+    gtol: float,
+    rel_tol: float = SIGNIFICANCE_RTOL,
+    stationarity_rtol: float = STATIONARITY_RTOL,
+) -> list[tuple[TrainResult, PolishResult]]:
+    """:func:`run_to_stationary_point` of each ``(seed, width)``, the runs of one width trained together.
+
+    The training goes through :func:`~plateau_lib.experiments.run_stacked`: the same results as
+    one run at a time, bit for bit.
+    """
+    experiment = get_experiment(name)
+    steps = check_positive_int(steps, "steps")
+    gtol = check_positive_float(gtol, "gtol")
+    rel_tol = check_rel_tol(rel_tol)
+    stationarity_rtol = check_fraction(stationarity_rtol, "stationarity_rtol")
+    pairs = [(experiment if width is None else experiment.with_changes(width=check_positive_int(width, "width")),
+              seed) for seed, width in runs]
     X, y = experiment.data()
-    result = experiment.run(seed, steps=steps, gtol=gtol)
-    polish = polish_to_stationarity(result.net, X, y, rel_tol=rel_tol, gtol=stationarity_rtol)
-    return result, polish
+    results = run_stacked(pairs, steps=steps, gtol=gtol)
+    return [(result, polish_to_stationarity(result.net, X, y, rel_tol=rel_tol, gtol=stationarity_rtol))
+            for result in results]
 
 
 #: How many seeds :func:`first_polished_run` tries before it gives up: a bound on the showcase search,
@@ -396,11 +421,27 @@ def first_polished_run(
 
 
 def _catalogue_row(args: tuple[CatalogueSettings, int, int, bool]) -> CatalogueRow:
-    settings, width, seed, quick = args
-    result, polish = run_to_stationary_point(
-        settings.experiment, seed, width=width, steps=settings.budget(quick), gtol=settings.gtol,
-        rel_tol=settings.rel_tol, stationarity_rtol=settings.stationarity_rtol,
+    return _catalogue_rows([args])[0]
+
+
+def _catalogue_rows(items: Sequence[tuple[CatalogueSettings, int, int, bool]]) -> list[CatalogueRow]:
+    """The catalogue rows of ``(settings, width, seed, quick)`` items sharing their settings and mode,
+    the runs trained together (:func:`runs_to_stationary_points`)."""
+    if len({(settings, bool(quick)) for settings, _, _, quick in items}) > 1:
+        raise ValueError("items must share settings and quick (one stack of runs)")
+    if not items:
+        return []
+    settings, quick = items[0][0], bool(items[0][3])
+    pairs = runs_to_stationary_points(
+        settings.experiment, [(seed, width) for _, width, seed, _ in items], steps=settings.budget(quick),
+        gtol=settings.gtol, rel_tol=settings.rel_tol, stationarity_rtol=settings.stationarity_rtol,
     )
+    return [_row_of(settings, width, seed, result, polish)
+            for (_, width, seed, _), (result, polish) in zip(items, pairs, strict=True)]
+
+
+def _row_of(settings: CatalogueSettings, width: int, seed: int, result: TrainResult,
+            polish: PolishResult) -> CatalogueRow:
     experiment = get_experiment(settings.experiment)
     X, y = experiment.data()
     net = result.net
@@ -511,7 +552,7 @@ def stationary_catalogue(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     items = [(settings, int(w), int(seed) + k, bool(quick))
              for w in settings.widths for k in range(settings.n_seeds(quick))]
-    return sweep(_catalogue_row, items, executor=executor, progress=progress, desc="stationary catalogue")
+    return sweep_groups(_catalogue_rows, items, executor=executor, progress=progress, desc="stationary catalogue")
 
 
 # --------------------------------------------------------------------------- the showcase and the examples

@@ -11,8 +11,10 @@ from plateau_lib.experiments import (
     experiment_names,
     get_experiment,
     register,
+    run_stacked,
 )
 from plateau_lib.targets import TARGETS, grid, target_values
+from plateau_lib.trainers.stacked import train_gd_stack
 
 
 def test_registry_has_the_design_experiments():
@@ -54,6 +56,41 @@ def test_quick_run_is_reproducible_and_uses_the_quick_budget():
     assert a.nit == 300
     assert_array_equal(a.loss, b.loss)
     assert e.run(quick=True, steps=50).nit == 50
+
+
+def test_run_stacked_is_each_run_alone(monkeypatch):
+    """Stacks form by data, width and options; other trainers and options run alone; order is kept."""
+    from plateau_lib import experiments
+
+    stack_sizes = []
+
+    def spy(nets, *args, **kwargs):
+        stack_sizes.append(len(nets))
+        return train_gd_stack(nets, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "train_gd_stack", spy)
+    base = get_experiment("plateau_1d").with_changes(quick_steps=300)
+    runs = [
+        (base, 3),
+        (base.with_changes(init_scale=0.5), 4),  # same stack: only the initial networks differ
+        (base.with_changes(width=4), 3),  # a stack of its own
+        (get_experiment("plateau_2d").with_changes(quick_steps=40), 1),
+        (base.with_changes(trainer="adam", options={"lr": 0.01}), 2),  # not gradient descent: alone
+        (base, 5),
+    ]
+    for overrides, sizes in (({}, [3, 1, 1]), ({"record_every": 1, "gtol": 1e-3}, [3, 1, 1]),
+                             ({"steps": 20, "time_limit": 60.0}, [])):
+        stack_sizes.clear()
+        together = run_stacked(runs, quick=True, **overrides)
+        assert stack_sizes == sizes
+        for (experiment, seed), result in zip(runs, together, strict=True):
+            alone = experiment.run(seed, quick=True, **overrides)
+            assert (result.method, result.nit, result.status) == (alone.method, alone.nit, alone.status)
+            for name in ("steps", "loss", "params", "pattern_changes", "flips", "counts"):
+                assert_array_equal(getattr(result, name), getattr(alone, name), err_msg=name)
+    assert run_stacked([]) == []
+    with pytest.raises(TypeError, match=r"runs must hold \(Experiment, seed\) pairs.* at index 1"):
+        run_stacked([(base, 1), ("plateau_1d", 2)])
 
 
 def test_grid_and_targets():

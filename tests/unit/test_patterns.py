@@ -153,6 +153,10 @@ def test_debounce_rejects_bad_input():
         debounce_flips(np.zeros((3, 3)), last_step=10, min_dwell=1)
     with pytest.raises(ValueError, match="flips"):
         debounce_flips(np.array([[3, 0, 0], [3, 0, 0]]), last_step=10, min_dwell=1)
+    with pytest.raises(ValueError, match="must not repeat a row"):  # apart, among rows that share two of three
+        debounce_flips(np.array([[3, 1, 2], [3, 1, 0], [4, 1, 2], [3, 0, 2], [3, 1, 2]]), last_step=10, min_dwell=1)
+    distinct = np.array([[3, 1, 2], [3, 1, 0], [4, 1, 2], [3, 0, 2]])  # each pair differs in one place
+    assert len(debounce_flips(distinct, last_step=10, min_dwell=1)) == len(distinct)
     with pytest.raises(ValueError, match="neurons"):
         debounce_flips(good, last_step=10, min_dwell=1, neurons=[5], n=2)
 

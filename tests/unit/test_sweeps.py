@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from plateau_lib.sweeps import first_seed, sweep
+from plateau_lib.sweeps import first_seed, sweep, sweep_groups
 
 
 def square(x: int) -> int:
@@ -23,6 +23,38 @@ def test_sweep_serial_and_process_pool_agree():
     items = list(range(7))
     assert sweep(square, items, max_workers=1, progress=False) == [x * x for x in items]
     assert sweep(square, items, max_workers=2, progress=False) == [x * x for x in items]
+
+
+def squares_with_group(items: list[int]) -> list[tuple[int, int]]:
+    """Each item's square, with the group's first item (to see the groups)."""
+    return [(x * x, items[0]) for x in items]
+
+
+def drop_one(items: list[int]) -> list[int]:
+    return items[1:]
+
+
+@pytest.mark.parametrize(("n_items", "groups", "firsts"), [
+    (10, 4, [0, 0, 2, 2, 2, 5, 5, 7, 7, 7]),  # bounds 10 * g // 4: 0, 2, 5, 7, 10
+    (3, 4, [0, 1, 2]),  # at most one group per item
+    (5, 1, [0] * 5),
+])
+def test_sweep_groups_splits_into_contiguous_groups_and_keeps_the_order(n_items, groups, firsts):
+    items = list(range(n_items))
+    for workers in (1, 2):
+        out = sweep_groups(squares_with_group, items, groups=groups, max_workers=workers, progress=False)
+        assert out == [(x * x, first) for x, first in zip(items, firsts, strict=True)]
+
+
+def test_sweep_groups_defaults_to_two_groups_per_worker_and_checks_its_input():
+    assert [g for _, g in sweep_groups(squares_with_group, range(8), max_workers=2, progress=False)] == [
+        0, 0, 2, 2, 4, 4, 6, 6]
+    assert sweep_groups(squares_with_group, [], progress=False) == []
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="groups must be a positive integer"):
+            sweep_groups(squares_with_group, range(3), groups=bad, progress=False)
+    with pytest.raises(ValueError, match="one result per item: 1 for 2"):
+        sweep_groups(drop_one, range(4), groups=2, max_workers=1, progress=False)
 
 
 def test_sweep_accepts_any_executor_and_leaves_it_open():

@@ -22,6 +22,7 @@ from plateau_lib.chapters.quantification import (
     fit_exit_times,
     regime_arrays,
     regime_run,
+    regime_runs,
 )
 from plateau_lib.experiments import get_experiment
 from plateau_lib.fixed_pattern import (
@@ -108,6 +109,13 @@ def test_regime_run_and_exit_fit_on_a_small_sweep():
     assert abs(fit.flow_ratio - 1) >= fit.rtol
     with pytest.raises(TypeError, match="settings"):
         regime_run(("x", 1.0, 0, True))
+    # the same rows from one stack of runs (wall times apart)
+    together = regime_arrays(regime_runs([(settings_, s, 3, True) for s in settings_.scales]))
+    for key, value in cols.items():
+        if key != "wall_time":
+            assert_array_equal(together[key], value, err_msg=key)
+    with pytest.raises(ValueError, match="share quick"):
+        regime_runs([(settings_, 1e-2, 3, True), (settings_, 1e-2, 3, False)])
 
 
 def test_exit_fit_tolerance_is_half_the_gap_between_the_predictions():

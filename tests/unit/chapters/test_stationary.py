@@ -26,6 +26,7 @@ from plateau_lib.chapters.stationary import (
     CatalogueSettings,
     CellExample,
     _catalogue_row,
+    _catalogue_rows,
     catalogue_2d_values,
     catalogue_table,
     catalogue_values,
@@ -94,6 +95,8 @@ def test_catalogue_rows_and_executors():
     for key, value in rows_to_arrays(pooled).items():  # same numbers in any executor (NaN == NaN here)
         assert_array_equal(value, rows_to_arrays(serial)[key], err_msg=key)
     assert [(r.width, r.seed) for r in pooled] == [(3, 0), (3, 1), (5, 0), (5, 1)]
+    with pytest.raises(ValueError, match="share settings and quick"):
+        _catalogue_rows([(SMALL, 3, 0, False), (SMALL, 3, 0, True)])
     X, y = get_experiment("plateau_1d").data()
     for r in pooled:
         assert isinstance(r, CatalogueRow)
