@@ -43,6 +43,9 @@ def assert_same_run(alone, together):
 def test_the_stacked_pass_is_each_networks_pass(m, n, d):
     X, y = problem(m, d)
     nets = nets_of(n, d, [1e-3, 0.3, 1.0, 2.0, 0.7])
+    # one network with breakpoints exactly on data points (z = 0 there: relu'(0) = 0, not active)
+    X[0] = 0.0
+    nets[2] = nets[2].with_params(b=np.zeros(n))
     theta = np.stack([net.to_vector() for net in nets])
     ev = evaluate_stack(theta[:, :n], theta[:, n:n + n * d].reshape(-1, n, d), theta[:, n + n * d:], X, y)
     for k, net in enumerate(nets):
@@ -85,13 +88,30 @@ def test_a_diverging_run_fails_alone_and_the_others_go_on():
     nets = nets_of(5, 1, [0.5, 0.5, 0.5, 0.5])
     nets[1] = nets[1].with_params(c=nets[1].c * 1e60)  # its first step overflows
     nets[2] = nets[2].with_params(c=nets[2].c * 1e160)  # its loss overflows at once
-    options = {"lr": 0.5, "steps": 200, "record_every": 3}
-    with np.errstate(over="ignore", invalid="ignore"):
-        alone = [train_gd(net, X, y, **options) for net in nets]
-        together = train_gd_stack(nets, X, y, **options)
-    assert [(r.status, r.nit) for r in alone] == [("budget", 200), ("failed", 1), ("failed", 0), ("budget", 200)]
-    for a, t in zip(alone, together, strict=True):
-        assert_same_run(a, t)
+    for gtol in (0.0, 1e-12):  # with a gradient tolerance, the failed runs must leave the stack too
+        options = {"lr": 0.5, "steps": 200, "record_every": 3, "gtol": gtol}
+        with np.errstate(over="ignore", invalid="ignore"):
+            alone = [train_gd(net, X, y, **options) for net in nets]
+            together = train_gd_stack(nets, X, y, **options)
+        assert [(r.status, r.nit) for r in alone] == [("budget", 200), ("failed", 1), ("failed", 0), ("budget", 200)]
+        for a, t in zip(alone, together, strict=True):
+            assert_same_run(a, t)
+
+
+def test_the_gradient_tolerance_stops_at_equality_and_zero_never_stops():
+    """As train_gd: stop once ||grad|| <= gtol (equality included); gtol = 0 disables the test, even
+    at an exactly zero gradient (a network whose neurons are all inactive on the data)."""
+    X, y = problem(25, 1)
+    nets = nets_of(4, 1, [0.5, 1.0])
+    dead = nets[1].with_params(W=np.ones((4, 1)), b=-2.0 * np.ones(4))  # w x + b < 0 on [-1, 1]
+    assert first_order._grad_norm(evaluate(*split_params(dead.to_vector(), 4, 1), X, y)) == 0.0
+    at_start = first_order._grad_norm(evaluate(*split_params(nets[0].to_vector(), 4, 1), X, y))
+    for gtol in (0.0, at_start):
+        options = {"lr": 0.1, "steps": 30, "gtol": gtol}
+        alone = [train_gd(net, X, y, **options) for net in (nets[0], dead)]
+        assert [r.nit for r in alone] == ([30, 30] if gtol == 0 else [0, 0])
+        for a, t in zip(alone, train_gd_stack([nets[0], dead], X, y, **options), strict=True):
+            assert_same_run(a, t)
 
 
 def test_ctrl_c_stops_every_run_at_the_current_step(monkeypatch):
@@ -130,10 +150,12 @@ def test_bad_input_is_named():
         train_gd_stack(nets[0], X, y, lr=0.1, steps=2)
     with pytest.raises(TypeError, match="nets"):
         train_gd_stack([], X, y, lr=0.1, steps=2)
+    with pytest.raises(TypeError, match="got dict"):
+        train_gd_stack({"a": nets[0]}, X, y, lr=0.1, steps=2)
     with pytest.raises(ValueError, match=r"nets must share one shape .* at index 1"):
         train_gd_stack([nets[0], nets_of(5, 1, [1.0])[0]], X, y, lr=0.1, steps=2)
     with pytest.raises(ValueError, match="X must have d = 2"):
         train_gd_stack(nets_of(4, 2, [1.0]), X, y, lr=0.1, steps=2)
     for name, value in (("lr", -0.1), ("steps", 0), ("record_every", 0), ("gtol", -1.0)):
-        with pytest.raises(ValueError, match=name):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
             train_gd_stack(nets, X, y, **({"lr": 0.1, "steps": 2} | {name: value}))
