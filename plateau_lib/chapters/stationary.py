@@ -780,30 +780,52 @@ def most_cells_example(
     """The catalogue's polished run with the most cells (:data:`MOST_CELLS_RULE`), run again.
 
     ``rows`` is :func:`stationary_catalogue` of ``settings`` (``seed``, ``quick``). Only runs
-    with more than one cell qualify. If none does, seeds after the catalogue's
-    (``seed + settings.n_seeds(quick)`` on, at the smallest width) are searched with
-    :func:`first_polished_run` for a run that polishes to a stationary point with more than one cell.
-    The caller checks that ``polish.accepted`` (the rerun reproduces the catalogue's run).
+    with more than one cell qualify. If none does, the seeds after the catalogue's
+    (``seed + settings.n_seeds(quick)`` on, at most :data:`SHOWCASE_TRIES`) are run at every
+    width, as the catalogue runs them, and the first run that polishes to a stationary point with
+    more than one cell is taken (at the smallest qualifying width of its seed): such runs are rare
+    at the smallest width (none of seeds 21-40 at width 2 of ``plateau_2d``), so a search at one
+    width could fail where the catalogue's widths succeed. The caller checks that
+    ``polish.accepted`` (the rerun reproduces the catalogue's run).
     """
     if not isinstance(settings, CatalogueSettings):
         raise TypeError(f"settings must be a CatalogueSettings, got {type(settings).__name__}")
     best = max((r for r in rows if r.polished and r.n_cells > 1),
                key=lambda r: (r.n_cells, -r.width, -r.seed), default=None)
-    steps = settings.budget(quick)
-    if best is not None:
-        _, polish = run_to_stationary_point(settings.experiment, best.seed, width=best.width, steps=steps,
-                                            gtol=settings.gtol)
-        return ChosenExample(MOST_CELLS_RULE, best.width, best.seed, polish)
-    width, first = settings.widths[0], seed + settings.n_seeds(quick)
-    rule = (f"the first seed from {first} on (at most {SHOWCASE_TRIES}) whose width-"
-            f"{width} run polishes to a stationary point with more than one cell "
-            "(no run of the catalogue does)")
-    X, y = get_experiment(settings.experiment).data()
-    search = first_polished_run(
-        settings.experiment, first, width=width, steps=steps, gtol=settings.gtol,
-        condition_text="with more than one cell",
-        condition=lambda p: len(pattern_cells(p.net, X, y, list(p.neurons))) > 1)
-    return ChosenExample(rule, width, search.seed, search.value[1], search)
+    rule, search = MOST_CELLS_RULE, None
+    if best is None:
+        condition = "polished to a stationary point with more than one cell"
+        first = seed + settings.n_seeds(quick)
+        search = _search_past_catalogue(settings, first, quick, lambda r: r.polished and r.n_cells > 1,
+                                        condition, SHOWCASE_TRIES)
+        best = search.value
+        rule = (f"the first seed from {first} on (at most {SHOWCASE_TRIES}) with a run, at any width of the "
+                f"catalogue (the smallest that qualifies), {condition} (no run of the catalogue is)")
+    _, polish = run_to_stationary_point(settings.experiment, best.seed, width=best.width,
+                                        steps=settings.budget(quick), gtol=settings.gtol)
+    return ChosenExample(rule, best.width, best.seed, polish, search)
+
+
+def _search_past_catalogue(
+    settings: CatalogueSettings, first: int, quick: bool, predicate: Callable[[CatalogueRow], bool],
+    condition: str, max_tries: int,
+) -> SeedSearch[CatalogueRow]:
+    """Seeds ``first, first + 1, ...`` (at most ``max_tries``), each run at every width of the catalogue
+    in order; the first row satisfying ``predicate``. Raises RuntimeError naming ``condition`` if none does."""
+
+    def run(s: int) -> CatalogueRow | None:
+        for width in settings.widths:
+            row = _catalogue_row((settings, width, s, bool(quick)))
+            if predicate(row):
+                return row
+        return None
+
+    search = first_seed(run, first, check_positive_int(max_tries, "max_tries"),
+                        lambda row: None if row is not None else f"no width gives a run {condition}")
+    if not search.found:
+        raise RuntimeError(f"no run of the catalogue nor of seeds {first}..{first + max_tries - 1} is {condition}: "
+                           "no example to show")
+    return search
 
 
 def find_example(
@@ -831,19 +853,7 @@ def find_example(
     if found is not None:
         return found, f"the first catalogue run {rule}"
     first = int(seed) + settings.n_seeds(quick)
-
-    def run(s: int) -> CatalogueRow | None:
-        for width in settings.widths:
-            row = _catalogue_row((settings, width, s, bool(quick)))
-            if predicate(row):
-                return row
-        return None
-
-    search = first_seed(run, first, check_positive_int(max_tries, "max_tries"),
-                        lambda row: None if row is not None else f"no width gives a run {rule}")
-    if not search.found:
-        raise RuntimeError(f"no run of the catalogue nor of seeds {first}..{first + max_tries - 1} is {rule}: "
-                           "no example to show")
+    search = _search_past_catalogue(settings, first, quick, predicate, rule, max_tries)
     return search.value, (f"the first run {rule}: none of the catalogue's, so seeds from {first} on "
                           f"(at most {max_tries}) at every width; seed {search.seed} qualifies")
 

@@ -328,11 +328,20 @@ def test_most_cells_example_reruns_the_catalogue_run():
 def test_most_cells_example_searches_on_when_no_run_qualifies():
     choice = most_cells_example([_row(3, True, 1), _row(5, False, 1)], SMALL, seed=0)
     assert choice.search is not None and choice.seed == choice.search.seed >= SMALL.seeds
-    assert choice.width == SMALL.widths[0] and choice.polish.accepted
+    assert choice.width in SMALL.widths and choice.polish.accepted
     X, y = get_experiment("plateau_1d").data()
     assert len(pattern_cells(choice.polish.net, X, y, list(choice.polish.neurons))) > 1
-    assert choice.rule.startswith(f"the first seed from {SMALL.seeds} on")
+    assert choice.rule.startswith(f"the first seed from {SMALL.seeds} on") and "at any width" in choice.rule
     assert choice.describe().splitlines()[1:] == choice.search.describe().splitlines()
+    # every width of a seed is run, in order: the smaller widths of the chosen seed, and every width of
+    # the seeds passed over, do not qualify
+    def qualifies(width, seed):
+        row = _catalogue_row((SMALL, width, seed, False))
+        return row.polished and row.n_cells > 1
+
+    assert qualifies(choice.width, choice.seed)
+    assert not any(qualifies(w, choice.seed) for w in SMALL.widths if w < choice.width)
+    assert not any(qualifies(w, s) for s in choice.search.tried[:-1] for w in SMALL.widths)
 
 
 # --------------------------------------------------------------------------- tables and checks
