@@ -485,6 +485,31 @@ def test_front_door_matches_the_trainer_it_dispatches_to():
     assert (front.status, front.message) == (direct.status, direct.message) == ("budget", "reached steps=20")
 
 
+def test_front_door_defaults_to_gradient_descent_and_oga_to_the_networks_width():
+    net, X, y = problem()
+    assert_array_equal(train(net, X, y, lr=0.05, steps=5).loss, train_gd(net, X, y, lr=0.05, steps=5).loss)
+    grown = train(net, X, y, "oga")
+    assert grown.method == "oga" and grown.net.n == net.n
+
+
+def test_front_door_names_a_bad_network_and_oga_data_of_the_wrong_dimension():
+    net, X, y = problem()
+    with pytest.raises(TypeError, match="^net must be a ShallowReLU, got str$"):
+        train("net", X, y)
+    with pytest.raises(ValueError, match=rf"^X must have net.d = {net.d} columns, got {net.d + 1}$"):
+        train(net, np.column_stack([X, X[:, :1]]), y, "oga")
+
+
+def test_progress_bars_are_cleared_when_done():
+    """A finished bar leaves no line behind (a notebook cell keeps only its results)."""
+    from plateau_lib.trainers._progress import progress_bar
+
+    bar = progress_bar(3, "gd", True)
+    assert bar.leave is False and not bar.disable and bar.total == 3
+    bar.close()
+    assert progress_bar(3, "gd", False).disable
+
+
 def test_converged_is_the_only_success():
     net, X, y = problem()
     res = train(net, X, y, "gd", budget=10_000, lr=0.05, gtol=1e-1)
