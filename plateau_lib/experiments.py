@@ -139,7 +139,7 @@ def run_stacked(runs: Sequence[tuple[Experiment, int]], *, quick: bool = False, 
     """
     runs = list(runs)
     results: list[TrainResult | None] = [None] * len(runs)
-    stacks: dict[tuple, list[int]] = {}
+    stacks: dict[tuple, tuple[dict[str, Any], list[int]]] = {}  # key -> (trainer options, run indices)
     for index, pair in enumerate(runs):
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Experiment)):
             raise TypeError(f"runs must hold (Experiment, seed) pairs, got {pair!r} at index {index}")
@@ -147,15 +147,13 @@ def run_stacked(runs: Sequence[tuple[Experiment, int]], *, quick: bool = False, 
         options = experiment.trainer_options(quick, **overrides)
         if experiment.trainer == "gd" and set(options) <= _STACKED_OPTIONS:
             key = (experiment.target, experiment.m, experiment.d, experiment.width, tuple(sorted(options.items())))
-            stacks.setdefault(key, []).append(index)
+            stacks.setdefault(key, (options, []))[1].append(index)
         else:
             results[index] = experiment.run(seed, quick=quick, **overrides)
-    for indices in stacks.values():
-        first = runs[indices[0]][0]
-        X, y = first.data()
+    for options, indices in stacks.values():
+        X, y = runs[indices[0]][0].data()
         nets = [runs[i][0].initial_network(runs[i][1]) for i in indices]
-        for i, result in zip(indices, train_gd_stack(nets, X, y, **first.trainer_options(quick, **overrides)),
-                             strict=True):
+        for i, result in zip(indices, train_gd_stack(nets, X, y, **options), strict=True):
             results[i] = result
     return results
 

@@ -185,6 +185,7 @@ def check_references(
     available = chapter_names(paths.source)
     chosen = check_chapter_names(names, available)
     runs = read_runs(paths)
+    reference = reference_kernel(paths)
     lines = []
     for name in chosen:
         record = runs.get(name)
@@ -197,8 +198,8 @@ def check_references(
                 f"quick mode with seed {DEFAULT_SEED} (run: python -m plateau_lib book run --quick {name})"
             )
             continue
-        if record.get("blas_kernel") != reference_kernel(paths):
-            lines.append(kernel_mismatch(name, record.get("blas_kernel"), reference_kernel(paths)))
+        if record.get("blas_kernel") != reference:
+            lines.append(kernel_mismatch(name, record.get("blas_kernel"), reference))
             continue
         lines += compare_data_dirs(paths.figures / name, paths.reference / name, rtol=rtol, atol=atol, label=name)
     if names is None and paths.reference.is_dir():

@@ -325,13 +325,6 @@ def run_to_stationary_point(
     -------
     (TrainResult, PolishResult)
     """
-    experiment = get_experiment(name)
-    if width is not None:
-        experiment = experiment.with_changes(width=check_positive_int(width, "width"))
-    steps = check_positive_int(steps, "steps")
-    gtol = check_positive_float(gtol, "gtol")
-    rel_tol = check_rel_tol(rel_tol)
-    stationarity_rtol = check_fraction(stationarity_rtol, "stationarity_rtol")
     return runs_to_stationary_points(name, [(seed, width)], steps=steps, gtol=gtol, rel_tol=rel_tol,
                                      stationarity_rtol=stationarity_rtol)[0]
 

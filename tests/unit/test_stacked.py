@@ -7,6 +7,8 @@ of computing the same floating-point operations, nothing else.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -131,8 +133,8 @@ def test_ctrl_c_stops_every_run_at_the_current_step(monkeypatch):
     monkeypatch.setattr(stacked, "evaluate_stack", real)
     for net, result in zip(nets, results, strict=True):
         assert (result.status, result.nit, result.message) == ("interrupted", 7, "interrupted by the user at step 7")
-        assert_same_run(train_gd(net, X, y, lr=0.1, steps=7), result.__class__(
-            **{**result.__dict__, "status": "budget", "message": "reached steps=7"}))
+        assert_same_run(train_gd(net, X, y, lr=0.1, steps=7),
+                        dataclasses.replace(result, status="budget", message="reached steps=7"))
 
 
 def test_progress_bar_only_when_asked(capsys):
