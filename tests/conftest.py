@@ -129,6 +129,21 @@ def pytest_collection_modifyitems(config, items):
         if {"executed", "built_html"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("book"))
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable: order kept otherwise
+    _shortest_first_under_mutmut(items)
+
+
+def _shortest_first_under_mutmut(items: list) -> None:
+    """Under ``mutmut run``, a mutant's tests run shortest first (durations from mutmut's own stats).
+
+    mutmut stops a mutant's tests at the first failure (``-x``) and hands them over in set order, so
+    a mutant the quick tests kill could wait for a slow one. The order changes no verdict, only when
+    a killed mutant stops. Outside a mutant run (no ``__mutmut_`` in ``MUTANT_UNDER_TEST``) nothing moves.
+    """
+    stats = Path("mutmut-stats.json")  # mutmut runs the tests from mutants/, beside its stats
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not stats.exists():
+        return
+    duration = json.loads(stats.read_text())["duration_by_test"]
+    items.sort(key=lambda item: duration.get(item.nodeid, 0.0))
 
 
 #: Test ids (prefixes) of the longest tests outside the book's group: each executes every chapter.

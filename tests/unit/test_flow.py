@@ -253,10 +253,29 @@ def test_max_margin_without_freedom_returns_the_start_and_its_margin():
     alpha0 = np.array([0.4, 0.9])
     rS = np.array([1.0, 1.0])
     alpha, margin = _max_margin(XS, rS, -XS.T @ (alpha0 * rS), alpha0)
-    assert_array_equal(alpha, alpha0) and margin == pytest.approx(0.1)
+    assert_array_equal(alpha, alpha0)
+    assert margin == pytest.approx(0.1)  # the fraction nearest a face: 1 - 0.9
     # a zero matrix (r_S = 0) leaves every fraction free: the centre, margin 1/2
     alpha, margin = _max_margin(XS, np.zeros(2), np.zeros(2), alpha0)
-    assert_allclose(alpha, [0.5, 0.5], atol=1e-9) and margin == pytest.approx(0.5)
+    assert_allclose(alpha, [0.5, 0.5], atol=1e-9)
+    assert margin == pytest.approx(0.5)
+
+
+def test_max_margin_falls_back_to_the_start_when_the_linear_programme_fails(monkeypatch):
+    """The programme is always feasible and bounded (s = min(alpha0, 1 - alpha0), z = 0 is a point);
+    should the solver still fail, the start and its own margin are returned."""
+    import types
+
+    import scipy.optimize
+
+    from plateau_lib.trainers.flow import _max_margin
+
+    monkeypatch.setattr(scipy.optimize, "linprog", lambda *a, **k: types.SimpleNamespace(status=4, x=None))
+    XS = np.array([[0.0, 1.0], [0.5, 1.0], [1.0, 1.0]])
+    alpha0 = np.array([0.2, 0.3, 0.9])
+    alpha, margin = _max_margin(XS, np.array([1.0, -2.0, 0.5]), np.zeros(2), alpha0)
+    assert_array_equal(alpha, alpha0)
+    assert margin == pytest.approx(0.1)
 
 
 def test_max_margin_over_a_two_dimensional_family_matches_a_grid():
@@ -275,3 +294,39 @@ def test_max_margin_over_a_two_dimensional_family_matches_a_grid():
     z = np.linspace(-2, 2, 401)
     grid = max(_margin(alpha0 + N @ np.array([u, v])) for u in z for v in z)
     assert margin == pytest.approx(grid, abs=1e-2) and margin >= grid - 1e-12
+
+
+def test_track_alpha_of_one_pair_is_the_fraction_that_pins_it():
+    r"""One pair: :math:`\tilde x\cdot(q + \alpha r \tilde x) = 0`, so
+    :math:`\alpha = -\tilde x\cdot q / (r|\tilde x|^2)`; with :math:`r = 0` no fraction pins it
+    (:math:`\pm\infty` by the sign of the velocity) unless it does not move (the centre is kept)."""
+    from plateau_lib.trainers.flow import _track_alpha
+
+    x, q = np.array([[0.5, 1.0]]), np.array([0.3, -1.0])
+    alpha = _track_alpha(x, np.array([2.0]), q, np.array([0.7]))
+    assert alpha.shape == (1,)
+    assert x[0] @ (q + alpha[0] * 2.0 * x[0]) == pytest.approx(0.0, abs=1e-15)
+    assert alpha[0] == pytest.approx(0.85 / 2.5)
+    assert_array_equal(_track_alpha(x, np.zeros(1), q, np.array([0.7])), [np.inf])  # x.q = -0.85
+    assert_array_equal(_track_alpha(x, np.zeros(1), -q, np.array([0.7])), [-np.inf])
+    assert_array_equal(_track_alpha(x, np.zeros(1), np.array([2.0, -1.0]), np.array([0.7])), [0.7])
+
+
+@pytest.mark.parametrize("rows", [[0, 1], [0, 1, 2]])
+def test_track_alpha_of_several_pairs_pins_them_all_nearest_the_centre(rows):
+    """Two independent points: the unique fractions. Three on a line (affinely dependent): a line
+    of solutions, of which the one nearest the centre (the difference is orthogonal to the
+    family's direction, the null space of the constraint)."""
+    from plateau_lib.trainers.flow import _constraint, _track_alpha
+
+    XS = np.array([[0.0, 1.0], [0.5, 1.0], [1.0, 1.0]])[rows]
+    rS = np.array([1.0, -2.0, 0.5])[rows]
+    q, center = np.array([0.4, -0.2]), np.array([0.1, 0.5, 0.8])[rows]
+    alpha = _track_alpha(XS, rS, q, center)
+    assert alpha.shape == (len(rows),)
+    assert_allclose(XS @ (q + XS.T @ (alpha * rS)), 0.0, atol=1e-13)  # no pinned pair moves
+    A, _ = _constraint(XS, rS, q)
+    _, sv, Vt = np.linalg.svd(A)
+    null = Vt[int(np.sum(sv > 1e-12 * sv[0])) :]
+    assert len(null) == len(rows) - 2
+    assert_allclose(null @ (alpha - center), 0.0, atol=1e-13)
