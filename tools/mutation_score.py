@@ -11,7 +11,14 @@ the *code* mutants, the planted bugs in operators, comparisons, numbers, names a
 that the issue asks the tests to catch. A mutant is a message mutant when its function's syntax
 tree equals the original's once every string constant is blanked.
 
+A module too slow to run in full (each of ANLS's mutants costs seconds of tests) is measured on a
+simple random sample of its code mutants, drawn with a seeded generator and kept in
+``mutants/samples/<module>.txt``; its score is then over the sample alone, with a 95% (Wilson)
+interval for the whole module's.
+
     python tools/mutation_score.py
+    python tools/mutation_score.py --sample plateau_lib/trainers/anls.py --size 400 --seed 0
+    mutmut run --max-children 2 $(cat mutants/samples/plateau_lib/trainers/anls.py.txt)
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import ast
 import copy
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -62,30 +70,84 @@ def status(code: int | None) -> str:
     return "killed" if code in KILLED else "survived" if code in SURVIVED else "unchecked"
 
 
+def _kinds(meta: Path) -> dict[str, str]:
+    """``{mutant name: "code" or "message"}`` for the mutants recorded in one ``.meta`` file."""
+    codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+    source = meta.with_suffix("")
+    messages = message_mutants(source.read_text()) if source.is_file() else set()
+    return {key: "message" if key.rsplit(".", 1)[-1] in messages else "code" for key in codes}
+
+
+def _sample_file(root: Path, module: str) -> Path:
+    return root / "samples" / f"{module}.txt"
+
+
 def scores(root: Path) -> dict[str, Counter]:
     """``{module path: Counter}`` from the ``.meta`` files under ``root``.
 
-    The counter's keys are ``(kind, status)`` with kind ``code`` or ``message``.
+    The counter's keys are ``(kind, status)`` with kind ``code`` or ``message``. For a module with
+    a sample file, only the sampled mutants are counted, and the counter's ``"sample"`` key holds
+    the sample's size.
     """
     out: dict[str, Counter] = {}
     for meta in sorted(root.rglob("*.py.meta")):
+        module = meta.relative_to(root).as_posix().removesuffix(".meta")
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
-        source = meta.with_suffix("")
-        messages = message_mutants(source.read_text()) if source.is_file() else set()
+        kinds = _kinds(meta)
         tally = Counter()
-        for key, code in codes.items():
-            kind = "message" if key.rsplit(".", 1)[-1] in messages else "code"
-            tally[kind, status(code)] += 1
-        out[meta.relative_to(root).as_posix().removesuffix(".meta")] = tally
+        sample_file = _sample_file(root, module)
+        if sample_file.is_file():
+            keys = sample_file.read_text().split()
+            tally["sample"] = len(keys)
+        else:
+            keys = list(codes)
+        for key in keys:
+            tally[kinds[key], status(codes[key])] += 1
+        out[module] = tally
     return out
+
+
+def draw_sample(root: Path, module: str, size: int, seed: int) -> list[str]:
+    """A simple random sample of ``size`` code mutants of ``module`` (e.g. ``plateau_lib/trainers/anls.py``).
+
+    Drawn without replacement by ``numpy.random.default_rng(seed)`` from the names in sorted order,
+    so the same seed gives the same sample; written to ``<root>/samples/<module>.txt``.
+    """
+    import numpy as np
+
+    meta = root / f"{module}.meta"
+    if not meta.is_file():
+        raise SystemExit(f"mutation_score: no mutants of {module} in {root}/: run `mutmut run` first")
+    names = sorted(key for key, kind in _kinds(meta).items() if kind == "code")
+    if not 0 < size <= len(names):
+        raise SystemExit(f"mutation_score: --size must lie in [1, {len(names)}] for {module}, got {size}")
+    chosen = np.random.default_rng(seed).choice(len(names), size=size, replace=False)
+    sample = sorted(names[i] for i in chosen)
+    path = _sample_file(root, module)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".txt.part")
+    partial.write_text("\n".join(sample) + "\n")
+    os.replace(partial, path)
+    return sample
 
 
 def _score(killed: int, survived: int) -> str:
     return f"{killed / (killed + survived):.0%}" if killed + survived else "-"
 
 
+def _interval(killed: int, survived: int) -> str:
+    """The 95% Wilson interval of a sampled score (the whole module's score, estimated)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(killed, killed + survived).proportion_ci(0.95, method="wilson")
+    return f"{ci.low:.0%}-{ci.high:.0%}"
+
+
 def table(results: dict[str, Counter]) -> str:
-    """The markdown table: code mutants killed, survived, score, unchecked; message mutants apart."""
+    """The markdown table: code mutants killed, survived, score, unchecked; message mutants apart.
+
+    A sampled module's row says so, and gives the 95% interval of its score.
+    """
     rows = ["| module | killed | survived | score | not checked | message mutants killed |",
             "|---|---:|---:|---:|---:|---:|"]
     total = Counter()
@@ -95,16 +157,28 @@ def table(results: dict[str, Counter]) -> str:
             total.update(t)
         k, s, u = t["code", "killed"], t["code", "survived"], t["code", "unchecked"]
         mk, ms = t["message", "killed"], t["message", "survived"]
-        rows.append(f"| {module} | {k} | {s} | {_score(k, s)} | {u} | {mk} of {mk + ms} |")
+        score = _score(k, s)
+        if module != "all" and t["sample"] and k + s:
+            score += f" (sample of {t['sample']}; 95%: {_interval(k, s)})"
+        rows.append(f"| {module} | {k} | {s} | {score} | {u} | {mk} of {mk + ms} |")
     return "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutants", type=Path, default=Path("mutants"), help="mutmut's folder (default: mutants)")
+    parser.add_argument("--sample", metavar="MODULE", help="draw a random sample of MODULE's code mutants, print it")
+    parser.add_argument("--size", type=int, default=400, help="the sample's size (default: 400)")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default: 0)")
     args = parser.parse_args(argv)
     if not args.mutants.is_dir():
         parser.exit(2, f"mutation_score: no {args.mutants}/ folder: run `mutmut run` first\n")
+    if args.sample:
+        try:
+            print("\n".join(draw_sample(args.mutants, args.sample, args.size, args.seed)))
+        except SystemExit as error:
+            parser.exit(2, f"{error}\n")
+        return 0
     print(table(scores(args.mutants)), end="")
     return 0
 

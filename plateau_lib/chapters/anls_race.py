@@ -439,8 +439,8 @@ QUICK_RACE = register_study("anls_race_quick", RaceSuite(
 
 
 #: Modules of ``plateau_lib.trainers`` no method of the race runs, left out of :func:`trainers_fingerprint`:
-#: the stacked gradient descent of the chapters' studies.
-NOT_RACED = frozenset({"stacked.py"})
+#: the stacked gradient descent of the chapters' studies and the gradient flow.
+NOT_RACED = frozenset({"stacked.py", "flow.py"})
 
 
 def trainers_fingerprint() -> str:

@@ -259,6 +259,10 @@ class _Field:
         attract = cj * rS > 0
         repel_active = np.zeros(k, dtype=bool)
         C = (XS * rS[:, None]).T  # columns r_k x~_k
+        # a velocity within roundoff of its scale counts as zero: its pair keeps its side (on
+        # affinely dependent points, u_k is a sum of terms that cancel exactly in exact arithmetic)
+        u_scale = (abs(cj) / self.m) * np.linalg.norm(XS, axis=1) * (np.linalg.norm(q_reg) + np.abs(C).sum())
+        u_tie = 1e-8 * u_scale
         alpha = np.zeros(k)
         for _ in range(2 * k + 2):
             q = q_reg + C[:, repel_active].sum(axis=1)
@@ -266,7 +270,7 @@ class _Field:
             if attract.any():
                 alpha[attract] = lsq_linear(C[:, attract], -q, bounds=(0.0, 1.0), method="bvls").x
             u = -(cj / self.m) * (XS @ (q + C[:, attract] @ alpha[attract]))
-            wrong = ~attract & ((~repel_active & (u > 0)) | (repel_active & (u < 0)))
+            wrong = ~attract & ((~repel_active & (u > u_tie)) | (repel_active & (u < -u_tie)))
             if not wrong.any():
                 break
             repel_active ^= wrong
@@ -279,8 +283,7 @@ class _Field:
         # not move (u_k = 0: in the span of the sliding points) may slide too; we take the
         # largest sliding set that admits fractions strictly inside (0, 1) (gradient descent
         # flickers on all of them) and centre the fractions (max-margin LP).
-        u_scale = (abs(cj) / self.m) * np.linalg.norm(XS, axis=1) * (np.linalg.norm(q_reg) + np.abs(C).sum())
-        weak = attract & ~interior & (np.abs(u) <= 1e-8 * u_scale)
+        weak = attract & ~interior & (np.abs(u) <= u_tie)
         for sl in ((interior | weak) if weak.any() else None, interior):
             if sl is None or sl.sum() < 2:
                 continue

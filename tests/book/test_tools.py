@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,45 @@ def test_the_score_counts_code_mutants_and_reports_message_mutants_apart(tmp_pat
     lines = mutation_score.table(results).splitlines()
     assert lines[2] == "| pkg/mod.py | 1 | 1 | 50% | 1 | 0 of 1 |"
     assert lines[3] == "| all | 1 | 1 | 50% | 1 | 0 of 1 |"
+
+
+def _many_mutants(root: Path, n: int, killed: set[int]) -> None:
+    folder = root / "pkg"
+    folder.mkdir(parents=True)
+    body = "\n".join(f"def f__mutmut_{k}(x):\n    return x + {k}\n" for k in range(1, n + 1))
+    (folder / "mod.py").write_text("def f__mutmut_orig(x):\n    return x\n" + body)
+    codes = {f"pkg.mod.f__mutmut_{k}": (1 if k in killed else 0) for k in range(1, n + 1)}
+    (folder / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+
+
+def test_a_sample_is_drawn_by_the_seed_and_only_it_is_scored_with_a_wilson_interval(tmp_path):
+    root = tmp_path / "mutants"
+    _many_mutants(root, 50, killed=set(range(1, 41)))  # 40 of 50 killed
+    sample = mutation_score.draw_sample(root, "pkg/mod.py", 20, seed=3)
+    assert len(set(sample)) == 20 and sample == sorted(sample)
+    assert sample == mutation_score.draw_sample(root, "pkg/mod.py", 20, seed=3)
+    assert sample != mutation_score.draw_sample(root, "pkg/mod.py", 20, seed=4)
+    mutation_score.draw_sample(root, "pkg/mod.py", 20, seed=3)
+    assert (root / "samples" / "pkg" / "mod.py.txt").read_text().split() == sample
+    results = mutation_score.scores(root)["pkg/mod.py"]
+    k = sum(int(name.rsplit("_", 1)[1]) <= 40 for name in sample)
+    assert results == Counter({("code", "killed"): k, ("code", "survived"): 20 - k, "sample": 20})
+    # Wilson's 95% interval, by its formula: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+    p, n, z = k / 20, 20, 1.959963984540054
+    centre, half = p + z**2 / (2 * n), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    low, high = (centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n)
+    row = mutation_score.table({"pkg/mod.py": results}).splitlines()[2]
+    score = f"{k / 20:.0%} (sample of 20; 95%: {low:.0%}-{high:.0%})"
+    assert row == f"| pkg/mod.py | {k} | {20 - k} | {score} | 0 | 0 of 0 |"
+
+
+def test_a_sample_larger_than_the_module_is_refused_in_one_line(tmp_path):
+    _many_mutants(tmp_path / "mutants", 5, killed=set())
+    script = ROOT / "tools" / "mutation_score.py"
+    proc = subprocess.run([sys.executable, str(script), "--mutants", str(tmp_path / "mutants"),
+                           "--sample", "pkg/mod.py", "--size", "6"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr == "mutation_score: --size must lie in [1, 5] for pkg/mod.py, got 6\n"
+    assert not (tmp_path / "mutants" / "samples").exists()
 
 
 def test_mutation_score_without_results_is_one_line_exit_2(tmp_path):

@@ -330,3 +330,113 @@ def test_track_alpha_of_several_pairs_pins_them_all_nearest_the_centre(rows):
     null = Vt[int(np.sum(sv > 1e-12 * sv[0])) :]
     assert len(null) == len(rows) - 2
     assert_allclose(null @ (alpha - center), 0.0, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- several pairs on one breakpoint
+
+
+def _filippov_violation(field, rows, Dj, r, cj, status, alpha) -> float:
+    r"""Largest violation of Filippov's conditions by the sides ``status`` and fractions ``alpha``
+    of the pairs ``rows`` on neuron j's breakpoint, relative to the scale of their velocities.
+
+    With :math:`p = q + \sum_k \alpha_k r_k\tilde x_k` the pairs' velocities are
+    :math:`u_k = -\tfrac{c_j}{m}\tilde x_k\cdot p`: an inactive pair must not move up
+    (:math:`u_k \le 0`), an active one not down (:math:`u_k \ge 0`), a sliding one not at all.
+    """
+    from plateau_lib.trainers.flow import ACTIVE, INACTIVE
+
+    XS = field.Xt[rows]
+    C = (XS * r[rows, None]).T
+    q = field.Xt.T @ (Dj * r)
+    u = -(cj / field.m) * XS @ (q + C @ alpha)
+    scale = (abs(cj) / field.m) * np.linalg.norm(XS, axis=1) * (np.linalg.norm(q) + np.abs(C).sum())
+    wrong_way = np.where(status == INACTIVE, np.maximum(u, 0), np.where(status == ACTIVE, np.maximum(-u, 0), np.abs(u)))
+    return float(np.max(wrong_way / scale))
+
+
+def _pairs_on_a_line(rng):
+    """2-5 data points on neuron j's line (x2 = 0.3 x1 + 0.1), two of them sometimes at one place,
+    8 others; random residuals, output weight and pattern of the others."""
+    k = int(rng.integers(2, 6))
+    x1 = rng.uniform(-1, 1, k)
+    on = np.column_stack([x1, 0.3 * x1 + 0.1])
+    if rng.random() < 0.3:
+        on[1] = on[0]
+    X = np.vstack([on, rng.uniform(-1, 1, (8, 2))])
+    return X, np.arange(k), np.r_[np.zeros(k, bool), rng.random(8) < 0.5], rng.normal(size=len(X)), rng.normal()
+
+
+# Found by a random search: two data points at one place, one attracted to the breakpoint and one
+# not. When the attracted pair slides, its twin's velocity is zero in exact arithmetic; the side
+# iteration read the sign of its roundoff (u > 0), cycled, and returned fractions that did not pin
+# the sliding pairs (violation 0.077).
+TWIN_X = np.array(
+    [
+        [-0.1935120064930047, 0.0419463980520986],
+        [-0.1935120064930047, 0.0419463980520986],
+        [-0.2647205721646604, 0.020583828350601893],
+        [-0.7132243715642099, -0.11396731146926298],
+        [-0.7034443222692695, 0.9310366883749541],
+        [-0.8624863249780901, -0.7522411540815479],
+        [0.9335629306080075, 0.9006534117510925],
+        [-0.329181057999393, -0.7944212036048817],
+        [0.21732051902763216, -0.12380556491781514],
+        [0.9041140669695948, -0.7433292554832971],
+        [0.5564336172488891, -0.9503310405421399],
+        [-0.5846941019156979, -0.3989427391277329],
+    ]
+)
+TWIN_R = np.array(
+    [
+        -0.25024315898180166,
+        0.38073603329011385,
+        -0.8735687005905115,
+        -1.1930087089371764,
+        0.05964869941978189,
+        0.2635598382876176,
+        -0.27727835054438915,
+        0.5623565268593742,
+        0.31180943695060304,
+        1.0116631952729296,
+        0.043262599181645885,
+        0.15319185916557274,
+    ]
+)
+TWIN_CJ = -1.0452308852212253
+TWIN_DJ = np.isin(np.arange(12), [4, 7, 11])
+
+
+def test_pairs_on_one_breakpoint_take_sides_that_meet_filippovs_conditions():
+    """Several pairs on one breakpoint (affinely dependent points, twins): the sides and fractions
+    of :meth:`_Field._classify` meet Filippov's conditions, only attracted pairs (c_j r_k > 0) slide,
+    strictly inside (0, 1). The tolerance, 1e-8 of the velocities' scale, is the band in which the
+    classification takes a velocity for zero; the violation it guards against was 1e-2 to 1e-1."""
+    from plateau_lib.trainers.flow import ACTIVE, INACTIVE, SLIDE_MARGIN, SLIDING, _Field
+
+    rng = np.random.default_rng(1)
+    cases = [_pairs_on_a_line(rng) for _ in range(300)] + [(TWIN_X, np.arange(4), TWIN_DJ, TWIN_R, TWIN_CJ)]
+    n_sliding = []
+    for X, rows, Dj, r, cj in cases:
+        field = _Field(X, np.zeros(len(X)), 1, 2)
+        status, alpha = field._classify(rows, Dj, r, cj)
+        assert _filippov_violation(field, rows, Dj, r, cj, status, alpha) <= 1e-8
+        sliding = status == SLIDING
+        assert np.all(cj * r[rows][sliding] > 0)
+        assert np.all((alpha[sliding] > SLIDE_MARGIN) & (alpha[sliding] < 1 - SLIDE_MARGIN))
+        assert_array_equal(alpha[status == ACTIVE], 1.0)
+        assert_array_equal(alpha[status == INACTIVE], 0.0)
+        n_sliding.append(int(sliding.sum()))
+    assert min(n_sliding) == 0 and max(n_sliding) >= 4 and sum(n >= 2 for n in n_sliding) >= 10  # every kind seen
+
+
+def test_a_breakpoint_whose_output_weight_vanishes_holds_its_pairs_inactive():
+    """c_j ~ 0: the breakpoint does not move to first order; relu'(0) = 0 makes its pairs inactive."""
+    from plateau_lib.trainers.flow import INACTIVE, _Field
+
+    field = _Field(TWIN_X, np.zeros(12), 1, 2, v_tol=1e-6)
+    for cj in (0.0, 1e-6, -1e-6):
+        status, alpha = field._classify(np.arange(4), TWIN_DJ, TWIN_R, cj)
+        assert_array_equal(status, np.full(4, INACTIVE))
+        assert_array_equal(alpha, np.zeros(4))
+    status, _ = field._classify(np.arange(4), TWIN_DJ, TWIN_R, TWIN_CJ)  # the twins' case: three pairs slide
+    assert np.sum(status != INACTIVE) == 3
