@@ -168,7 +168,7 @@ def test_sliding_pair_stays_on_its_breakpoint():
 def test_a_neuron_that_collapses_dies_as_in_gradient_descent():
     net, X, y = kink_1d()
     res = train_flow(net, X, y, t_end=5.0)
-    assert "neuron_dies" in res.extra["event_kinds"]
+    assert list(res.extra["event_kinds"]).count("neuron_dies") == 1  # a dead neuron is not resolved again
     t_death = res.extra["event_times"][res.extra["event_kinds"] == "neuron_dies"][0]
     assert 1.0 < t_death < 2.0
     dead = np.nonzero(np.linalg.norm(res.net.v, axis=1) == 0)[0]
@@ -440,3 +440,79 @@ def test_a_breakpoint_whose_output_weight_vanishes_holds_its_pairs_inactive():
         assert_array_equal(alpha, np.zeros(4))
     status, _ = field._classify(np.arange(4), TWIN_DJ, TWIN_R, TWIN_CJ)  # the twins' case: three pairs slide
     assert np.sum(status != INACTIVE) == 3
+
+
+# --------------------------------------------------------------------------- the field's pieces
+
+
+def test_pair_scale_is_the_norm_of_the_augmented_point_times_the_neurons():
+    from plateau_lib.trainers.flow import _Field
+
+    net, X, y = grid_2d()
+    field = _Field(X, y, net.n, 2)
+    theta = net.to_vector()
+    theta[net.n] = 0.0  # a zero weight: |v_j| is still the norm of (w_j, b_j)
+    W, b = theta[net.n : 3 * net.n].reshape(net.n, 2), theta[3 * net.n :]
+    expected = [[np.linalg.norm([*x, 1.0]) * np.linalg.norm([*W[j], b[j]]) for j in range(net.n)] for x in X]
+    assert_allclose(field.pair_scale(theta), expected, rtol=1e-14)
+
+
+def test_the_fractions_of_a_sliding_group_pin_it_nearest_its_centre():
+    """A group of three collinear pairs (affinely dependent): the fractions the field uses pin every
+    pair and differ from the group's centre only across the family of solutions."""
+    from plateau_lib.trainers.flow import _constraint, _Field, _Group
+
+    X = np.vstack(
+        [np.column_stack([[-0.5, 0.0, 0.5], [0.1, 0.25, 0.4]]), np.random.default_rng(2).uniform(-1, 1, (6, 2))]
+    )
+    r = np.random.default_rng(3).normal(size=9)
+    field = _Field(X, np.zeros(9), 1, 2)
+    D = np.zeros((9, 1), dtype=bool)
+    D[[4, 6, 7], 0] = True
+    centre = np.array([0.2, 0.5, 0.7])
+    field.set_segment(D, [_Group(0, np.arange(3), centre)], np.zeros(1, dtype=bool))
+    (alpha,) = field.alphas(r)
+    XS, q = field.Xt[:3], field.Xt.T @ (D[:, 0] * r)
+    assert_allclose(XS @ (q + XS.T @ (alpha * r[:3])), 0.0, atol=1e-13)
+    A, _ = _constraint(XS, r[:3], q)
+    null = np.linalg.svd(A)[2][-1]
+    assert_allclose(null @ (alpha - centre), 0.0, atol=1e-13)
+
+
+def test_nfev_counts_every_evaluation_of_the_field(monkeypatch):
+    from plateau_lib.trainers import flow
+
+    calls = []
+    original = flow._Field.__call__
+    monkeypatch.setattr(flow._Field, "__call__", lambda self, t, theta: calls.append(t) or original(self, t, theta))
+    net, X, y = kink_1d()
+    res = train_flow(net, X, y, t_end=1.0)
+    assert res.nfev == len(calls) > 12 * res.nit
+
+
+@pytest.mark.parametrize("c0", [1.0, -1.0])
+def test_a_pair_on_a_breakpoint_is_nudged_to_its_side_and_watched_from_there(c0):
+    r"""Neuron 0's breakpoint sits on the data point x = 0. ``start_segment`` classifies the pair,
+    moves the breakpoint by :math:`10^{-12}` of the pair's scale to the pair's side, and offsets its
+    crossing event so that it starts at ``NUDGE`` times that scale; nothing else moves."""
+    from plateau_lib.network import ShallowReLU
+    from plateau_lib.trainers.flow import NUDGE, _Field
+
+    X = np.linspace(-1.0, 1.0, 21)[:, None]
+    y = np.sin(3 * X[:, 0])
+    net = ShallowReLU(np.array([c0, 0.7]), np.array([[1.0], [-0.8]]), np.array([0.0, 0.3]))
+    field = _Field(X, y, 2, 1)
+    theta = net.to_vector()
+    nudged, n_sliding = field.start_segment(theta)
+    assert n_sliding == 0
+    moved = np.flatnonzero(nudged != theta)
+    assert set(moved) <= {2, 4} and len(moved) >= 1  # only neuron 0's weight and bias
+    z = field.preactivations(nudged)[10, 0]
+    scale = np.hypot(0.0, 1.0) * np.hypot(1.0, 0.0)  # |(x, 1)| |(w, b)| at x = 0
+    assert field.D[10, 0] == (c0 > 0)  # the pair's velocities are proportional to c_0: one side each
+    side = 1.0 if field.D[10, 0] else -1.0
+    assert side * z == pytest.approx(NUDGE * scale, rel=1e-3)
+    assert field.sign[10, 0] * z + field.offset[10, 0] == pytest.approx(NUDGE * scale, rel=1e-12)
+    assert_array_equal(np.delete(field.offset.ravel(), 10 * 2), 0.0)
+    assert_array_equal(field.D[:, 1], field.preactivations(nudged)[:, 1] > 0)
+    assert field.crossing(0.0, nudged) == pytest.approx(NUDGE * scale, rel=1e-3)
