@@ -3,6 +3,8 @@ dying neurons, and agreement with gradient descent as the step size goes to zero
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -39,10 +41,13 @@ CASES = {
     "grid_2d": (grid_2d, 40.0),
 }
 _RUNS: dict[str, tuple] = {}
+# Under mutmut every test integrates its own flow: mutmut runs a mutant against the tests that
+# called the mutated function, and a test reading another test's run would be left out.
+_SHARE_RUNS = "MUTANT_UNDER_TEST" not in os.environ
 
 
 def flow_run(name):
-    if name not in _RUNS:
+    if name not in _RUNS or not _SHARE_RUNS:
         make, t_end = CASES[name]
         net, X, y = make()
         _RUNS[name] = (train_flow(net, X, y, t_end=t_end), net, X, y)
@@ -516,3 +521,64 @@ def test_a_pair_on_a_breakpoint_is_nudged_to_its_side_and_watched_from_there(c0)
     assert_array_equal(np.delete(field.offset.ravel(), 10 * 2), 0.0)
     assert_array_equal(field.D[:, 1], field.preactivations(nudged)[:, 1] > 0)
     assert field.crossing(0.0, nudged) == pytest.approx(NUDGE * scale, rel=1e-3)
+
+
+# --------------------------------------------------------------------------- options and counters
+
+
+def test_rtol_is_accepted_from_100_eps_up_to_but_not_including_1():
+    from plateau_lib.trainers.flow import _EPS
+
+    net, X, y = sin_1d()
+    for rtol in (100 * _EPS, 0.5):
+        assert train_flow(net, X, y, t_end=1e-3, rtol=rtol).extra["rtol"] == rtol
+    for rtol in (1.0, 100 * _EPS * (1 - 1e-6)):
+        with pytest.raises(ValueError, match=r"^rtol must lie in \[2.22e-14, 1\), got "):
+            train_flow(net, X, y, t_end=1e-3, rtol=rtol)
+
+
+def test_the_default_atol_is_a_thousandth_of_rtol_times_the_parameters_rms():
+    net, X, y = sin_1d(scale=0.5)
+    theta = net.to_vector()
+    res = train_flow(net, X, y, t_end=1e-3, rtol=1e-8)
+    assert res.extra["atol"] == pytest.approx(1e-11 * np.sqrt(np.mean(theta**2)), rel=1e-15)
+    assert np.sqrt(np.mean(theta**2)) < 1  # so that the rule is not "1e-3 rtol" on this net
+    zero = type(net)(0 * net.c, 0 * net.W, 0 * net.b)  # rms 0: the absolute 1e-3 rtol
+    assert train_flow(zero, X, y, t_end=1e-3, rtol=1e-8).extra["atol"] == pytest.approx(1e-11, rel=1e-15)
+
+
+def test_max_step_bounds_every_step_and_must_be_a_positive_real():
+    net, X, y = sin_1d()
+    res = train_flow(net, X, y, t_end=2.0, max_step=0.25)
+    assert np.max(np.diff(res.extra["t"])) <= 0.25 * (1 + 1e-12) and res.nit >= 8
+    for bad, error in ((True, TypeError), ("1", TypeError), (0.0, ValueError), (-1.0, ValueError)):
+        with pytest.raises(error, match="^max_step must be"):
+            train_flow(net, X, y, t_end=1.0, max_step=bad)
+
+
+def test_zero_pattern_changes_stops_at_the_first_event():
+    net, X, y = sin_1d()
+    res = train_flow(net, X, y, t_end=50.0, max_pattern_changes=0)
+    assert res.status == "failed" and "max_pattern_changes=0" in res.message
+    assert len(res.extra["event_times"]) == 1
+
+
+def test_nit_and_njev_count_the_integrators_steps_and_jacobians(monkeypatch):
+    import scipy.integrate
+
+    steps = []
+    original = scipy.integrate.DOP853.step
+    monkeypatch.setattr(scipy.integrate.DOP853, "step", lambda self: steps.append(1) or original(self))
+    net, X, y = kink_1d()
+    res = train_flow(net, X, y, t_end=2.0)
+    assert res.nit == len(steps) > 10 and res.njev == 0  # explicit: no Jacobian
+    implicit = train_flow(net, X, y, t_end=2.0, integrator="Radau")
+    assert implicit.njev > 0
+
+
+def test_no_progress_bar_unless_asked(capsys):
+    net, X, y = sin_1d()
+    train_flow(net, X, y, t_end=0.5)
+    assert capsys.readouterr().err == ""
+    train_flow(net, X, y, t_end=0.5, progress=True)
+    assert "flow" in capsys.readouterr().err
