@@ -453,12 +453,15 @@ def train_flow(
     event_kinds: list[str] = []
     state = {"n_sliding": 0}
 
-    def record(t: float, theta: np.ndarray) -> None:
+    def observables(theta: np.ndarray) -> tuple[np.ndarray, float]:
+        """The pattern read from the network (relu'(0) = 0) and the loss."""
         c, W, b = field.split(theta)
         Z = X @ W.T + b
-        active = Z > 0
-        r = np.where(active, Z, 0.0) @ c - y
-        rec.observe(len(times), active, float(r @ r) / (2 * X.shape[0]), theta)
+        r = np.where(Z > 0, Z, 0.0) @ c - y
+        return Z > 0, float(r @ r) / (2 * X.shape[0])
+
+    def record(t: float, theta: np.ndarray) -> None:
+        rec.observe(len(times), *observables(theta), theta)
         times.append(t)
         n_sliding_at.append(state["n_sliding"])
 
@@ -551,11 +554,7 @@ def train_flow(
         bar.close()
     if not times or times[-1] != t:
         record(t, theta)
-    last = len(times) - 1
-    c, W, b = field.split(theta)
-    Z = X @ W.T + b
-    r = np.where(Z > 0, Z, 0.0) @ c - y
-    result = rec.finish(last, Z > 0, float(r @ r) / (2 * X.shape[0]), theta, method="flow",
+    result = rec.finish(len(times) - 1, *observables(theta), theta, method="flow",
                         nfev=field.nfev, njev=njev, status=status, message=message)
     t_rec = np.asarray(times)
     extra = {
