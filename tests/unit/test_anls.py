@@ -898,3 +898,20 @@ def test_grid_gains_are_the_pointwise_gains():
         for s in (1, -1):
             expected = [brute_gain(p, t, tau, s, basis) for tau in taus]
             assert_allclose(brute_gains_on_grid(p, t, taus, s, basis), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_one_neuron_finds_a_single_ramp_in_one_sweep(d):
+    r"""A width-1 network: the joint search has no other feature (an empty basis). The target
+    :math:`2\,\mathrm{relu}(u\cdot x - 0.1)`, :math:`|u| = 1`, is one neuron: the first sweep finds its
+    direction, breakpoint and scale to round-off."""
+    rng = np.random.default_rng(0)
+    u = np.array([1.0]) if d == 1 else np.array([0.6, 0.8])
+    X = np.linspace(-1, 1, 41)[:, None] if d == 1 else rng.uniform(-1, 1, (60, 2))
+    y = 2 * np.maximum(X @ u - 0.1, 0.0)
+    res = train_anls(init_network(1, d, scale=1e-3, rng=rng), X, y, sweeps=5)
+    assert "round-off" in res.message and res.nit == 1
+    scale = np.linalg.norm(res.net.W[0])
+    assert_allclose(res.net.W[0] / scale, u, atol=1e-12)
+    assert_allclose(-res.net.b[0] / scale, 0.1, atol=1e-12)
+    assert_allclose(res.net.c[0] * scale, 2.0, rtol=1e-12)
