@@ -915,3 +915,28 @@ def test_one_neuron_finds_a_single_ramp_in_one_sweep(d):
     assert_allclose(res.net.W[0] / scale, u, atol=1e-12)
     assert_allclose(-res.net.b[0] / scale, 0.1, atol=1e-12)
     assert_allclose(res.net.c[0] * scale, 2.0, rtol=1e-12)
+
+
+def test_a_sweep_whose_evaluated_loss_does_not_drop_is_undone(monkeypatch):
+    """The kept updates lower the loss as the sweep computes it; if the evaluation after balancing
+    disagrees (round-off, next to an exact fit), the whole sweep is undone: the network is restored,
+    its updates are marked not kept and the recorded loss does not rise. Injected here: balancing
+    that triples the output weights."""
+    exp = get_experiment("plateau_1d")
+    X, y = exp.data()
+    net = exp.initial_network(0)
+    honest = train_anls(net, X, y, sweeps=1, preset="design")
+    assert honest.extra["update_accepted"].any() and honest.final_loss < honest.loss[0]
+    closed = []
+
+    def spoiling_balance(c, W, b):
+        closed.append(True)
+        c *= 3.0
+
+    monkeypatch.setattr(anls, "balance_neurons", spoiling_balance)
+    res = train_anls(net, X, y, sweeps=3, preset="design")
+    assert closed == [True]
+    assert_array_equal(res.net.to_vector(), net.to_vector())
+    assert len(res.extra["update_accepted"]) == net.n and not res.extra["update_accepted"].any()
+    assert_array_equal(res.loss, res.loss[0])
+    assert res.message.startswith("converged: sweep 1 changed nothing")
