@@ -359,6 +359,33 @@ def _filippov_violation(field, rows, Dj, r, cj, status, alpha) -> float:
     return float(np.max(wrong_way / scale))
 
 
+def _best_margin(field, rows, Dj, r, status) -> float:
+    r"""The largest :math:`s` with :math:`s \le \alpha_k \le 1 - s` over the fractions of the
+    sliding pairs that pin them (:math:`A\alpha = b`, the active pairs' fraction 1), by a linear
+    programme in :math:`(\alpha, s)` itself (the code searches the null space of :math:`A`)."""
+    from scipy.optimize import linprog
+
+    from plateau_lib.trainers.flow import ACTIVE, SLIDING, _constraint
+
+    sl, act = status == SLIDING, status == ACTIVE
+    XS, rS = field.Xt[rows], r[rows]
+    q = field.Xt.T @ (Dj * r) + (XS[act] * rS[act, None]).sum(axis=0)
+    A, b = _constraint(XS[sl], rS[sl], q)
+    K = int(sl.sum())
+    eye, ones = np.eye(K), np.ones((K, 1))
+    res = linprog(
+        np.r_[np.zeros(K), -1.0],
+        A_ub=np.block([[-eye, ones], [eye, ones]]),
+        b_ub=np.r_[np.zeros(K), np.ones(K)],
+        A_eq=np.c_[A, np.zeros(K)],
+        b_eq=b,
+        bounds=[(None, None)] * K + [(None, 0.5)],
+        method="highs",
+    )
+    assert res.status == 0
+    return float(res.x[-1])
+
+
 def _pairs_on_a_line(rng):
     """2-5 data points on neuron j's line (x2 = 0.3 x1 + 0.1), two of them sometimes at one place,
     8 others; random residuals, output weight and pattern of the others."""
@@ -430,6 +457,8 @@ def test_pairs_on_one_breakpoint_take_sides_that_meet_filippovs_conditions():
         assert np.all((alpha[sliding] > SLIDE_MARGIN) & (alpha[sliding] < 1 - SLIDE_MARGIN))
         assert_array_equal(alpha[status == ACTIVE], 1.0)
         assert_array_equal(alpha[status == INACTIVE], 0.0)
+        if sliding.sum() >= 2:  # centred: the largest margin the sliding pairs' fractions admit
+            assert _margin(alpha[sliding]) >= _best_margin(field, rows, Dj, r, status) - 1e-9
         n_sliding.append(int(sliding.sum()))
     assert min(n_sliding) == 0 and max(n_sliding) >= 4 and sum(n >= 2 for n in n_sliding) >= 10  # every kind seen
 
