@@ -612,3 +612,21 @@ def test_no_progress_bar_unless_asked(capsys):
     assert capsys.readouterr().err == ""
     train_flow(net, X, y, t_end=0.5, progress=True)
     assert "flow" in capsys.readouterr().err
+
+
+def test_events_that_make_no_progress_in_time_stop_the_run(monkeypatch):
+    """A crossing event that stays on from t = 0.5 (injected) fires at the start of every segment:
+    time stops advancing, and after STALL_EVENTS such events the run stops and says why."""
+    from plateau_lib.trainers import flow
+
+    monkeypatch.setattr(flow._Field, "crossing", lambda self, t, theta: 1.0 if t < 0.5 else 0.0)
+    net, X, y = sin_1d()
+    res = train_flow(net, X, y, t_end=5.0)
+    assert res.status == "failed"
+    assert res.message.endswith(
+        f"after {flow.STALL_EVENTS} events without progress in time (Zeno-like flicker at a breakpoint?)"
+    )
+    times = res.extra["event_times"]
+    assert len(times) == flow.STALL_EVENTS + 1
+    assert_array_equal(times, times[0])
+    assert 0.5 <= times[0] < 1.0
