@@ -630,3 +630,37 @@ def test_events_that_make_no_progress_in_time_stop_the_run(monkeypatch):
     assert len(times) == flow.STALL_EVENTS + 1
     assert_array_equal(times, times[0])
     assert 0.5 <= times[0] < 1.0
+
+
+def test_the_progress_bar_counts_thousandths_of_t_end_and_ends_full(monkeypatch):
+    from plateau_lib.trainers import flow
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, desc, enabled):
+            self.total, self.n, self.steps, self.closed = total, 0, [], False
+            bars.append(self)
+
+        def update(self, k):
+            assert k >= 0
+            self.n += k
+            self.steps.append(k)
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(flow, "progress_bar", Bar)
+    net, X, y = sin_1d()
+    train_flow(net, X, y, t_end=3.0, progress=True)
+    (bar,) = bars
+    assert bar.total == bar.n == 1000 and bar.closed  # a thousandth of t_end a unit, full at t_end
+
+
+def test_t_eval_must_increase_strictly_inside_0_to_t_end():
+    net, X, y = sin_1d()
+    for bad in ([0.0, 1.0, 1.0], [-1.0, 1.0], [0.0, 1.0, 50.0]):
+        with pytest.raises(ValueError, match="^t_eval must"):
+            train_flow(net, X, y, t_end=40.0, t_eval=bad)
+    with pytest.raises(ValueError, match="t_eval"):
+        train_flow(net, X, y, t_end=40.0, t_eval=[[0.0, 1.0]])
