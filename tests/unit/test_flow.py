@@ -524,32 +524,35 @@ def test_nfev_counts_every_evaluation_of_the_field(monkeypatch):
     assert res.nfev == len(calls) > 12 * res.nit
 
 
-@pytest.mark.parametrize("c0", [1.0, -1.0])
-def test_a_pair_on_a_breakpoint_is_nudged_to_its_side_and_watched_from_there(c0):
-    r"""Neuron 0's breakpoint sits on the data point x = 0. ``start_segment`` classifies the pair,
+def test_a_pair_on_a_breakpoint_is_nudged_to_its_side_and_watched_from_there():
+    r"""Neuron 0's breakpoint sits on the data point x = 0.5. ``start_segment`` classifies the pair,
     moves the breakpoint by :math:`10^{-12}` of the pair's scale to the pair's side, and offsets its
-    crossing event so that it starts at ``NUDGE`` times that scale; nothing else moves."""
+    crossing event so that it starts at ``NUDGE`` times that scale; nothing else moves. Here the
+    two signs of c_0 put the pair on opposite sides (both directions of the nudge are checked)."""
     from plateau_lib.network import ShallowReLU
     from plateau_lib.trainers.flow import NUDGE, _Field
 
     X = np.linspace(-1.0, 1.0, 21)[:, None]
     y = np.sin(3 * X[:, 0])
-    net = ShallowReLU(np.array([c0, 0.7]), np.array([[1.0], [-0.8]]), np.array([0.0, 0.3]))
-    field = _Field(X, y, 2, 1)
-    theta = net.to_vector()
-    nudged, n_sliding = field.start_segment(theta)
-    assert n_sliding == 0
-    moved = np.flatnonzero(nudged != theta)
-    assert set(moved) <= {2, 4} and len(moved) >= 1  # only neuron 0's weight and bias
-    z = field.preactivations(nudged)[10, 0]
-    scale = np.hypot(0.0, 1.0) * np.hypot(1.0, 0.0)  # |(x, 1)| |(w, b)| at x = 0
-    assert field.D[10, 0] == (c0 > 0)  # the pair's velocities are proportional to c_0: one side each
-    side = 1.0 if field.D[10, 0] else -1.0
-    assert side * z == pytest.approx(NUDGE * scale, rel=1e-3)
-    assert field.sign[10, 0] * z + field.offset[10, 0] == pytest.approx(NUDGE * scale, rel=1e-12)
-    assert_array_equal(np.delete(field.offset.ravel(), 10 * 2), 0.0)
-    assert_array_equal(field.D[:, 1], field.preactivations(nudged)[:, 1] > 0)
-    assert field.crossing(0.0, nudged) == pytest.approx(NUDGE * scale, rel=1e-3)
+    scale = 1.25  # |(x, 1)| |(w, b)| at x = 0.5, for (w, b) = (1, -0.5); not 1: NUDGE * scale != NUDGE / scale
+    sides = []
+    for c0 in (1.0, -1.0):
+        net = ShallowReLU(np.array([c0, 0.7]), np.array([[1.0], [-0.8]]), np.array([-0.5, 0.3]))
+        field = _Field(X, y, 2, 1)
+        theta = net.to_vector()
+        nudged, n_sliding = field.start_segment(theta)
+        assert n_sliding == 0
+        moved = np.flatnonzero(nudged != theta)
+        assert set(moved) <= {2, 4} and len(moved) >= 1  # only neuron 0's weight and bias
+        z = field.preactivations(nudged)[15, 0]
+        sides.append(bool(field.D[15, 0]))
+        side = 1.0 if field.D[15, 0] else -1.0
+        assert side * z == pytest.approx(NUDGE * scale, rel=1e-3, abs=0)
+        assert field.sign[15, 0] * z + field.offset[15, 0] == pytest.approx(NUDGE * scale, rel=1e-12, abs=0)
+        assert_array_equal(np.delete(field.offset.ravel(), 15 * 2), 0.0)
+        assert_array_equal(field.D[:, 1], field.preactivations(nudged)[:, 1] > 0)
+        assert field.crossing(0.0, nudged) == pytest.approx(NUDGE * scale, rel=1e-3, abs=0)
+    assert sorted(sides) == [False, True]
 
 
 # --------------------------------------------------------------------------- options and counters
