@@ -667,3 +667,26 @@ def test_t_eval_must_increase_strictly_inside_0_to_t_end():
             train_flow(net, X, y, t_end=40.0, t_eval=bad)
     with pytest.raises(ValueError, match="t_eval"):
         train_flow(net, X, y, t_end=40.0, t_eval=[[0.0, 1.0]])
+
+
+def test_an_integrator_failure_ends_the_run_and_says_where(monkeypatch):
+    """A step that fails (injected after the integrator's fifth) ends the run with status "failed",
+    the integrator's message and the time reached; what was integrated is kept."""
+    import scipy.integrate
+
+    steps = []
+    original = scipy.integrate.DOP853.step
+
+    def step(self):
+        steps.append(1)
+        if len(steps) == 6:
+            self.status, self.message = "failed", "step size too small (injected)"
+            return
+        original(self)
+
+    monkeypatch.setattr(scipy.integrate.DOP853, "step", step)
+    net, X, y = sin_1d()
+    res = train_flow(net, X, y, t_end=5.0)
+    assert res.status == "failed" and res.nit == 5
+    assert res.message == f"integrator failed at t={res.extra['t'][-1]:.6g}: step size too small (injected)"
+    assert 0 < res.extra["t"][-1] < 5.0
