@@ -17,7 +17,7 @@ simple random sample of its code mutants, drawn with a seeded generator and kept
 interval for the whole module's.
 
     python tools/mutation_score.py
-    python tools/mutation_score.py --sample plateau_lib/trainers/anls.py --size 400 --seed 0
+    python tools/mutation_score.py --sample plateau_lib/trainers/anls.py --size 500 --seed 0
     mutmut run --max-children 2 $(cat mutants/samples/plateau_lib/trainers/anls.py.txt)
 """
 
@@ -70,12 +70,13 @@ def status(code: int | None) -> str:
     return "killed" if code in KILLED else "survived" if code in SURVIVED else "unchecked"
 
 
-def _kinds(meta: Path) -> dict[str, str]:
-    """``{mutant name: "code" or "message"}`` for the mutants recorded in one ``.meta`` file."""
+def _read(meta: Path) -> tuple[dict[str, int | None], dict[str, str]]:
+    """mutmut's exit code of each mutant recorded in one ``.meta`` file, and its kind
+    (``"code"`` or ``"message"``)."""
     codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
     source = meta.with_suffix("")
     messages = message_mutants(source.read_text()) if source.is_file() else set()
-    return {key: "message" if key.rsplit(".", 1)[-1] in messages else "code" for key in codes}
+    return codes, {key: "message" if key.rsplit(".", 1)[-1] in messages else "code" for key in codes}
 
 
 def _sample_file(root: Path, module: str) -> Path:
@@ -92,12 +93,14 @@ def scores(root: Path) -> dict[str, Counter]:
     out: dict[str, Counter] = {}
     for meta in sorted(root.rglob("*.py.meta")):
         module = meta.relative_to(root).as_posix().removesuffix(".meta")
-        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
-        kinds = _kinds(meta)
+        codes, kinds = _read(meta)
         tally = Counter()
         sample_file = _sample_file(root, module)
         if sample_file.is_file():
             keys = sample_file.read_text().split()
+            if gone := [key for key in keys if key not in codes]:
+                raise ValueError(f"the sample of {module} names {len(gone)} mutant(s) mutmut no longer has "
+                                 f"(e.g. {gone[0]}): draw it again")
             tally["sample"] = len(keys)
         else:
             keys = list(codes)
@@ -117,10 +120,10 @@ def draw_sample(root: Path, module: str, size: int, seed: int) -> list[str]:
 
     meta = root / f"{module}.meta"
     if not meta.is_file():
-        raise SystemExit(f"mutation_score: no mutants of {module} in {root}/: run `mutmut run` first")
-    names = sorted(key for key, kind in _kinds(meta).items() if kind == "code")
+        raise ValueError(f"no mutants of {module} in {root}/: run `mutmut run` first")
+    names = sorted(key for key, kind in _read(meta)[1].items() if kind == "code")
     if not 0 < size <= len(names):
-        raise SystemExit(f"mutation_score: --size must lie in [1, {len(names)}] for {module}, got {size}")
+        raise ValueError(f"--size must lie in [1, {len(names)}] for {module}, got {size}")
     chosen = np.random.default_rng(seed).choice(len(names), size=size, replace=False)
     sample = sorted(names[i] for i in chosen)
     path = _sample_file(root, module)
@@ -168,18 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutants", type=Path, default=Path("mutants"), help="mutmut's folder (default: mutants)")
     parser.add_argument("--sample", metavar="MODULE", help="draw a random sample of MODULE's code mutants, print it")
-    parser.add_argument("--size", type=int, default=400, help="the sample's size (default: 400)")
+    parser.add_argument("--size", type=int, default=500, help="the sample's size (default: 500)")
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default: 0)")
     args = parser.parse_args(argv)
     if not args.mutants.is_dir():
         parser.exit(2, f"mutation_score: no {args.mutants}/ folder: run `mutmut run` first\n")
-    if args.sample:
-        try:
+    try:
+        if args.sample:
             print("\n".join(draw_sample(args.mutants, args.sample, args.size, args.seed)))
-        except SystemExit as error:
-            parser.exit(2, f"{error}\n")
-        return 0
-    print(table(scores(args.mutants)), end="")
+        else:
+            print(table(scores(args.mutants)), end="")
+    except ValueError as error:
+        parser.exit(2, f"mutation_score: {error}\n")
     return 0
 
 

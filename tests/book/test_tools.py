@@ -103,6 +103,18 @@ def test_a_sample_larger_than_the_module_is_refused_in_one_line(tmp_path):
     assert not (tmp_path / "mutants" / "samples").exists()
 
 
+def test_a_sample_naming_mutants_mutmut_no_longer_has_is_refused(tmp_path):
+    root = tmp_path / "mutants"
+    _many_mutants(root, 10, killed=set())
+    sample = mutation_score.draw_sample(root, "pkg/mod.py", 3, seed=0)
+    meta = root / "pkg" / "mod.py.meta"
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    del codes[sample[0]]  # the module changed and mutmut regenerated its mutants
+    meta.write_text(json.dumps({"exit_code_by_key": codes}))
+    with pytest.raises(ValueError, match=rf"^the sample of pkg/mod.py names 1 mutant\(s\) .*{sample[0]}"):
+        mutation_score.scores(root)
+
+
 def test_mutation_score_without_results_is_one_line_exit_2(tmp_path):
     script = ROOT / "tools" / "mutation_score.py"
     proc = subprocess.run([sys.executable, str(script), "--mutants", str(tmp_path / "no")],

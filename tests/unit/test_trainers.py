@@ -86,19 +86,11 @@ def problem(seed: int = 4, *, m: int = 21, n: int = 6, scale: float = 0.5):
 _CACHE: dict[str, tuple] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_cache():
-    """Empty the run cache when this module's tests start and end: a process forked after a first
-    run (mutmut's workers are) must train again, not reuse results of the code before the fork."""
-    _CACHE.clear()
-    yield
-    _CACHE.clear()
-
-
 def run(name: str) -> tuple[TrainResult, ShallowReLU, np.ndarray, np.ndarray]:
-    """Run trainer ``name`` once on the standard problem (cached across tests, but under mutmut,
-    which runs a mutant against the tests that called the mutated function: there a test reading
-    another test's run would be left out)."""
+    """Run trainer ``name`` once on the standard problem (cached across tests, but not under mutmut:
+    it runs a mutant against the tests that called the mutated function, so a test reading another
+    test's run would be left out, and its workers, forked after a first run, would read the
+    unmutated code's results)."""
     if name not in _CACHE or "MUTANT_UNDER_TEST" in os.environ:
         net, X, y = problem()
         _CACHE[name] = (SPECS[name](net, X, y), net, X, y)
