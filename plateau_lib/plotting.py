@@ -586,7 +586,7 @@ def plot_cell_moments(ax: Axes, cells: Sequence, S: Sequence[int], *, scale: flo
 #: One colour per benchmark method (ANLS variants warm, peers cool), shared by the chapter's figures.
 METHOD_COLOURS = {
     "gd": "C0", "adam": "C9", "lbfgs": "C4", "lm": "C2", "oga": "C7",
-    "anls": "C1", "anls-joint": "C3", "gd+anls": "C5",
+    "anls": "C1", "anls-design": "C3", "anls-joint": "C1", "gd+anls": "C5",
 }
 LOWER_BOUND_STYLE = {"color": "k", "lw": 1.0, "ls": "-", "alpha": 0.8}
 

@@ -49,6 +49,7 @@ from ..lower_bound import segmentation_lower_bound
 from ..network import ShallowReLU, check_problem
 from ..network import loss as network_loss
 from ..result import TrainResult, check_result
+from .page import number, run_line
 from ..stationarity import PolishResult
 from ..sweeps import sweep
 from ..trainers.anls import ThresholdCandidates, preset_options, threshold_gains, train_anls
@@ -838,7 +839,7 @@ class AnlsFromStationary:
         lines = [f"seed {first + k}: polish {msg} -> passed over" for k, msg in enumerate(self.passed_over)]
         lines += [f"seed {self.seed}: polish {self.polish.message}",
                   f"start: exact stationary point, loss {self.start_loss:.8f}"]
-        lines += [f"{name}: {res}" for name, res in self.runs.items()]
+        lines += [run_line(res, name) for name, res in self.runs.items()]
         return "\n".join(lines)
 
 
@@ -1323,15 +1324,14 @@ def sweep_report(race: GdVsAnls, plateau: PlateauRow, sweep: SweepAnatomy, lead:
     step = int(race.gd.steps[plateau.index])
     s = sweep.search
     return "\n".join([
-        str(race.gd),
+        run_line(race.gd),
         f"plateau: steps {plateau.start:.0f}-{plateau.end:.0f}, loss {plateau.level:.5f}; "
         f"network at step {step}, counts {race.gd.counts[plateau.index]}",
         f"neuron {s.neuron}: current breakpoint {s.current_tau:+.3f} (s = {s.current_s:+d}, {s.current_count} "
         f"active), chosen tau = {s.tau:+.3f}, s = {s.s:+d} ({s.count} active), gain {s.gain:.4f}; the trainer "
         f"did the same: {sweep.agrees}",
         f"loss: {sweep.start_loss:.5f} before the sweep, after each update {np.round(sweep.kept_loss(), 5)}",
-        f"GD from step {step} needs {lead.gd_steps} steps (None: not within its {lead.gd_budget} steps left) to "
-        "reach the loss of this one sweep",
+        f"GD from step {step} needs {gd_needs_text(lead)} steps to reach the loss of this one sweep",
     ])
 
 
@@ -1352,16 +1352,17 @@ def race_report(race: GdVsAnls, lead: IterationLead) -> str:
     """
     gd, anls = race.gd, race.anls
     lines = [
-        str(anls),
-        str(lead),
-        f"ANLS below GD's final loss {gd.final_loss:.6f} at sweep {race.anls_sweeps_to_gd} "
-        f"({race.anls_nfev_to_gd} loss evaluations, {race.anls_time_to_gd:.3f} s); "
+        run_line(anls),
+        f"lead: at sweep {lead.sweeps} ANLS is at {lead.loss:.4g}; GD from the same network needs "
+        f"{gd_needs_text(lead)} steps to get as low",
+        f"ANLS below GD's final loss {gd.final_loss:.6f} at sweep {number(race.anls_sweeps_to_gd)} "
+        f"({number(race.anls_nfev_to_gd)} loss evaluations, {race.anls_time_to_gd:.3f} s); "
         f"GD: {gd.nit} steps, {gd.wall_time:.3f} s",
     ]
     for p in race.plateaus:
         below = anls.steps[anls.loss < p.level]
         lines.append(f"GD plateau steps {p.start:.0f}-{p.end:.0f} at {p.level:.5f}: ANLS below it "
-                     f"from sweep {below[0] if below.size else None}")
+                     f"from sweep {below[0] if below.size else 'never'}")
     return "\n".join(lines)
 
 
@@ -1687,11 +1688,13 @@ def exit_values(rows: Sequence[ExitRow]) -> dict[str, Any]:
 def stationary_values(rest: AnlsFromStationary, lower_bound: float) -> dict[str, Any]:
     """The numbers of the start at the stationary point: its search, its loss, and the runs from it.
 
-    ``rest`` must hold the runs ``"anls"`` and ``"anls-joint"``; ``lower_bound`` is the segmentation
-    lower bound of the problem (``stat_joint_lb`` is the joint run's final loss over it).
+    ``rest`` must hold the runs ``"anls-design"`` (the design's literal reading) and ``"anls"`` (the
+    default preset ``"joint"``), the book's names for the two readings everywhere; ``lower_bound``
+    is the segmentation lower bound of the problem (``stat_joint_lb`` is the default's final loss
+    over it).
     """
-    _require_keys(rest.runs, ("anls", "anls-joint"), "rest.runs")
-    design, joint = rest.runs["anls"], rest.runs["anls-joint"]
+    _require_keys(rest.runs, ("anls-design", "anls"), "rest.runs")
+    design, joint = rest.runs["anls-design"], rest.runs["anls"]
     return {
         "stat_gtol": POLISH_DEMO.gtol, "stat_tries": STATIONARY_TRIES, "stat_seed": rest.seed,
         "stat_passed": len(rest.passed_over), "stat_gd_steps": rest.gd.nit, "stat_loss": rest.start_loss,

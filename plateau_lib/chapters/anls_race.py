@@ -593,18 +593,48 @@ def goal_summary(goals: Sequence[dict[str, Any]], role: str) -> dict[str, Any]:
     }
 
 
+def _ratio_cell(value: float, low: float) -> str:
+    """One result cell: the ratio to the reference, bold when the row's best; below 1 only at the floor."""
+    text = "< floor" if value < 1.0 else f"{value:.3g}"
+    return f"**{text}**" if value == low else text
+
+
+def _ordered_methods(doc: dict[str, Any]) -> list[str]:
+    """The raced methods, ANLS first (the chapter's subject beside the problem name), then the peers."""
+    raced = [m for m in METHODS if any(m in v for v in doc["pivot"].values())]
+    return sorted(raced, key=lambda m: (not m.startswith("anls"), METHODS.index(m)))
+
+
 def format_pivot(doc: dict[str, Any]) -> str:
-    """Markdown: problems x methods, median best-at-budget / best-known (bold: the row's best)."""
-    methods = [m for m in METHODS if any(m in v for v in doc["pivot"].values())]
-    lines = ["| problem | role | d | m | n | T (s) | " + " | ".join(methods) + " |",
-             "|---|---|---:|---:|---:|---:|" + "---:|" * len(methods)]
+    """Markdown: problems x methods, median best-at-budget / reference loss (bold: the row's best).
+
+    Narrow enough for the book's column: the problems' facts are in :func:`format_problems`, and
+    the ANLS columns come right after the problem's name. A ratio below 1 is possible only where
+    the best-known loss is under the round-off floor ``FLOOR_RTOL * L(0)`` (a target the network
+    represents exactly), because the reference is ``max(best known, floor)``; it is shown as
+    ``< floor``.
+    """
+    methods = _ordered_methods(doc)
+    lines = ["| problem | " + " | ".join(f"`{m}`" for m in methods) + " |",
+             "|---|" + "---:|" * len(methods)]
     for p in doc["suite"]["problems"]:
         row = doc["pivot"].get(p["name"], {})
         low = min(row.values()) if row else math.nan
-        cells = [(f"**{row[m]:.3g}**" if row[m] == low else f"{row[m]:.3g}") if m in row else "" for m in methods]
+        cells = [_ratio_cell(row[m], low) if m in row else "" for m in methods]
+        lines.append(f"| {p['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_problems(doc: dict[str, Any]) -> str:
+    """Markdown: the race's problems, their role, size, wall-time budget and reference loss."""
+    lines = ["| problem | role | $d$ | $m$ | $n$ | budget (s) | reference loss |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for p in doc["suite"]["problems"]:
+        known = doc["best_known"][p["name"]]
         budget = p["budget"] * doc["suite"]["budget_scale"]
+        floor = " (floor)" if known["reference"] > known["best_known"] else ""
         lines.append(f"| {p['name']} | {p['role']} | {p['d']} | {p['m']} | {p['width']} | {budget:.3g} | "
-                     + " | ".join(cells) + " |")
+                     f"{known['reference']:.3g}{floor} |")
     return "\n".join(lines)
 
 
@@ -803,7 +833,7 @@ __all__ = [
     "OUTSIDE_BUDGET_FACTOR", "RESTART_SCHEMES", "RUN_CAPS", "STEP_GRIDS", "TUNING_STEPS", "LEVELS", "EVENT_RTOL",
     "FULL_RACE", "HELD_OUT", "HELD_OUT_TARGETS", "METHODS", "PEERS", "PROBLEMS", "QUICK_RACE", "RACE_PATH",
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
-    "format_pivot", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
+    "format_pivot", "format_problems", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
     "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
     "peer_wins_text", "verdict_text", "HeldOutVsGd", "held_out_vs_gd", "untested_text", "load_cost",
     "cost_values", "cost_verdict", "race_values",

@@ -784,7 +784,10 @@ def _record_times(flow: TrainResult) -> FloatArray:
 def describe_segments(segments: Sequence[FlowSegment], t: ArrayLike) -> str:
     """One line per segment of :func:`flow_segments`: its time span, whether ``exact``, and its check."""
     t = np.asarray(t)
-    return "\n".join(f"t = {t[s.a]:8.2f} - {t[s.b]:8.2f}  exact {s.exact!s:5}  {s.check}" for s in segments)
+    return "\n".join(
+        f"t {t[s.a]:.2f}-{t[s.b]:.2f}: exact {'yes' if s.exact else 'no'}, ratio to bound "
+        f"{s.check.ratio:.4f}, floor {s.check.floor:.1e}, holds {'yes' if s.check.holds else 'no'}"
+        for s in segments)
 
 
 def describe_summary(summary: SegmentSummary) -> str:
@@ -1553,8 +1556,15 @@ class SlidingShowcase:
         return (
             f"seed {self.row.seed}: pins {s.pins}; loss {s.loss:.7f}, pinned level "
             f"{s.pinned:.7f}, L* off {s.lstar_off:.7f}, L* on {s.lstar_on:.7f}; "
-            f"phase {self.last_phase}"
+            f"{self._phase_words()}"
         )
+
+    def _phase_words(self) -> str:
+        phase = self.last_phase
+        if phase is None:
+            return "no sliding phase at the end"
+        return (f"phase: point {phase.i} on neuron {phase.j}'s breakpoint, steps {phase.start}-{phase.end}, "
+                f"{phase.toggles} toggles")
 
     def describe_gaps(self) -> str:
         """The loss's distances from the pinned level and the nearer neighbour, the tolerance, the oscillation."""

@@ -314,7 +314,7 @@ def test_showcase_plateau_rule(race_quick):
 @pytest.fixture(scope="module")
 def rest():
     """ANLS (the design's options and `anls-joint`) from the stationary point of the showcase seed."""
-    return anls_from_stationary("plateau_1d", variants={"anls": {}, "anls-joint": anls_joint_options(1)}, sweeps=10)
+    return anls_from_stationary("plateau_1d", variants={"anls-design": {}, "anls": anls_joint_options(1)}, sweeps=10)
 
 
 def test_anls_from_stationary_point(rest):
@@ -696,9 +696,9 @@ def test_glued_numbers(race_quick, rest, cached):
     with pytest.raises(ValueError, match="rows must hold"):
         ch.exit_values([])
     v = ch.stationary_values(rest, 1e-5)
-    assert v["stat_anls"] == rest.runs["anls"].final_loss and v["stat_joint_lb"] == v["stat_joint"] / 1e-5
+    assert v["stat_anls"] == rest.runs["anls-design"].final_loss and v["stat_joint_lb"] == v["stat_joint"] / 1e-5
     assert v["stat_anls_factor"] > 1 and v["stat_passed"] == len(rest.passed_over)
-    with pytest.raises(ValueError, match="rest.runs must have the keys anls, anls-joint; missing: anls-joint"):
+    with pytest.raises(ValueError, match="rest.runs must have the keys anls-design, anls; missing: anls-design"):
         ch.stationary_values(replace(rest, runs={"anls": rest.runs["anls"]}), 1e-5)
     v = ch.variant_values(VariantSettings(), quick=True)
     assert v["var_seeds"] == VariantSettings().quick_seeds and v["n_multi"] == get_experiment("multi_plateau_1d").width

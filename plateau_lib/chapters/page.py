@@ -1,0 +1,63 @@
+"""Printed lines of the chapters: short, readable at the book's column width, never an object's repr.
+
+The chapters print what they measured so a reader can see it beside the code. A dataclass repr
+(``TrainResult(method='gd', nit=20000, ...)``) runs past the column and reads as debugging
+output; these helpers give one short line instead, with numbers rounded to what the text uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import Any
+
+from ..result import TrainResult
+
+__all__ = ["fields_line", "number", "run_line"]
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """``value`` for a printed line: integers as they are, floats to ``digits`` significant digits.
+
+    ``None`` (a quantity that was never reached) prints as ``"never"``, not as ``None``.
+    """
+    if value is None:
+        return "never"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Integral):
+        return str(int(value))
+    if isinstance(value, Real):
+        v = float(value)
+        return "inf" if math.isinf(v) else f"{v:.{digits}g}"
+    if isinstance(value, tuple | list) and len(value) <= 8:
+        return "(" + ", ".join(number(v, digits) for v in value) + ")"
+    return str(value)
+
+
+def fields_line(obj: Any, fields: Iterable[str] | None = None, *, digits: int = 4) -> str:
+    """``name: field value, field value, ...`` for a dataclass ``obj`` (its fields, or ``fields``).
+
+    Raises ``TypeError`` when ``obj`` is not a dataclass instance.
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise TypeError(f"obj must be a dataclass instance, got {type(obj).__name__}")
+    names = list(fields) if fields is not None else [f.name for f in dataclasses.fields(obj)]
+    parts = [f"{n.replace('_', ' ')} {number(getattr(obj, n), digits)}" for n in names]
+    return ", ".join(parts)
+
+
+def run_line(result: TrainResult, label: str | None = None) -> str:
+    """One line for a training run: method, iterations, final loss, pattern changes, time and status.
+
+    ``"gd: 20000 steps, final loss 0.001685, 2428 pattern changes, 0.90 s, budget"``; the unit of
+    an iteration is the method's (steps, sweeps, integrator steps, neurons).
+    """
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    unit = {"anls": "sweeps", "oga": "neurons", "flow": "integrator steps"}.get(result.method, "steps")
+    head = f"{label}: " if label is not None else f"{result.method}: "
+    return (f"{head}{result.nit} {unit}, final loss {result.final_loss:.4g}, "
+            f"{len(result.pattern_changes)} pattern changes, {result.wall_time:.2f} s, {result.status}")
