@@ -1,5 +1,5 @@
-"""ANLS: the vectorised threshold search against brute force, the presets, the fast sweep against a
-straightforward reference, monotone loss, the trainer contract.
+"""ANLS (:mod:`plateau_lib.trainers.anls` and its neuron update and moves): the presets, the fast
+sweep against a straightforward reference, monotone loss, the trainer contract.
 
 The reference (``ref_*`` below) is the per-neuron computation written plainly: an orthonormal basis
 of the other neurons' features from their SVD (:func:`plateau_lib._linalg.range_basis`), the
@@ -34,148 +34,13 @@ from plateau_lib.network import (
     loss,
 )
 from plateau_lib.result import TrainResult
-from plateau_lib.trainers import anls
+from plateau_lib.trainers import _anls_linalg, anls, anls_neuron, anls_threshold
 from plateau_lib.trainers.anls import PRESETS, preset_options, threshold_gains, train_anls
 from plateau_lib.trainers.first_order import train_gd
 
 #: Relative agreement of the fast path's losses with the reference's (round-off, amplified by the
 #: conditioning of the least-squares problems; observed: below 1e-10).
 ROUND_OFF = 1e-9
-
-# ----------------------------------------------------------------------------- brute force
-
-
-def brute_gain(p, t, tau, s, B=None):
-    """(phi . P t)^2 / (phi . P phi) for phi = relu(s (p - tau)), computed directly."""
-    phi = np.maximum(s * (p - tau), 0.0)
-    if B is not None:
-        t = t - B @ (B.T @ t)
-        phi_perp = phi - B @ (B.T @ phi)
-        den = phi_perp @ phi_perp
-    else:
-        den = phi @ phi
-    num = phi @ t
-    return 0.0 if den <= 1e-12 * max(phi @ phi, 1e-300) else num * num / den
-
-
-def brute_gains_on_grid(p, t, taus, s, B=None):
-    """:func:`brute_gain` at every threshold of ``taus`` at once (one row of phi per threshold)."""
-    phi = np.maximum(s * (p[None, :] - np.asarray(taus)[:, None]), 0.0)
-    if B is not None:
-        t = t - B @ (B.T @ t)
-        phi_perp = phi - (phi @ B) @ B.T
-        den = np.einsum("ij,ij->i", phi_perp, phi_perp)
-    else:
-        den = np.einsum("ij,ij->i", phi, phi)
-    num = phi @ t
-    full = np.maximum(np.einsum("ij,ij->i", phi, phi), 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den <= 1e-12 * full, 0.0, num * num / den)
-
-
-def brute_candidates(p, t, B=None):
-    return {(float(v), s): brute_gain(p, t, v, s, B) for v in np.unique(p) for s in (1, -1)}
-
-
-def well_conditioned(p, tau, s, B=None, rtol=1e-7):
-    """phi . P phi is not tiny next to the terms the cumulative sums form it from (centred at the
-    midrange): only there is the vectorised gain accurate to round-off (see threshold_gains)."""
-    centre = 0.5 * (p.min() + p.max())
-    active = s * (p - tau) > 0
-    phi = np.maximum(s * (p - tau), 0.0)
-    if B is not None:
-        phi = phi - B @ (B.T @ phi)
-    scale = np.sum((p[active] - centre) ** 2) + active.sum() * (tau - centre) ** 2
-    return phi @ phi > rtol * scale
-
-
-def random_case(seed, m, ties):
-    rng = np.random.default_rng(seed)
-    p = rng.uniform(-1, 1, m)
-    if ties:
-        p = np.round(p * 3) / 3  # few distinct values, many ties
-    t = rng.standard_normal(m)
-    return p, t
-
-
-def orthonormal(rng, m, k):
-    return np.linalg.qr(rng.standard_normal((m, k)))[0]
-
-
-@settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**16), m=st.integers(1, 25), ties=st.booleans(), k=st.integers(0, 3))
-def test_data_thresholds_match_brute_force(seed, m, ties, k):
-    p, t = random_case(seed, m, ties)
-    B = orthonormal(np.random.default_rng(seed + 1), m, min(k, m - 1)) if k and m > 1 else None
-    cand = threshold_gains(p, t, thresholds="data", basis=B)
-    brute = brute_candidates(p, t, B)
-    assert len(cand.tau) == len(brute)
-    for tau, s, g, count in zip(cand.tau, cand.s, cand.gain, cand.count, strict=True):
-        expected = brute[(float(tau), int(s))]
-        if well_conditioned(p, tau, s, B):
-            assert_allclose(g, expected, rtol=1e-6, atol=1e-10 * max(1.0, t @ t))
-        else:  # scored 0 (cancellation guard) or close
-            assert g == 0 or np.isclose(g, expected, rtol=1e-3)
-        assert count == int(np.sum(s * (p - tau) > 0))  # strict: a point at tau is inactive
-
-
-def test_ties_put_the_whole_block_on_the_inactive_side():
-    p = np.array([0.0, 0.5, 0.5, 0.5, 1.0])
-    t = np.array([0.0, 1.0, 1.0, 1.0, 2.0])
-    cand = threshold_gains(p, t)
-    at_half_up = np.flatnonzero((cand.tau == 0.5) & (cand.s == 1))[0]
-    assert cand.count[at_half_up] == 1  # only p = 1 is active
-    assert_allclose(cand.gain[at_half_up], brute_gain(p, t, 0.5, 1))
-    at_half_down = np.flatnonzero((cand.tau == 0.5) & (cand.s == -1))[0]
-    assert cand.count[at_half_down] == 1  # only p = 0 is active; its phi is 0.5, t = 0: no gain
-    assert cand.gain[at_half_down] == 0.0
-
-
-@settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**16), m=st.integers(2, 20), ties=st.booleans(), k=st.integers(0, 2))
-def test_continuous_thresholds_are_the_exact_maximum(seed, m, ties, k):
-    """The best continuous candidate beats every threshold on a fine grid of the searched window
-    (one data span beyond the extreme projections), and every reported gain is the true gain at
-    its threshold."""
-    p, t = random_case(seed, m, ties)
-    B = orthonormal(np.random.default_rng(seed + 1), m, min(k, m - 1)) if k else None
-    cand = threshold_gains(p, t, thresholds="continuous", basis=B)
-    for tau, s, g in zip(cand.tau, cand.s, cand.gain, strict=True):
-        if well_conditioned(p, tau, s, B):
-            assert_allclose(g, brute_gain(p, t, tau, s, B), rtol=1e-6, atol=1e-9 * max(1.0, t @ t))
-    span = np.ptp(p) if np.ptp(p) > 0 else 1.0
-    taus = np.linspace(p.min() - span, p.max() + span, 4001)
-    grid_best = max(brute_gains_on_grid(p, t, np.concatenate([taus, p]), s, B).max() for s in (1, -1))
-    assert cand.gain.max() >= grid_best * (1 - 1e-6) - 1e-12  # accuracy: see well_conditioned
-    data_best = threshold_gains(p, t, thresholds="data", basis=B).gain.max()
-    assert cand.gain.max() >= data_best * (1 - 1e-12)
-
-
-def test_continuous_threshold_recovers_a_single_relu():
-    p = np.linspace(-1, 1, 21)
-    t = 1.7 * np.maximum(p - 0.33, 0.0)  # breakpoint between data points
-    cand = threshold_gains(p, t, thresholds="continuous")
-    k = int(np.argmax(cand.gain))
-    assert cand.s[k] == 1
-    assert_allclose(cand.tau[k], 0.33, rtol=1e-10)
-    assert_allclose(cand.gain[k], t @ t, rtol=1e-10)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "exc", "match"),
-    [
-        ({"p": np.zeros((3, 1))}, ValueError, "p must be a 1-D array"),
-        ({"t": np.zeros(4)}, ValueError, "p and t must have the same length"),
-        ({"t": [1.0, np.nan, 0.0]}, ValueError, "t must be finite"),
-        ({"thresholds": "all"}, ValueError, "thresholds"),
-        ({"basis": np.zeros((4, 1))}, ValueError, "basis must have m = 3 rows"),
-        ({"basis": np.zeros(3)}, ValueError, "basis must be a 2-D array"),
-    ],
-)
-def test_threshold_gains_rejects_bad_input(kwargs, exc, match):
-    args = {"p": np.array([0.0, 1.0, 2.0]), "t": np.array([1.0, 0.0, 1.0])} | kwargs
-    with pytest.raises(exc, match=match):
-        threshold_gains(**args)
 
 
 # ----------------------------------------------------------------------------- problems
@@ -459,7 +324,7 @@ class Lockstep:
 
     def __init__(self, monkeypatch, straightforward=False):
         if not straightforward:
-            monkeypatch.setattr(anls, "SMALL_WORK", 0)
+            monkeypatch.setattr(anls_neuron, "SMALL_WORK", 0)
         self.rows, self.pair_rows = [], []
         visit, pair_move = anls._visit, anls._pair_move
 
@@ -525,7 +390,7 @@ def test_small_problems_take_the_straightforward_path_in_lockstep(monkeypatch, d
     net, X, y = problem(d=d, m=60, n=6, seed=d, scale=0.5)
     assert X.shape[0] * net.n**2 < anls.SMALL_WORK
     net = with_dead_and_duplicate(net, X)
-    monkeypatch.setattr(anls.la, "FeatureBasis", None)  # never built
+    monkeypatch.setattr(_anls_linalg, "FeatureBasis", None)  # never built
     lock = Lockstep(monkeypatch, straightforward=True)
     res = train_anls(net, X, y, sweeps=5, **LOCKSTEP_CASES[case])
     lock.check(float(y @ y) / (2 * X.shape[0]))
@@ -542,13 +407,13 @@ def test_the_pruned_search_and_the_exact_fallback_are_used(monkeypatch):
     W[4], b[4], c[4] = W[3] * (1 + 1e-11), b[3], c[3]
     calls = {"pruned": 0, "exact": 0}
     for name, key in (("_search_pruned", "pruned"), ("_visit_exact", "exact")):
-        original = getattr(anls, name)
+        original = getattr(anls_neuron, name)
 
         def counted(*args, _original=original, _key=key, **kwargs):
             calls[_key] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(anls, name, counted)
+        monkeypatch.setattr(anls_neuron, name, counted)
     lock = Lockstep(monkeypatch)
     res = train_anls(ShallowReLU(c, W, b), X, y, sweeps=3, preset="design", criterion="joint")
     lock.check(float(y @ y) / (2 * X.shape[0]), rtol=1e-3)
@@ -573,7 +438,7 @@ def test_in_1d_the_whole_run_is_the_references(case, fast, monkeypatch):
     options = {"design": {"preset": "design"},
                "design-solve-pairs": {"preset": "design", "pattern_solve": True, "pair_moves": 5}}[case]
     if fast:
-        monkeypatch.setattr(anls, "SMALL_WORK", 0)
+        monkeypatch.setattr(anls_neuron, "SMALL_WORK", 0)
     res = train_anls(net, X, y, sweeps=25, **options)
     resolved = preset_options(options.get("preset", "joint"), 1) | {k: v for k, v in options.items() if k != "preset"}
     rows, pairs, losses, theta = ref_train(
@@ -738,7 +603,7 @@ def no_work(monkeypatch):
         raise AssertionError("work started before the inputs were validated")
 
     monkeypatch.setattr(anls, "evaluate", forbidden)
-    monkeypatch.setattr(anls, "_threshold_gains", forbidden)
+    monkeypatch.setattr(anls_threshold, "_threshold_gains", forbidden)
     monkeypatch.setattr(anls, "_visit", forbidden)
 
 
@@ -887,17 +752,6 @@ def test_a_sweep_cut_by_the_time_limit_keeps_its_kept_updates(monkeypatch):
     assert set(cut.extra["update_neuron"]) <= {0, 1, 2}
     assert cut.extra["update_accepted"].any() and cut.final_loss < cut.loss[0]
     assert cut.final_loss == pytest.approx(loss(cut.net, X, y), rel=1e-12)
-
-
-def test_grid_gains_are_the_pointwise_gains():
-    """The vectorised brute force of the grid search is :func:`brute_gain` at each threshold."""
-    p, t = random_case(3, 9, ties=True)
-    B = orthonormal(np.random.default_rng(4), 9, 2)
-    taus = np.concatenate([np.linspace(-2, 2, 41), p])
-    for basis in (None, B):
-        for s in (1, -1):
-            expected = [brute_gain(p, t, tau, s, basis) for tau in taus]
-            assert_allclose(brute_gains_on_grid(p, t, taus, s, basis), expected, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("d", [1, 2])

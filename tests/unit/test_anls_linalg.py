@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose
 
 from plateau_lib._linalg import range_basis
 from plateau_lib.trainers import _anls_linalg as la
-from plateau_lib.trainers import anls
+from plateau_lib.trainers import anls_threshold
 
 
 def direct_forms(Q, order, pc):
@@ -232,10 +232,10 @@ def test_pruned_search_chooses_as_the_full_search(seed, m, ties, essential, boun
     if ties:
         p = np.round(p * 4) / 4
     rule = None if bounded is None else (1, int(np.sum(A[:, j] > 0)), bounded)
-    full_search = anls._Sorted(p, t_perp, basis.q(loo))
-    forms = anls._FullForms(*la.full_forms(basis.Q, full_search.order, full_search.pc))
-    full = anls._search_full(full_search, False, forms, rule)
-    pruned = anls._search_pruned(anls._Sorted(p, t_perp), basis.Q, loo.z, rule, block)
+    full_search = anls_threshold._Sorted(p, t_perp, basis.q(loo))
+    forms = anls_threshold._FullForms(*la.full_forms(basis.Q, full_search.order, full_search.pc))
+    full = anls_threshold._search_full(full_search, False, forms, rule)
+    pruned = anls_threshold._search_pruned(anls_threshold._Sorted(p, t_perp), basis.Q, loo.z, rule, block)
     assert (full is None) == (pruned is None)
     if full is not None:
         choice, coef = pruned
