@@ -3,7 +3,9 @@ r"""Open every page of the built HTML book in headless Chromium and report what 
 This is the last check of ``make test`` (after the strict build) and the command
 ``python -m plateau_lib book browse``. The strict Sphinx build catches broken sources; this
 catches what only shows in a browser: scripts that throw, images that do not load, math
-that stays raw TeX, explorers without their picture.
+that stays raw TeX, explorers without their picture, and what a reader sees broken at a
+desktop's and at a phone's width (:data:`VIEWPORTS`): results cut at the column edge, pages
+that scroll sideways, TeX, reprs and ``None`` in the text.
 
 **How.** The HTML folder is served by :mod:`http.server` on ``127.0.0.1`` (an ephemeral port,
 a thread of this process), and Debian's ``chromium`` is driven with Playwright (the PyPI
@@ -14,6 +16,10 @@ network host is a problem (links in the text are not requests and are fine). Eac
 opens in a fresh tab; after its ``load`` event the check waits for MathJax to finish
 typesetting, then inspects the DOM. Each page is opened as a first visit (a fresh browser
 context: no storage, no cache), so an error a reader meets on arriving at any page shows.
+Every check runs at the first viewport; the tab is then resized to each further viewport for
+the layout check and the screenshot. The scripts that run in the page are package data beside
+this module: ``browse_inspect.js`` (everything below up to ``widget``), ``browse_layout.js``
+(the ``wide-*`` kinds) and ``browse_text.js`` (``literal-tex``, ``repr``, ``none``).
 
 **What fails** (one :class:`Problem` each, with the page and a one-line detail):
 
@@ -50,15 +56,45 @@ context: no storage, no cache), so an error a reader meets on arriving at any pa
   change is one line of :attr:`BrowseReport.explorer_moves`, and each explorer is
   screenshotted in its first and last state (``explorer-<name>-first.png``, ``-last.png``).
 
+**What a reader sees broken**, at each viewport (the detail starts ``at <width> px:``); the
+content column is the theme's article (:data:`COLUMN_SELECTOR`; ``<body>`` on a page without
+one), and full-width or margin content (:data:`WIDE_SELECTOR`) may reach the right edge of the
+main area:
+
+- ``wide-table``, ``wide-output``, ``wide-math``, ``wide-figure``, ``wide-code``,
+  ``wide-text``: a table, printed output (a ``<pre>`` of a cell's ``div.cell_output``), display
+  equation, figure (``img``, ``svg``, ...), code block or block of text of the column that the
+  reader cannot see whole: it reaches past the column ("spills"), or a box with overflow hidden
+  cuts it ("cut"). A scroll box (overflow-x ``auto``/``scroll``, scrollbar not hidden) that fits
+  the column lets a reader see the rest, so a table, equation or figure in one passes (it is
+  listed in :attr:`BrowseReport.scrolled`), and so does code input scrolling in its own box;
+  printed output is read, not scrolled, so output whose lines run on in a scroll box is a
+  problem too ("runs on");
+- ``wide-page``: a document wider than the window (the page scrolls sideways), with the
+  deepest elements reaching past the window's edge;
+
+once per page (the same text at every width):
+
+- ``literal-tex``: a literal ``$`` or a TeX command (``\mathbb``, ``\max``, any backslash and
+  letters) in rendered text outside code and math;
+- ``repr``: an object's repr (``<IPython.core.display.Markdown object>``, ``<... at 0x...>``,
+  ``TrainResult(method=...``, ``np.float64(...``) in prose or printed output;
+- ``none``: the word ``None`` in prose or printed output (outside code, and outside API
+  entries, ``dl.py``, where ``None`` is the value being documented).
+
+Figures whose text would be too small as displayed are not checked: the smallest font of a
+figure is not in its PNG, so the check could only guess it.
+
 Pages are the ``*.html`` files of the folder, Sphinx's ``genindex``, ``search`` and
 ``py-modindex`` included (they pass), except the folders Sphinx fills with assets
 (``_static`` holds the theme's HTML *templates*, which are not pages). A page that is only a
 ``<meta http-equiv="refresh">`` redirect (Jupyter Book's ``index.html``) is not opened; its
 target must exist. A full-page screenshot of each chosen page (by default every visited
-page outside Sphinx's index and search pages) is saved as ``<name>.png`` (the page's stem,
-or its path with ``-`` where stems collide), written to a temporary file and moved into
-place. Pages taller than :data:`MAX_SCREENSHOT_HEIGHT` CSS pixels are cut there (the API
-reference would otherwise take many seconds to rasterize).
+page outside Sphinx's index and search pages) is saved at each viewport as
+``<name>-<width>.png`` (``<name>``: the page's stem, or its path with ``-`` where stems
+collide), written to a temporary file and moved into place. Pages taller than
+:data:`MAX_SCREENSHOT_HEIGHT` CSS pixels are cut there (the API reference would otherwise take
+many seconds to rasterize).
 """
 
 from __future__ import annotations
@@ -75,13 +111,15 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "CHROMIUM_ARGS",
+    "COLUMN_SELECTOR",
     "DEFAULT_CHROMIUM",
+    "VIEWPORTS",
     "BrowseReport",
     "BrowserUnavailable",
     "Problem",
@@ -108,8 +146,15 @@ CHROMIUM_ARGS = (
 )
 #: Screenshots are cut at this height (CSS pixels).
 MAX_SCREENSHOT_HEIGHT = 40000
-#: Window size of the browser (CSS pixels): wide enough for the theme's sidebars.
-VIEWPORT = {"width": 1280, "height": 900}
+#: Window sizes (width, height in CSS pixels) at which every page is checked and screenshotted: a
+#: desktop wide enough for the theme's sidebars, and a phone. The first is the one every other
+#: check runs at.
+VIEWPORTS = ((1280, 900), (390, 844))
+#: The content column of a page (sphinx-book-theme's article); pages without one use ``<body>``.
+COLUMN_SELECTOR = "article.bd-article"
+#: Content a theme lays out past the column (sphinx-book-theme's full-width and margin content):
+#: it may reach the right edge of the main area.
+WIDE_SELECTOR = ".full-width, .full_width, aside.margin, aside.sidebar, .margin"
 #: Folders of a Sphinx HTML build that hold assets, not pages.
 ASSET_FOLDERS = frozenset({"_static", "_sources", "_images", "_downloads"})
 #: Sphinx's generated pages: visited, but not screenshotted by default.
@@ -145,11 +190,15 @@ class BrowseReport:
     pages : list of str
         The pages opened in the browser (paths relative to the HTML folder).
     screenshots : dict of str to Path
-        Page -> screenshot written.
+        ``<page>@<width>`` -> screenshot written (``<page>#explorer-<name>-first``, ``-last``
+        for the explorers).
     blocked : list of tuple of str
         ``(page, resource type, url)`` of every request to a network host (all aborted).
     explorer_moves : list of str
         One line per control of a static explorer changed by the check, with what it showed.
+    scrolled : list of str
+        One line per table, display equation or figure wider than its room that a reader sees
+        only by scrolling its box (allowed, not a problem), at each viewport.
     seconds : float
         Wall time of the check.
     """
@@ -159,6 +208,7 @@ class BrowseReport:
     screenshots: dict[str, Path] = field(default_factory=dict)
     blocked: list[tuple[str, str, str]] = field(default_factory=list)
     explorer_moves: list[str] = field(default_factory=list)
+    scrolled: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -299,116 +349,67 @@ def _serve(root: Path) -> Iterator[str]:
 # --------------------------------------------------------------------------------------
 # In the page
 
-#: Runs in each page after ``load``; returns everything the checks need in one round trip.
-_INSPECT = r"""
-async ({mathTimeout, imageTimeout}) => {
-  const withTimeout = (promise, ms, value) =>
-    Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(value), ms))]);
-  const text = (el) => (el.textContent || "").replace(/\s+/g, " ").trim();
-  const out = {};
 
-  // MathJax: wait for its typesetting (startup.promise) if it started at all.
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    out.mathjax = await withTimeout(
-      MathJax.startup.promise.then(() => "ok", (e) => "error: " + e), mathTimeout, "timeout");
-  } else {
-    out.mathjax = [...document.scripts].some((s) => /mathjax/i.test(s.src || "")) ? "not-started" : "absent";
-  }
-  const maths = [...document.querySelectorAll(".math")].filter((e) => !e.parentElement.closest(".math"));
-  out.mathTotal = maths.length;
-  out.mathRaw = maths.filter((e) => !e.querySelector("mjx-container")).map(text);
-  out.mathErrors = [...document.querySelectorAll("mjx-merror")].map(
-    (e) => e.getAttribute("data-mjx-error") || text(e));
+@functools.cache
+def _script(name: str) -> str:
+    """The JavaScript function of the package data file ``name`` (its header comment dropped)."""
+    from importlib import resources
 
-  // Images: lazy ones load now; each must decode (and have a size unless it is an SVG).
-  const images = [...document.images];
-  images.forEach((img) => { if (img.loading === "lazy") img.loading = "eager"; });
-  out.brokenImages = [];
-  for (const img of images) {
-    const src = img.getAttribute("src") || "";
-    const decoded = await withTimeout(img.decode().then(() => true, () => false), imageTimeout, false);
-    const svg = /\.svg([?#]|$)/i.test(src) || src.startsWith("data:image/svg");
-    if (!decoded || (img.naturalWidth === 0 && !svg)) out.brokenImages.push([src, img.src]);
-  }
-
-  // Text outside scripts and styles: tracebacks (outside error outputs) and raw TeX (also
-  // outside code and math elements).
-  const errorOutputs = ".output.traceback, .output.error, .output.stderr, .system-message, .problematic";
-  const never = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE"]);
-  const notText = new Set(["PRE", "CODE", "KBD", "SAMP", "TEXTAREA", "MJX-CONTAINER"]);
-  out.tracebacks = [];
-  out.rawTex = [];
-  const seenTraceback = new Set();
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const parent = node.parentElement;
-    if (!parent || never.has(parent.tagName) || parent.closest("script, style, noscript, template")) continue;
-    const value = node.nodeValue || "";
-    if (value.includes("Traceback (most recent call last)") && !parent.closest(errorOutputs)) {
-      const block = parent.closest("pre, div, p, li, td") || parent;
-      if (!seenTraceback.has(block)) {
-        seenTraceback.add(block);
-        const lines = (block.textContent || "").split("\n").map((l) => l.trim()).filter((l) => l);
-        out.tracebacks.push(lines[lines.length - 1] || "");
-      }
-    }
-    let inCode = false;
-    for (let e = parent; e; e = e.parentElement) {
-      if (notText.has(e.tagName) || e.classList.contains("highlight") || e.classList.contains("math")) {
-        inCode = true;
-        break;
-      }
-    }
-    if (!inCode) {
-      const match = value.match(/\\\(|\\\[|\$\$|\\begin\{/);
-      if (match) {
-        const start = Math.max(0, match.index - 30);
-        out.rawTex.push(value.slice(start, match.index + 50));
-      }
-    }
-  }
-  out.errorOutputs = [...document.querySelectorAll(errorOutputs)].map(
-    (e) => [e.className, (text(e) || "(empty)").slice(0, 200)]);
-
-  // Explorers and widgets.
-  const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
-  const loaded = (img) => img.complete && img.naturalWidth > 0;
-  out.explorers = [...document.querySelectorAll(".cell.tag_explorer")].map((cell) => {
-    const live = [...cell.querySelectorAll(".jupyter-widgets, [class*='widget-']")].some(visible);
-    const fallback = [...cell.querySelectorAll(".plateau-explorer-static")].some((box) => {
-      const note = [...box.childNodes].some((n) => n.nodeName !== "IMG" && (n.textContent || "").trim());
-      return [...box.querySelectorAll("img")].some(loaded) && note;
-    });
-    const id = cell.id || (cell.querySelector("[id]") || {}).id || "";
-    return {live, fallback, id};
-  });
-  out.deadWidgets = [...document.querySelectorAll(`script[type="WIDGET_VIEW_MIMETYPE"]`)]
-    .filter((s) => {
-      const before = s.previousElementSibling;
-      return !(before && before.classList.contains("widget-subarea") && before.children.length > 0);
-    })
-    .map((s) => {
-      try { return JSON.parse(s.textContent).model_id || "?"; } catch (e) { return "?"; }
-    });
-
-  // Links and anchors.
-  out.links = [...document.querySelectorAll("a[href]")].map((a) => [a.getAttribute("href"), a.href]);
-  out.ids = [...document.querySelectorAll("[id]")].map((e) => e.id)
-    .concat([...document.querySelectorAll("a[name]")].map((e) => e.getAttribute("name")));
-  if (document.fonts && document.fonts.ready) await withTimeout(document.fonts.ready, 5000, null);
-  out.height = Math.ceil(document.documentElement.scrollHeight);
-  return out;
-}
-""".replace("WIDGET_VIEW_MIMETYPE", WIDGET_VIEW_MIMETYPE)
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    while lines and lines[0].startswith("//"):
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 @dataclass
 class _PageFindings:
-    """What the browser saw on one page (collected by listeners and :data:`_INSPECT`)."""
+    """What the browser saw on one page (collected by listeners and the scripts)."""
 
     problems: list[Problem] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+
+
+class _PageEvents:
+    """The console errors, uncaught exceptions and failed requests of one open page (book origin only).
+
+    Events of a page being closed (aborted requests, ...) are not its problems: ``stop`` ends
+    the listening.
+    """
+
+    def __init__(self, page: object, base: str, add: Callable[[str, str], None]) -> None:
+        self.base, self.add, self.listening = base, add, True
+        self.failed_responses: list[tuple[str, int]] = []
+        self.failed_requests: list[tuple[str, str]] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self._event("page-error", _short(error)))
+        page.on("response", self._response)
+        page.on("requestfailed", self._failed)
+
+    def stop(self) -> None:
+        self.listening = False
+
+    def _event(self, kind: str, detail: str) -> None:
+        if self.listening:
+            self.add(kind, detail)
+
+    def _console(self, msg: object) -> None:
+        if msg.type != "error" or msg.text.startswith("Failed to load resource"):
+            return
+        url = (msg.location or {}).get("url") or ""
+        if url and not url.startswith(self.base):
+            return  # not the book's own script (external scripts are blocked anyway)
+        where = f" ({_local(url, self.base)}:{msg.location.get('lineNumber', 0) + 1})" if url else ""
+        self._event("console", f"{_short(msg.text)}{where}")
+
+    def _response(self, response: object) -> None:
+        if self.listening and response.url.startswith(self.base) and response.status >= 400:
+            self.failed_responses.append((response.url, response.status))
+
+    def _failed(self, request: object) -> None:
+        if self.listening and request.url.startswith(self.base):
+            self.failed_requests.append((request.url, str(request.failure)))
 
 
 def _inspect_page(
@@ -421,70 +422,73 @@ def _inspect_page(
     screenshot: Path | None,
     expected_explorer_count: int | None,
     figures: Path | None = None,
+    viewports: Sequence[tuple[int, int]] = VIEWPORTS,
 ) -> _PageFindings:
+    """Open ``page_name`` in a new tab of ``context`` and run every check on it.
+
+    The whole-page inspection, the reader's text check and the explorers run once, at the
+    first viewport; the layout check and the screenshot (``<screenshot stem>-<width>.png``)
+    at every viewport, the tab resized in turn.
+    """
     found = _PageFindings()
-    listening = [True]  # events of a page being closed (aborted requests, ...) are not its problems
 
     def add(kind: str, detail: str) -> None:
         _add_problem(found.problems, page_name, kind, detail)
 
-    def add_event(kind: str, detail: str) -> None:
-        if listening[0]:
-            add(kind, detail)
-
     page = context.new_page()
     page.set_default_timeout(timeout * 1000)
-
-    def on_console(msg: object) -> None:
-        if msg.type != "error" or msg.text.startswith("Failed to load resource"):
-            return
-        url = (msg.location or {}).get("url") or ""
-        if url and not url.startswith(base):
-            return  # not the book's own script (external scripts are blocked anyway)
-        where = f" ({_local(url, base)}:{msg.location.get('lineNumber', 0) + 1})" if url else ""
-        add_event("console", f"{_short(msg.text)}{where}")
-
-    failed_responses: list[tuple[str, int]] = []
-
-    def on_response(response: object) -> None:
-        if listening[0] and response.url.startswith(base) and response.status >= 400:
-            failed_responses.append((response.url, response.status))
-
-    failed_requests: list[tuple[str, str]] = []
-
-    def on_failed(request: object) -> None:
-        if listening[0] and request.url.startswith(base):
-            failed_requests.append((request.url, str(request.failure)))
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: add_event("page-error", _short(error)))
-    page.on("response", on_response)
-    page.on("requestfailed", on_failed)
-    report_blocked_from = len(report.blocked)
+    events = _PageEvents(page, base, add)
+    blocked_from = len(report.blocked)
     try:
         page.goto(base + urllib.parse.quote(page_name), wait_until="load")
-        seen = page.evaluate(_INSPECT, {"mathTimeout": timeout * 1000, "imageTimeout": timeout * 1000})
-        if screenshot is not None:
-            _screenshot(page, screenshot, seen["height"])
-            report.screenshots[page_name] = screenshot
+        seen = page.evaluate(_script("browse_inspect.js"), {
+            "mathTimeout": timeout * 1000, "imageTimeout": timeout * 1000, "widgetViewMimetype": WIDGET_VIEW_MIMETYPE,
+        })
+        _report_reader_text(add, page.evaluate(_script("browse_text.js")))
+        for width, height in viewports:
+            if (width, height) != viewports[0]:
+                page.set_viewport_size({"width": width, "height": height})
+            layout = page.evaluate(_script("browse_layout.js"), {
+                "columnSelector": COLUMN_SELECTOR, "wideSelector": WIDE_SELECTOR, "tolerance": 1,
+            })
+            _report_layout(add, layout, width, report.scrolled, page_name)
+            if screenshot is not None:
+                target = screenshot.with_name(f"{screenshot.stem}-{width}.png")
+                _screenshot(page, target, width, layout["height"])
+                report.screenshots[f"{page_name}@{width}"] = target
+        page.set_viewport_size(dict(zip(("width", "height"), viewports[0], strict=True)))
         _exercise_explorers(page, page_name, report, add, figures=figures, timeout=timeout,
                             screenshots=None if screenshot is None else screenshot.parent)
     finally:
-        listening[0] = False
+        events.stop()
         page.close()
-    for _, kind, url in report.blocked[report_blocked_from:]:
+    for _, kind, url in report.blocked[blocked_from:]:
         add("external", f"{kind} from the network blocked (the book must work offline): {_short(url, 200)}")
+    _report_loading(add, seen["brokenImages"], events, base)
+    _report_math(add, seen, timeout)
+    _report_content(add, seen)
+    _report_explorers(add, seen, expected_explorer_count)
+    found.links = [tuple(link) for link in seen["links"]]
+    found.ids = set(seen["ids"])
+    return found
 
-    for src, _ in seen["brokenImages"]:
+
+def _report_loading(add: Callable[[str, str], None], broken_images: list, events: _PageEvents, base: str) -> None:
+    """Images that did not load, HTTP errors and failed requests: one problem per resource."""
+    for src, _ in broken_images:
         add("image", f"image did not load: {_short(src, 100) or '(no src)'}")
-    reported = {url for _, url in seen["brokenImages"]}  # a missing image is one problem, not two
-    for url, status in failed_responses:
+    reported = {url for _, url in broken_images}  # a missing image is one problem, not two
+    for url, status in events.failed_responses:
         if url not in reported:
             add("resource", f"HTTP {status} for {_local(url, base)}")
-    reported |= {url for url, _ in failed_responses}  # Chromium also aborts a script with an error status
-    for url, failure in failed_requests:
+    reported |= {url for url, _ in events.failed_responses}  # Chromium also aborts a script with an error status
+    for url, failure in events.failed_requests:
         if url not in reported:
             add("resource", f"request failed for {_local(url, base)}: {failure}")
+
+
+def _report_math(add: Callable[[str, str], None], seen: dict, timeout: float) -> None:
+    """MathJax that did not start or finish, math left raw, TeX errors, raw TeX delimiters in the text."""
     if seen["mathjax"] == "not-started" and seen["mathTotal"]:
         add("math", "MathJax is on the page but did not start (its script did not load or failed)")
     elif seen["mathjax"] == "timeout":
@@ -498,23 +502,71 @@ def _inspect_page(
         add("math", f"TeX error: {_short(error, 120)}")
     if seen["rawTex"]:
         add("math", f"raw TeX in the text ({len(seen['rawTex'])} place(s)), e.g. {_short(seen['rawTex'][0], 80)!r}")
+
+
+def _report_content(add: Callable[[str, str], None], seen: dict) -> None:
+    """Tracebacks in the page and error or stderr outputs."""
     for line in seen["tracebacks"]:
         add("traceback", f"Python traceback in the page: {_short(line, 160)}")
     for classes, snippet in seen["errorOutputs"]:
         add("error-output", f"element of class {classes!r}: {_short(snippet, 120)}")
+
+
+def _report_explorers(add: Callable[[str, str], None], seen: dict, expected_count: int | None) -> None:
+    """Explorer cells without widget or fallback, a wrong number of them, and dead widgets."""
     for i, explorer in enumerate(seen["explorers"]):
         if not (explorer["live"] or explorer["fallback"]):
             where = f" (id {explorer['id']})" if explorer["id"] else ""
             add("explorer", f"explorer cell {i + 1}{where} shows neither a live widget nor its static fallback "
                             "(a loaded image and a note in .plateau-explorer-static)")
-    if expected_explorer_count is not None and len(seen["explorers"]) != expected_explorer_count:
-        add("explorer", f"expected {expected_explorer_count} explorer cell(s) (cells tagged {EXPLORER_TAG!r}), "
+    if expected_count is not None and len(seen["explorers"]) != expected_count:
+        add("explorer", f"expected {expected_count} explorer cell(s) (cells tagged {EXPLORER_TAG!r}), "
                         f"found {len(seen['explorers'])}")
     for model in seen["deadWidgets"]:
         add("widget", f"widget view (model {model}) that no widget manager rendered: a dead widget")
-    found.links = [tuple(link) for link in seen["links"]]
-    found.ids = set(seen["ids"])
-    return found
+
+
+#: What each element of the column is called in a problem, by the layout script's kind.
+_WIDE_NAMES = {"output": "printed output", "math": "display equation", "table": "table", "figure": "figure",
+               "code": "code block", "text": "text"}
+_WIDE_HOW = {
+    "spills": "reaches {past} px past the edge of the {room} px column ({width} px wide)",
+    "cut": "is cut: {width} px of it in a {room} px box that hides the rest",
+    "scrolls": "runs on to {width} px in its {room} px box (printed output must fit: wrap or shorten it)",
+}
+
+
+def _report_layout(add: Callable[[str, str], None], layout: dict, width: int, scrolled: list[str], page: str) -> None:
+    """``wide-<element>``: what the reader cannot see whole at this width; ``wide-page``: sideways scrolling.
+
+    What passes only in a scroll box is appended to ``scrolled`` (one line each).
+    """
+    for item in layout["scrolled"]:
+        scrolled.append(f"{page} at {width} px: {_WIDE_NAMES[item['kind']]} of {item['width']} px in a "
+                        f"{item['room']} px scroll box: {_short(item['text'], 70)!r}")
+    for item in layout["wide"]:
+        what = _WIDE_NAMES[item["kind"]] + (f" <{item['tag']}>" if item["kind"] == "figure" else "")
+        how = _WIDE_HOW[item["how"]].format(width=item["width"], room=item["room"], past=item["past"])
+        add(f"wide-{item['kind']}", f"at {width} px: {what} {how}: {_short(item['text'], 90)!r}")
+    if layout["widening"]:
+        reaching = "; ".join(f"{e['tag']} to {e['right']} px {_short(e['text'], 60)!r}" for e in layout["widening"])
+        more = layout["wideningCount"] - len(layout["widening"])
+        add("wide-page", f"at {width} px: the page is {layout['documentWidth']} px wide in a {layout['viewport']} px "
+                         f"window and scrolls sideways; reaching past its edge: {reaching}"
+                         + (f" (and {more} more)" if more > 0 else ""))
+
+
+#: The reader's text check's kinds: what a problem of each says.
+_TEXT_PROBLEMS = {"tex": ("literal-tex", "literal TeX ($ or a \\command) in the {where}"),
+                  "repr": ("repr", "an object's repr in the {where}"),
+                  "none": ("none", "the word None in the {where}")}
+
+
+def _report_reader_text(add: Callable[[str, str], None], text: dict) -> None:
+    """``literal-tex``, ``repr`` and ``none``: one problem per block of text (see browse_text.js)."""
+    for key, (kind, what) in _TEXT_PROBLEMS.items():
+        for where, excerpt in text[key]:
+            add(kind, f"{what.format(where=where)}: {_short(excerpt, 120)!r}")
 
 
 #: Reads what a static explorer shows: its state key, the frame's ``src`` and the numbers.
@@ -574,19 +626,8 @@ def _exercise_explorers(page: object, page_name: str, report: BrowseReport, add:
             select.select_option(index=after_index, timeout=timeout * 1000)
             after = box.evaluate(_EXPLORER_STATE)
             move = f"{page_name} {where}: {field_name} {options[before_index]} -> {options[after_index]}"
-            problems = []
-            if after["src"] == shown["src"]:
-                problems.append("the frame did not change")
-            if after["text"] == shown["text"]:
-                problems.append("the numbers did not change")
             saved = by_key.get(after["state"])
-            if manifest and saved is None:
-                problems.append(f"state {after['state']!r} is not in the saved manifest")
-            elif saved is not None:
-                if _data_url_sha256(after["src"]) != saved["sha256"]:
-                    problems.append(f"the frame is not the saved {saved['frame']}")
-                if after["text"] != saved["text"]:
-                    problems.append(f"the numbers {after['text']!r} are not the saved {saved['text']!r}")
+            problems = _move_problems(shown, after, saved, manifest is not None)
             for problem in problems:
                 add("explorer-move", f"{where}, {field_name} -> {options[after_index]}: {problem}")
             verdict = "; ".join(problems) if problems else (
@@ -595,6 +636,23 @@ def _exercise_explorers(page: object, page_name: str, report: BrowseReport, add:
             shown = after
         if screenshots is not None:
             _element_screenshot(box, screenshots / f"explorer-{name}-last.png", report, page_name)
+
+
+def _move_problems(shown: dict, after: dict, saved: dict | None, has_manifest: bool) -> list[str]:
+    """What is wrong with one change of an explorer's control: ``shown`` before, ``after``, its ``saved`` state."""
+    problems = []
+    if after["src"] == shown["src"]:
+        problems.append("the frame did not change")
+    if after["text"] == shown["text"]:
+        problems.append("the numbers did not change")
+    if has_manifest and saved is None:
+        problems.append(f"state {after['state']!r} is not in the saved manifest")
+    elif saved is not None:
+        if _data_url_sha256(after["src"]) != saved["sha256"]:
+            problems.append(f"the frame is not the saved {saved['frame']}")
+        if after["text"] != saved["text"]:
+            problems.append(f"the numbers {after['text']!r} are not the saved {saved['text']!r}")
+    return problems
 
 
 def _element_screenshot(box: object, target: Path, report: BrowseReport, page_name: str) -> None:
@@ -608,6 +666,22 @@ def _element_screenshot(box: object, target: Path, report: BrowseReport, page_na
     report.screenshots[f"{page_name}#{target.stem}"] = target
 
 
+def _check_viewports(viewports: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """``viewports`` as a tuple of ``(width, height)`` pairs of positive integers; ValueError otherwise."""
+    given = list(viewports)
+    try:
+        sizes = tuple(tuple(size) for size in given)
+    except TypeError:
+        sizes = ()
+    if not sizes or not all(
+        len(size) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size)
+        for size in sizes
+    ):
+        raise ValueError(f"viewports must be a non-empty list of (width, height) pairs of positive integers, "
+                         f"got {given!r}")
+    return sizes
+
+
 def _add_problem(problems: list[Problem], page: str, kind: str, detail: str) -> None:
     problem = Problem(page, kind, detail)
     if problem not in problems:
@@ -618,12 +692,12 @@ def _local(url: str, base: str) -> str:
     return urllib.parse.unquote(url[len(base):]) if url.startswith(base) else url
 
 
-def _screenshot(page: object, target: Path, height: int) -> None:
+def _screenshot(page: object, target: Path, width: int, height: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.stem}.partial.png")
     try:
         if height > MAX_SCREENSHOT_HEIGHT:
-            clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": MAX_SCREENSHOT_HEIGHT}
+            clip = {"x": 0, "y": 0, "width": width, "height": MAX_SCREENSHOT_HEIGHT}
             page.screenshot(path=str(partial), full_page=True, clip=clip)
         else:
             page.screenshot(path=str(partial), full_page=True)
@@ -676,6 +750,7 @@ def check_book(
     progress: bool = True,
     timeout: float = 30.0,
     figures: str | os.PathLike[str] | None = None,
+    viewports: Iterable[tuple[int, int]] = VIEWPORTS,
 ) -> BrowseReport:
     """Open every page of a built HTML book in headless Chromium and collect its problems.
 
@@ -701,6 +776,10 @@ def check_book(
     figures : path, optional
         The chapters' figure folder (``_build/figures``): every frame a static explorer shows
         after a change must be the one its manifest saved for that state (``explorer-move``).
+    viewports : iterable of (int, int)
+        Window sizes ``(width, height)`` in CSS pixels (default :data:`VIEWPORTS`): the layout
+        check and the screenshots (``<name>-<width>.png``) run at each, every other check at
+        the first.
 
     Returns
     -------
@@ -708,12 +787,15 @@ def check_book(
 
     Raises
     ------
+    ValueError
+        If ``viewports`` is empty or holds a size that is not two positive integers.
     FileNotFoundError
         If ``html`` is not a folder with HTML pages.
     BrowserUnavailable
         If Playwright or Chromium is missing, or Chromium does not start.
     """
     start = time.perf_counter()
+    viewports = _check_viewports(viewports)
     root = Path(html).resolve()
     if not root.is_dir() or not any(root.glob("*.html")):
         raise FileNotFoundError(f"no HTML book at {root} (build it: python -m plateau_lib book build)")
@@ -773,13 +855,14 @@ def check_book(
                     )
                     # A fresh context per page: every page is a first visit (empty storage and
                     # cache), as for a reader who follows a link to it.
-                    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+                    first = dict(zip(("width", "height"), viewports[0], strict=True))
+                    context = browser.new_context(viewport=first, service_workers="block")
                     context.route("**/*", on_route)
                     try:
                         found = _inspect_page(
                             context, base, page_name, report, timeout=timeout, screenshot=shot,
                             expected_explorer_count=expected.get(page_name),
-                            figures=None if figures is None else Path(figures),
+                            figures=None if figures is None else Path(figures), viewports=viewports,
                         )
                     except PlaywrightError as err:
                         detail = f"could not inspect the page: {_short(err)}"

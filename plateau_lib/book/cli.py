@@ -242,8 +242,16 @@ def _book_seeds(args: argparse.Namespace) -> int:
     return 1 if sweep.failures else 0
 
 
+def _viewport(text: str) -> tuple[int, int]:
+    """argparse type: a window size ``WIDTHxHEIGHT`` in CSS pixels (``390x844``)."""
+    width, x, height = text.lower().partition("x")
+    if not x or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels (such as 390x844), got {text!r}")
+    return int(width), int(height)
+
+
 def _book_browse(args: argparse.Namespace) -> int:
-    from .browse import BrowserUnavailable, check_book, expected_explorers, toc_pages
+    from .browse import VIEWPORTS, BrowserUnavailable, check_book, expected_explorers, toc_pages
 
     paths = _book_paths()
     html = paths.html if args.html is None else Path(args.html)
@@ -255,12 +263,15 @@ def _book_browse(args: argparse.Namespace) -> int:
             html, screenshots=screenshots, screenshot_pages=toc_pages(paths.source),
             expected_explorers=expected_explorers(paths.source), progress=not args.no_progress,
             figures=paths.figures if args.html is None else None,  # the frames saved with this build
+            viewports=args.viewport or VIEWPORTS,
         )
     except BrowserUnavailable as err:
         print(f"book browse: cannot check the pages: {err}", file=sys.stderr)
         return 2
     for move in report.explorer_moves:
         print(f"book browse: {move}")
+    for line in report.scrolled:
+        print(f"book browse: in a scroll box: {line}")
     for problem in report.problems:
         print(f"book browse: {problem}", file=sys.stderr)
     where = f"{len(report.pages)} page(s) of {html} in {report.seconds:.1f}s"
@@ -333,7 +344,9 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
         help="open every built page in headless Chromium (offline) and report what is broken",
         description="Open every page of the built book in headless Chromium without network access and "
         "report broken images, links and anchors, tracebacks, unrendered math, console errors and "
-        "explorers without widget or fallback; save a screenshot of each toc page. Exit status: 0 no "
+        "explorers without widget or fallback, and what a reader sees broken at each window size (content "
+        "wider than the column, pages that scroll sideways, TeX, reprs and None in the text); save a "
+        "screenshot of each toc page at each size. Exit status: 0 no "
         "problems, 1 problems (one line each on stderr), 2 nothing checked (no built book, or no "
         "Chromium/Playwright).",
     )
@@ -342,6 +355,11 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
         "--screenshots", metavar="DIR", help="folder for the screenshots (default: _build/screenshots)"
     )
     browse.add_argument("--no-progress", action="store_true", help="no progress bar")
+    browse.add_argument(
+        "--viewport", type=_viewport, action="append", metavar="WxH",
+        help="a window size to check and screenshot at, repeatable; every other check runs at the first "
+        "(default: 1280x900 and 390x844)",
+    )
     browse.set_defaults(handler=_book_browse)
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -193,6 +195,41 @@ _MOVED = "explorer 'gd', target -> sawtooth"
 #: Page stem -> manifest of its explorer, saved where the chapters save theirs (``figures``).
 MANIFESTS = {"moves": _MOVES_SAVED, "noscript": _NOSCRIPT_SAVED, "stale": _STALE_SAVED, "frozen": _FROZEN_SAVED}
 
+
+def _column(body: str, outside: str = "") -> str:
+    """A page with a content column as sphinx-book-theme lays it out: at most 600 px, 10 px padding (so
+    580 px of room at 1280 px and 370 px at 390 px). The column sits in a box that clips, so that a
+    case spilling out of the column does not also widen the page; ``outside`` goes outside that box."""
+    return ("<style>body{margin:0} article.bd-article{max-width:600px;padding:0 10px;box-sizing:border-box} "
+            "pre{margin:0;padding:0;border:0} table{border-collapse:collapse} td{padding:0}</style>"
+            f"{outside}<div style='overflow:hidden'><main><article class='bd-article'>{body}</article></main></div>")
+
+
+def _wide(width: int, text: str = "wide") -> str:
+    """Content of a fixed width (no dependence on the machine's fonts)."""
+    return f"<span style='display:inline-block;overflow:hidden;width:{width}px'>{text}</span>"
+
+
+#: Everything the reader's check looks at, as it should be: a table and an equation wider than the
+#: column in scroll boxes, a long line of code input scrolling in its box, printed output that fits,
+#: a figure scaled to the column, code and math that hold TeX, reprs and None, an API entry saying None.
+_READER_CLEAN = _column(
+    "<h1>Title</h1><p>Prose of the column.</p>"
+    f"<div class='pst-scrollable-table-container' style='overflow-x:auto'><table><tr><td>{_wide(900, 'race')}</td>"
+    "</tr></table></div>"
+    f"<div class='math'><mjx-container display='true' style='display:block;overflow-x:auto'>{_wide(800, 'E')}"
+    "</mjx-container></div>"
+    f"<div class='cell_input'><pre style='overflow-x:auto'>{_wide(900, 'x = 1')}</pre></div>"
+    "<div class='cell_output'><div class='output stream'><pre style='overflow-x:auto'>C1 holds: 20 of 20</pre></div>"
+    "</div>"
+    f"<img src='data:image/png;base64,{PNG}' alt='figure' style='width:2000px;max-width:100%'>"
+    "<pre style='overflow-x:auto'>$ python -m plateau_lib \\max None TrainResult(method='gd')</pre>"
+    "<p>Inline <code>$x$ and \\frac</code> code and <code>None</code>.</p>"
+    "<dl class='py function'><dt class='sig'>f(x=None)</dt><dd><p>Returns None when x is None.</p></dd></dl>"
+)
+
+_TEX = "literal TeX ($ or a \\command) in the prose:"
+
 #: Case -> (files of its folder, the problem(s) expected there). ``{c}`` is the case's folder.
 #: Every folder also gets ``other.html`` with an element ``id="part"``.
 CASES: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {
@@ -290,8 +327,91 @@ CASES: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {
         [("explorer-move", f"{_MOVED}: the frame did not change"),
          ("explorer-move", f"{_MOVED}: the numbers did not change")],
     ),
+    # The reader's check, at 1280 px (580 px of column) and 390 px (370 px).
+    "reader-clean": ({"index.html": _READER_CLEAN}, []),
+    "wide-table": (
+        {"index.html": _column(f"<table><tr><td>{_wide(500, 'problem role d m n T gd adam lbfgs lm oga anls')}</td>"
+                               "</tr></table>")},
+        [("wide-table", "at 390 px: table reaches 130 px past the edge of the 370 px column (500 px wide): "
+                        "'problem role d m n T gd adam lbfgs lm oga anls'")],
+    ),
+    "cut-table": (
+        {"index.html": _column(f"<div style='overflow:hidden'><table><tr><td>{_wide(700, 'seed')}</td></tr></table>"
+                               "</div>")},
+        [("wide-table", "at 1280 px: table is cut: 700 px of it in a 580 px box that hides the rest: 'seed'"),
+         ("wide-table", "at 390 px: table is cut: 700 px of it in a 370 px box that hides the rest: 'seed'")],
+    ),
+    "wide-output": (
+        {"index.html": _column("<div class='cell_output'><div class='output stream'><pre style='overflow-x:auto'>"
+                               f"{_wide(600, 'BoundCheck(ratio=0.99958')}</pre></div></div>")},
+        [("wide-output", "at 1280 px: printed output runs on to 600 px in its 580 px box (printed output must fit: "
+                         "wrap or shorten it): 'BoundCheck(ratio=0.99958'"),
+         ("wide-output", "at 390 px: printed output runs on to 600 px in its 370 px box (printed output must fit: "
+                         "wrap or shorten it): 'BoundCheck(ratio=0.99958'"),
+         ("repr", "an object's repr in the output: 'BoundCheck(ratio=0.99958'")],
+    ),
+    "wide-math": (
+        {"index.html": _column(f"<div class='math'><mjx-container display='true' style='display:block'>"
+                               f"{_wide(700, 'P_pin')}</mjx-container></div>")},
+        [("wide-math", "at 1280 px: display equation reaches 120 px past the edge of the 580 px column (700 px wide): "
+                       "'P_pin'"),
+         ("wide-math", "at 390 px: display equation reaches 330 px past the edge of the 370 px column (700 px wide): "
+                       "'P_pin'")],
+    ),
+    "wide-figure": (
+        {"index.html": _column(f"<img src='data:image/png;base64,{PNG}' alt='Fig. 4.5' style='width:450px'>")},
+        [("wide-figure", "at 390 px: figure <img> reaches 80 px past the edge of the 370 px column (450 px wide): "
+                         "'Fig. 4.5'")],
+    ),
+    "wide-code": (
+        {"index.html": _column("<pre style='width:450px'>def f(): pass</pre>")},
+        [("wide-code", "at 390 px: code block reaches 80 px past the edge of the 370 px column (450 px wide): "
+                       "'def f(): pass'")],
+    ),
+    "wide-text": (
+        {"index.html": _column(f"<p>{_wide(400, 'plateau_lib.chapters.explanation.carrying_neurons()')}</p>")},
+        [("wide-text", "at 390 px: text reaches 30 px past the edge of the 370 px column (400 px wide): "
+                       "'plateau_lib.chapters.explanation.carrying_neurons()'")],
+    ),
+    "wide-page": (
+        {"index.html": _column("<p>Text.</p>", outside=f"<div>{_wide(1500, 'a long reference')}</div>")},
+        [("wide-page", "at 1280 px: the page is 1500 px wide in a 1280 px window and scrolls sideways; reaching past "
+                       "its edge: span to 1500 px 'a long reference'"),
+         ("wide-page", "at 390 px: the page is 1500 px wide in a 390 px window and scrolls sideways; reaching past "
+                       "its edge: span to 1500 px 'a long reference'")],
+    ),
+    "literal-tex": (
+        {"index.html": _column("<p>Their indicator is $\\mathbb 1$ on each cell.</p><table><tr><td>≤ 2e-05; $</td>"
+                               "</tr></table><p>relative to \\max|y| here.</p>")},
+        [("literal-tex", f"{_TEX} 'Their indicator is $\\\\mathbb 1$ on each cell.'"),
+         ("literal-tex", f"{_TEX} '≤ 2e-05; $'"),
+         ("literal-tex", f"{_TEX} 'relative to \\\\max|y| here.'")],
+    ),
+    "repr": (
+        {"index.html": _column("<table><tr><td>measured</td><td>&lt;IPython.core.display.Markdown object&gt;</td></tr>"
+                               "</table><div class='cell_output'><div class='output text_plain'><pre>"
+                               "<span>TrainResult(</span><span>method='gd', nit=3)</span></pre></div></div>"
+                               "<p>the value np.float64(0.5) in prose</p>")},
+        [("repr", "an object's repr in the prose: '<IPython.core.display.Markdown object>'"),
+         ("repr", "an object's repr in the output: \"TrainResult(method='gd', nit=3)\""),
+         ("repr", "an object's repr in the prose: 'the value np.float64(0.5) in prose'")],
+    ),
+    "none": (
+        {"index.html": _column("<p>GD from step 1578 needs None steps.</p>"
+                               "<div class='cell_output'><pre>budget None</pre></div>")},
+        [("none", "the word None in the prose: 'GD from step 1578 needs None steps.'"),
+         ("none", "the word None in the output: 'budget None'")],
+    ),
 }
 EXPECTED_EXPLORERS = {"clean/index.html": 1, "explorer-count/index.html": 2, "missing/index.html": 1}
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_width(path: Path) -> int:
+    """The pixel width in a PNG's IHDR chunk."""
+    return int.from_bytes(path.read_bytes()[16:20], "big")
 
 
 def _write_book(folder: Path, files: dict[str, str]) -> Path:
@@ -336,12 +456,63 @@ def test_each_defect_is_exactly_its_problem(tmp_path):
     assert others == [missing]
     pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html"))
     assert report.pages == [p for p in pages if p != "redirect/index.html"]  # a redirect is not opened
-    assert report.screenshots == {"clean/index.html": shots / "index.png"}
-    assert (shots / "index.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report.screenshots == {f"clean/index.html@{w}": shots / f"index-{w}.png" for w in (1280, 390)}
+    assert (shots / "index-1280.png").read_bytes()[:8] == (shots / "index-390.png").read_bytes()[:8] == PNG_MAGIC
+    assert _png_width(shots / "index-1280.png") == 1280 and _png_width(shots / "index-390.png") == 390
+    assert not list(shots.glob(".*")), "temporary screenshot files left behind"
+    # What passes only thanks to a scroll box is listed, at each width, apart from the problems.
+    scrolled = [line for line in report.scrolled if line.startswith("reader-clean/")]
+    assert scrolled == [
+        f"reader-clean/index.html at {w} px: {what} of {n} px in a {room} px scroll box: {text!r}"
+        for w, room in ((1280, 580), (390, 370))
+        for what, n, text in (("display equation", 800, "E"), ("table", 900, "race"))
+    ], scrolled
     assert [url for _, _, url in report.blocked] == ["https://cdn.example.org/lib.js"]
     moves = [m for m in report.explorer_moves if m.startswith("explorer-moves/")]
     assert moves == ["explorer-moves/moves.html explorer 'gd': target sin_pi -> sawtooth: frame explorer_gd_01.png "
                      "and numbers match the saved state (second state)"]
+
+
+# --------------------------------------------------------------------------------------
+# The in-page scripts and the viewports (no browser)
+
+SCRIPTS = ("browse_inspect.js", "browse_layout.js", "browse_text.js")
+
+
+def test_the_in_page_scripts_are_package_data_found_in_an_installed_package(tmp_path):
+    """The wheel ships the scripts, and browse finds them where the wheel is unpacked (as pip installs
+    it), away from the source tree."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "plateau_lib", src / "plateau_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    "-w", str(tmp_path / "wheel"), str(src)], check=True, capture_output=True, text=True)
+    (wheel,) = (tmp_path / "wheel").glob("plateau_lib-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        assert {f"plateau_lib/book/{name}" for name in SCRIPTS} <= set(zf.namelist())
+        zf.extractall(tmp_path / "site")
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); from plateau_lib.book import browse; "
+             "print(browse.__file__); print(*(len(browse._script(n)) for n in sys.argv[2:]))")
+    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "site"), *SCRIPTS],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True)
+    where, sizes = proc.stdout.splitlines()
+    assert Path(where).is_relative_to(tmp_path / "site")
+    assert [int(n) for n in sizes.split()] == [len(browser_check._script(n)) for n in SCRIPTS]
+
+
+def test_each_script_is_one_function_without_its_header_comment():
+    for name in SCRIPTS:
+        script = browser_check._script(name)
+        assert not script.startswith("//") and re.match(r"(async )?\(\{?[\w, ]*\}?\) => \{", script), name
+        assert script.rstrip().endswith("}"), name
+
+
+@pytest.mark.parametrize("viewports", [[], [(1280,)], [(1280, 0)], [(390.0, 844)], [(True, 844)], [5]])
+def test_bad_viewports_are_refused_before_any_work(viewports, tmp_path):
+    with pytest.raises(ValueError, match="viewports must be"):
+        check_book(tmp_path / "no book", viewports=viewports)
 
 
 def test_expected_explorers_come_from_the_notebooks():
@@ -377,13 +548,25 @@ def test_browse_without_a_built_book_is_a_usage_error(tmp_path):
 
 def test_browse_reports_problems_with_exit_status_1(tmp_path):
     _require_browser()
-    html = _write_book(tmp_path / "html", {"index.html": "<a href='gone.html'>x</a>"})
+    html = _write_book(tmp_path / "html", {"index.html": "<a href='gone.html'>x</a><div style='width:900px'>w</div>"})
     proc = subprocess.run(
         [sys.executable, "-m", "plateau_lib", "book", "browse", "--html", str(html),
-         "--screenshots", str(tmp_path / "shots"), "--no-progress"],
+         "--screenshots", str(tmp_path / "shots"), "--no-progress", "--viewport", "700x500"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     lines = proc.stderr.splitlines()
     assert "book browse: index.html: link: broken link 'gone.html': no gone.html in the book" in lines
     assert lines[-1].startswith("book browse: ") and "problem(s)" in lines[-1]
+    widths = [re.search(r"wide-page: at (\d+) px", line) for line in lines]
+    assert [m.group(1) for m in widths if m] == ["700"]  # at that size only
+
+
+@pytest.mark.parametrize("size", ["700", "700x", "x500", "0x500", "700x-5", "wide"])
+def test_browse_with_a_bad_viewport_is_a_usage_error(size, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "plateau_lib", "book", "browse", "--html", str(tmp_path), "--viewport", size],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and "WIDTHxHEIGHT" in proc.stderr, proc.stderr
