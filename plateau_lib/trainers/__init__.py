@@ -8,6 +8,8 @@ from .flow import train_flow
 from .front_door import BUDGETS, METHODS, TRAINERS, train
 from .greedy import train_oga
 from .scipy_based import train_lbfgs, train_lm
+from .varpro import train_varpro
 
 __all__ = ["BUDGETS", "METHODS", "PRESETS", "TRAINERS", "preset_options", "threshold_gains", "train", "train_adam",
-           "train_anls", "train_flow", "train_gd", "train_lbfgs", "train_lm", "train_oga"]
+           "train_anls", "train_flow", "train_gd", "train_lbfgs", "train_lm", "train_oga",
+           "train_varpro"]

@@ -16,6 +16,7 @@ from .first_order import train_adam, train_gd
 from .flow import train_flow
 from .greedy import train_oga
 from .scipy_based import train_lbfgs, train_lm
+from .varpro import train_varpro
 
 #: The trainer behind each method name.
 TRAINERS: MappingProxyType[str, Callable[..., TrainResult]] = MappingProxyType({
@@ -23,6 +24,7 @@ TRAINERS: MappingProxyType[str, Callable[..., TrainResult]] = MappingProxyType({
     "adam": train_adam,
     "lbfgs": train_lbfgs,
     "lm": train_lm,
+    "varpro": train_varpro,
     "flow": train_flow,
     "anls": train_anls,
     "oga": train_oga,
@@ -33,6 +35,7 @@ BUDGETS: MappingProxyType[str, str] = MappingProxyType({
     "adam": "steps",
     "lbfgs": "steps",
     "lm": "steps",
+    "varpro": "steps",
     "flow": "t_end",
     "anls": "sweeps",
     "oga": "width",
@@ -66,6 +69,7 @@ def train(
         - ``"adam"``: :func:`~plateau_lib.trainers.first_order.train_adam` (steps);
         - ``"lbfgs"``: :func:`~plateau_lib.trainers.scipy_based.train_lbfgs` (steps);
         - ``"lm"``: :func:`~plateau_lib.trainers.scipy_based.train_lm` (steps);
+        - ``"varpro"``: :func:`~plateau_lib.trainers.varpro.train_varpro` (steps);
         - ``"flow"``: :func:`~plateau_lib.trainers.flow.train_flow` (end time ``t_end``);
         - ``"anls"``: :func:`~plateau_lib.trainers.anls.train_anls` (sweeps);
         - ``"oga"``: :func:`~plateau_lib.trainers.greedy.train_oga` (width).
