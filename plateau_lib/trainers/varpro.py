@@ -88,7 +88,7 @@ from ..network import ShallowReLU, jacobian_from_preactivations
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
-from .scipy_based import _check_common, _final_step
+from .scipy_based import _check_common
 
 VARPRO_ALGORITHMS = ("trf", "dogbox")
 JACOBIANS = ("kaufman", "golub-pereyra")
@@ -173,6 +173,12 @@ class _Reduced:
         """Pattern, loss and full parameters ``[c, W.ravel(), b]`` of the network at ``alpha``."""
         proj = self.at(alpha)
         return proj.active, float(proj.r @ proj.r) / (2 * self.X.shape[0]), np.concatenate([proj.c, alpha])
+
+
+def _final_step(k: int, alpha: np.ndarray, last: tuple[int, np.ndarray]) -> int:
+    """Step of the returned parameters: ``k``, or one more if they differ from the last recorded iterate ``last``."""
+    k = max(k, last[0])
+    return k + 1 if k == last[0] and not np.array_equal(alpha, last[1]) else k
 
 
 def _check_tolerances(ftol: float, xtol: float, gtol: float) -> dict[str, float]:
@@ -289,7 +295,7 @@ def train_varpro(
         else:
             status, message = CONVERGED if res.success else FAILED, str(res.message)
     active, loss, theta = prob.state(alpha)
-    k = _final_step(state["k"], alpha, state)
+    k = _final_step(state["k"], alpha, (state["k"], state["theta"]))
     return rec.finish(k, active, loss, theta, method="varpro", nfev=nfev, njev=njev,
                       status=status, message=message)
 
