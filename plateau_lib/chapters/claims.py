@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
 
 __all__ = ["FAILS", "HOLDS", "SOME", "VERDICTS", "Claim", "claims_table", "glue_claims",
            "require_consistent", "verdict"]
@@ -29,11 +32,12 @@ FAILS = "does not hold here"
 VERDICTS = (HOLDS, SOME, FAILS)
 
 
-def verdict(held: int, of: int) -> str:
+def verdict(held: int | np.integer, of: int | np.integer) -> str:
     """The verdict of a claim that ``held`` of ``of`` counted cases satisfy (``of >= 1``)."""
     for name, value in (("held", held), ("of", of)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if isinstance(value, bool | np.bool_) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    held, of = int(held), int(of)
     if of < 1 or not 0 <= held <= of:
         raise ValueError(f"need 0 <= held <= of and of >= 1, got held={held}, of={of}")
     return HOLDS if held == of else FAILS if held == 0 else SOME
