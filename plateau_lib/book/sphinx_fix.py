@@ -27,4 +27,17 @@ def _inline_scripts_once(app: object) -> None:
 def setup(app: object) -> dict[str, object]:
     """Sphinx extension (``sphinx: extra_extensions`` in ``_config.yml``): see :func:`_inline_scripts_once`."""
     app.connect("builder-inited", _inline_scripts_once)
+    app.connect("autodoc-skip-member", _skip_field_aliases)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _skip_field_aliases(app: object, what: str, name: str, obj: object, skip: bool, options: object) -> bool | None:
+    """Leave out a named tuple's field properties, whose docstring is only "Alias for field number N".
+
+    The fields are listed in the class's own docstring; the generated aliases only repeat them.
+    """
+    doc = getattr(obj, "__doc__", None) or ""
+    if doc.startswith("Alias for field number"):
+        return True
+    return None
+

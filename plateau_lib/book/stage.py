@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..figures import atomic_write
+from .api_pages import write_api_pages
 from .paths import BookPaths, chapter_names
 
 __all__ = [
@@ -197,4 +198,5 @@ def sync_stage(paths: BookPaths) -> None:
         keep = rel in wanted or (dst.suffix == ".ipynb" and rel.parent == Path(".") and dst.stem in chapters)
         if not keep:
             dst.unlink()
+    write_api_pages(dst_book)
     stage_mathjax(paths)
