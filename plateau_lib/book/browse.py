@@ -454,7 +454,8 @@ def _inspect_page(
             _report_layout(add, layout, width, report.scrolled, page_name)
             if screenshot is not None:
                 target = screenshot.with_name(f"{screenshot.stem}-{width}.png")
-                _screenshot(page, target, width, layout["height"])
+                # a tall page at a phone's width takes long to rasterize on a loaded machine
+                _screenshot(page, target, width, layout["height"], timeout=4 * timeout)
                 report.screenshots[f"{page_name}@{width}"] = target
         page.set_viewport_size(dict(zip(("width", "height"), viewports[0], strict=True)))
         _exercise_explorers(page, page_name, report, add, figures=figures, timeout=timeout,
@@ -692,15 +693,16 @@ def _local(url: str, base: str) -> str:
     return urllib.parse.unquote(url[len(base):]) if url.startswith(base) else url
 
 
-def _screenshot(page: object, target: Path, width: int, height: int) -> None:
+def _screenshot(page: object, target: Path, width: int, height: int, timeout: float) -> None:
+    """A full-page screenshot at ``width`` (cut at :data:`MAX_SCREENSHOT_HEIGHT`), given ``timeout`` seconds."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.stem}.partial.png")
     try:
         if height > MAX_SCREENSHOT_HEIGHT:
             clip = {"x": 0, "y": 0, "width": width, "height": MAX_SCREENSHOT_HEIGHT}
-            page.screenshot(path=str(partial), full_page=True, clip=clip)
+            page.screenshot(path=str(partial), full_page=True, clip=clip, timeout=timeout * 1000)
         else:
-            page.screenshot(path=str(partial), full_page=True)
+            page.screenshot(path=str(partial), full_page=True, timeout=timeout * 1000)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

@@ -142,9 +142,11 @@ def test_the_built_book_passes_the_browser_check(built_html):
     assert set(shots) <= set(report.pages)
     assert {"genindex.html", "search.html"} <= set(report.pages)
     for page in shots:
-        image = SCREENSHOTS / f"{Path(page).stem}.png"
-        assert report.screenshots[page] == image
-        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot of {page}"
+        for width, _ in browser_check.VIEWPORTS:
+            image = SCREENSHOTS / f"{Path(page).stem}-{width}.png"
+            assert report.screenshots[f"{page}@{width}"] == image
+            assert image.read_bytes()[:8] == PNG_MAGIC, f"no screenshot of {page} at {width} px"
+            assert _png_width(image) == width
     assert not list(SCREENSHOTS.glob(".*")), "temporary screenshot files left behind"
     # Every control of every static explorer moved once, each showing the saved frame and numbers.
     controls = {name: [a.field for a in explorer_grid(name, quick=True).axes] for name in ("gd", "anls")}
