@@ -586,7 +586,7 @@ def plot_cell_moments(ax: Axes, cells: Sequence, S: Sequence[int], *, scale: flo
 #: One colour per benchmark method (ANLS variants warm, peers cool), shared by the chapter's figures.
 METHOD_COLOURS = {
     "gd": "C0", "adam": "C9", "lbfgs": "C4", "lm": "C2", "oga": "C7",
-    "anls": "C1", "anls-design": "C3", "anls-joint": "C1", "gd+anls": "C5",
+    "anls": "C1", "anls-design": "C3", "anls-joint": "C1", "gd+anls": "C5", "varpro": "C8",
 }
 LOWER_BOUND_STYLE = {"color": "k", "lw": 1.0, "ls": "-", "alpha": 0.8}
 
@@ -595,7 +595,7 @@ def plot_threshold_target(ax: Axes, search, X: np.ndarray, y: np.ndarray) -> Axe
     """One neuron's ANLS target :math:`t` (dots), the data, and the chosen single-ReLU fit
     :math:`\\gamma\\,\\mathrm{relu}(s(x-\\tau))`; solid vertical: chosen threshold, dotted: the
     neuron's current breakpoint (if inside the data). ``search``: a
-    :class:`~plateau_lib.chapters.anls.ThresholdSearch`."""
+    :class:`~plateau_lib.chapters.anls_sweep.ThresholdSearch`."""
     x = X[:, 0]
     fine = np.linspace(x.min(), x.max(), 801)
     ax.plot(x, y, "o", ms=2.5, color="0.6", label="data $y$", zorder=2)
