@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..figures import atomic_write
 from .api_pages import write_api_pages
+from .edition import PLACEHOLDERS, substitute, substitutions
 from .paths import BookPaths, chapter_names
 
 __all__ = [
@@ -165,6 +166,19 @@ def _write_config(src: Path, dst: Path, overrides: Mapping[tuple[str, str], str]
     atomic_write(dst, lambda fh: fh.write(yaml.safe_dump(config, sort_keys=False).encode()))
 
 
+def _copy_page(src: Path, dst: Path, paths: BookPaths) -> None:
+    """Copy a page; a Markdown page gets the edition's values for :data:`~.edition.PLACEHOLDERS`."""
+    text = src.read_text() if src.suffix == ".md" else ""
+    if not any(placeholder in text for placeholder in PLACEHOLDERS):
+        copy_file(src, dst)
+        return
+    import yaml
+
+    repository = yaml.safe_load((paths.stage / "_config.yml").read_text())["repository"]["url"]
+    text = substitute(text, substitutions(paths.source, repository))
+    atomic_write(dst, lambda fh: fh.write(text.encode()))
+
+
 def sync_stage(paths: BookPaths) -> None:
     """Mirror the book's non-executed files into the stage and drop what the book no longer has.
 
@@ -172,8 +186,9 @@ def sync_stage(paths: BookPaths) -> None:
     stage's notebooks are the executed ones), hidden files and ``_build`` folders; removes
     stage files whose source is gone and
     executed notebooks of chapters that no longer exist (Sphinx would warn about them).
-    Also stages MathJax (see :data:`MATHJAX_FILES`), and applies the deployment settings of
-    :func:`config_overrides` to the staged ``_config.yml``.
+    Also stages MathJax (see :data:`MATHJAX_FILES`), applies the deployment settings of
+    :func:`config_overrides` to the staged ``_config.yml``, and writes the edition (version,
+    commit, the PDF's address: :mod:`~plateau_lib.book.edition`) into the pages that ask for it.
     """
     overrides = config_overrides()
     src_book, dst_book = paths.source / "book", paths.stage / "book"
@@ -187,7 +202,7 @@ def sync_stage(paths: BookPaths) -> None:
         if src.is_dir() or skipped or src.suffix == ".ipynb":
             continue
         wanted.add(rel)
-        copy_file(src, dst_book / rel)
+        _copy_page(src, dst_book / rel, paths)
     chapters = set(chapter_names(paths.source))
     for dst in sorted(dst_book.rglob("*"), reverse=True):
         rel = dst.relative_to(dst_book)
