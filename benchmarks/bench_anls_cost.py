@@ -55,9 +55,10 @@ import numpy as np
 
 import plateau_lib
 from plateau_lib import figures
-from plateau_lib.book.cli import ArgumentParser, positive_int
-from plateau_lib.chapters.anls_benchmark import cpu_name, limit_blas_threads
+from plateau_lib.command_line import ArgumentParser, positive_int
+from plateau_lib.machine import cpu_name
 from plateau_lib.network import evaluate, init_network
+from plateau_lib.parallel import limit_blas_threads
 from plateau_lib.trainers.anls import preset_options, train_anls
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from plateau_lib import figures
-from plateau_lib.book.cli import ArgumentParser, positive_int
-from plateau_lib.chapters.anls_benchmark import cpu_name
 from plateau_lib.chapters.explorers import (
     AnlsSettings,
     Explorer,
@@ -34,6 +32,8 @@ from plateau_lib.chapters.explorers import (
     anls_variant_options,
     gd_explorer,
 )
+from plateau_lib.command_line import ArgumentParser, positive_int
+from plateau_lib.machine import cpu_name
 from plateau_lib.trainers.anls import train_anls
 
 #: Control moves away from the defaults and back (each timed from the state the previous left).

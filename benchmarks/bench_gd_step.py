@@ -58,8 +58,8 @@ import numpy as np
 
 import plateau_lib
 from plateau_lib import figures, init_network, train_gd
-from plateau_lib.book.cli import ArgumentParser, positive_int
-from plateau_lib.chapters.anls_benchmark import cpu_name
+from plateau_lib.command_line import ArgumentParser, positive_int
+from plateau_lib.machine import cpu_name
 from plateau_lib.network import evaluate
 
 SIZES: tuple[tuple[int, int, int], ...] = ((41, 10, 1), (101, 20, 1), (400, 50, 2), (2500, 50, 2), (10_000, 100, 2))

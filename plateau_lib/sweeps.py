@@ -1,21 +1,24 @@
-"""Run one function over many settings, in parallel, with progress.
+"""Run one function over many settings, in parallel, with progress; and the showcase search over seeds.
 
-All multi-seed and multi-scale studies go through :func:`sweep`. It accepts any
-:class:`concurrent.futures.Executor`: by default a local pool of two processes
-(the machines this book is built on have two cores); a reader with a cluster
-passes e.g. ``dask.distributed.Client(...).get_executor()`` instead and the same
-call scales across machines.
+All multi-seed and multi-scale studies go through :func:`sweep` (or :func:`sweep_groups`). Where
+the items run is the one parameter ``executor`` of :mod:`plateau_lib.parallel`: a number of local
+processes (default two: the machines this book is built on have two cores; ``1`` runs in this
+process), or any :class:`concurrent.futures.Executor`, so that a reader with a cluster passes e.g.
+``dask.distributed.Client(...).get_executor()`` and the same call scales across machines. Every
+task runs with OpenBLAS on one thread (:mod:`plateau_lib.parallel`'s rule).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Generic, TypeVar
 
 from tqdm.auto import tqdm
+
+from .parallel import ExecutorLike, SerialExecutor, check_executor, opened, single_threaded_blas, worker_count
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,8 +28,7 @@ def sweep(
     fn: Callable[[T], R],
     items: Iterable[T],
     *,
-    executor: Executor | None = None,
-    max_workers: int = 2,
+    executor: ExecutorLike = 2,
     progress: bool = True,
     desc: str = "sweep",
 ) -> list[R]:
@@ -38,11 +40,10 @@ def sweep(
         A picklable function (module level) of one argument.
     items : iterable
         The settings; results come back in the same order.
-    executor : concurrent.futures.Executor, optional
-        Where to run. Default: a fresh ``ProcessPoolExecutor(max_workers)``,
-        shut down on return. A given executor is used as is and left open.
-    max_workers : int
-        Size of the default pool; ``1`` runs serially in this process (no pool).
+    executor : int or concurrent.futures.Executor
+        Where to run (:data:`plateau_lib.parallel.ExecutorLike`): ``n`` local processes, shut
+        down on return (``1``: in this process, one item after the other), or an executor, used
+        as is and left open.
     progress : bool
         Show a progress bar over the items.
 
@@ -53,11 +54,17 @@ def sweep(
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    executor = check_executor(executor)
     items = list(items)
-    if executor is None and max_workers <= 1:
-        return [fn(item) for item in tqdm(items, desc=desc, disable=not progress, leave=False)]
-    own = executor is None
-    pool = ProcessPoolExecutor(max_workers=max_workers) if own else executor
+    with opened(executor) as pool:
+        if isinstance(pool, SerialExecutor):  # in this process: one item at a time, under the progress bar
+            with single_threaded_blas():
+                return [fn(item) for item in tqdm(items, desc=desc, disable=not progress, leave=False)]
+        return _submit_all(pool, fn, items, progress=progress, desc=desc)
+
+
+def _submit_all(pool, fn: Callable[[T], R], items: list[T], *, progress: bool, desc: str) -> list[R]:
+    """Every item submitted to ``pool``; the results in the items' order (Ctrl-C cancels the pending ones)."""
     futures: list[Future] = []
     try:
         futures = [pool.submit(fn, item) for item in items]
@@ -69,9 +76,6 @@ def sweep(
         for future in futures:
             future.cancel()
         raise
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def sweep_groups(
@@ -79,8 +83,7 @@ def sweep_groups(
     items: Iterable[T],
     *,
     groups: int | None = None,
-    executor: Executor | None = None,
-    max_workers: int = 2,
+    executor: ExecutorLike = 2,
     progress: bool = True,
     desc: str = "sweep",
 ) -> list[R]:
@@ -94,17 +97,18 @@ def sweep_groups(
     Parameters
     ----------
     groups : int, optional
-        Number of groups (at most one per item); default ``2 * max_workers``, so that each
-        worker gets two and the progress bar moves in steps of ``1 / groups``.
+        Number of groups (at most one per item); default two per worker of ``executor`` (two
+        if it cannot tell), so that each worker gets two and the progress bar moves in steps
+        of ``1 / groups``.
     """
     items = list(items)
-    count = 2 * max_workers if groups is None else groups
+    count = 2 * (worker_count(executor) or 2) if groups is None else groups
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
     count = min(count, len(items))
     bounds = [len(items) * g // count for g in range(count + 1)] if items else [0]
     parts = [items[lo:hi] for lo, hi in pairwise(bounds)]
-    results = sweep(fn, parts, executor=executor, max_workers=max_workers, progress=progress, desc=desc)
+    results = sweep(fn, parts, executor=executor, progress=progress, desc=desc)
     return [r for part, rs in zip(parts, results, strict=True) for r in _checked_part(part, rs)]
 
 

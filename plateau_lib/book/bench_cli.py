@@ -29,8 +29,9 @@ from ..chapters.anls_benchmark import (
     to_json,
     write_results,
 )
-from ..chapters.executors import CONNECT_TIMEOUT, ExecutorUnavailable, open_executor, worker_count
-from .cli import CommandFailed, UsageError, positive_float, positive_int, register_command
+from ..command_line import positive_float, positive_int
+from ..parallel import CONNECT_TIMEOUT, ExecutorUnavailable, open_executor, worker_count
+from .cli import CommandFailed, UsageError, register_command
 
 __all__ = ["add_executor_arguments", "configure", "open_executor_from_args"]
 
@@ -111,8 +112,7 @@ def _bench_anls(args: argparse.Namespace) -> int:
         raise CommandFailed(str(err)) from None
     with open_executor_from_args(args) as executor:
         where = _where(executor, args)
-        doc = run_benchmark(suite, best, workers=worker_count(executor) or args.workers, executor=executor,
-                            progress=not args.no_progress)
+        doc = run_benchmark(suite, best, executor=executor, progress=not args.no_progress)
     paths = write_results(doc, output)
     print(format_table(doc))
     print(f"\nbench anls ({suite.name}): {len(doc['rows'])} runs in {doc['seconds']:.1f}s on {where}; "
@@ -127,7 +127,7 @@ def _bench_best_known(args: argparse.Namespace) -> int:
         raise UsageError(f"--output must be a file path, got the folder {out}")
     with open_executor_from_args(args) as executor:
         where = _where(executor, args)
-        doc = compute_best_known(problems, restarts=args.restarts, workers=args.workers, executor=executor,
+        doc = compute_best_known(problems, restarts=args.restarts, executor=executor,
                                  progress=not args.no_progress)
     if out.exists() and args.problems:  # keep the other problems' entries
         try:
@@ -160,8 +160,7 @@ def _bench_race(args: argparse.Namespace) -> int:
         raise UsageError(f"--output must be a file path, got the folder {out}")
     with open_executor_from_args(args) as executor:
         where = _where(executor, args)
-        doc = anls_race.run_race(suite, workers=worker_count(executor) or args.workers, executor=executor,
-                                 progress=not args.no_progress)
+        doc = anls_race.run_race(suite, executor=executor, progress=not args.no_progress)
     atomic_write(out, to_json(doc))
     print(anls_race.format_pivot(doc))
     for role in ("tuning", "held-out"):

@@ -143,8 +143,9 @@ def run_seeds(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     start = time.perf_counter()
-    per_seed = sweep(_run_one_seed, [(paths, chapters, seed, quick) for seed in seeds], executor=executor,
-                     max_workers=jobs, progress=progress, desc="book seeds")
+    items = [(paths, chapters, seed, quick) for seed in seeds]
+    per_seed = sweep(_run_one_seed, items, executor=jobs if executor is None else executor, progress=progress,
+                     desc="book seeds")
     runs = {(r.chapter, seed): r for seed, results in per_seed for r in results}
     return SeedSweep(quick, chapters, seeds, runs, time.perf_counter() - start)
 

@@ -32,7 +32,8 @@ STUDY_MODULES = (
     "plateau_lib.chapters.explanation",
     "plateau_lib.chapters.quantification",
     "plateau_lib.chapters.stationary",
-    "plateau_lib.chapters.anls",
+    "plateau_lib.chapters.anls_vs_gd",
+    "plateau_lib.chapters.anls_variants",
     "plateau_lib.chapters.anls_benchmark",
     "plateau_lib.chapters.anls_race",
 )

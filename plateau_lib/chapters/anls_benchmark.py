@@ -14,7 +14,7 @@ small initialisation -- and runs to its step budget:
                 gain, thresholds at the data, no pattern solve)
 ``anls-joint``  ``train_anls`` with ``criterion="joint"``, ``pattern_solve=True``,
                 ``pair_moves=10`` and ``thresholds="continuous"`` in 1-D, ``"data"`` for d > 1
-                (:func:`plateau_lib.chapters.anls.anls_joint_options`)
+                (:func:`plateau_lib.chapters.anls_vs_gd.anls_joint_options`)
 ``gd+anls``     ``anls-joint`` started from ``gd``'s final network (times and evaluations include
                 the GD run's): does ANLS leave the point where GD stopped?
 ==============  ===================================================================================
@@ -58,7 +58,7 @@ on a local Dask cluster of ``--workers`` single-threaded workers (``--executor d
 existing Dask cluster (``--scheduler tcp://HOST:8786``, whose workers need ``plateau_lib``); Dask
 is the ``dask`` extra. Each task is seeded by its own key (problem and seed, or restart index)
 and the rows come back in the tasks' order, so every executor gives the same rows and losses;
-only wall times differ (:mod:`plateau_lib.chapters.executors`).
+only wall times differ (:mod:`plateau_lib.parallel`).
 
 The cached best-known losses and the committed results live in the repository's
 ``benchmarks/`` folder (:data:`BENCHMARK_DIR`), next to the other benchmarks; this module is
@@ -72,28 +72,26 @@ import datetime
 import io
 import json
 import math
-import os
-import platform
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import __version__, figures
+from .. import figures
 from ..experiments import get_experiment
 from ..lower_bound import segmentation_lower_bound
+from ..machine import library_versions, machine_record
 from ..network import ShallowReLU, init_network
+from ..parallel import ExecutorLike, worker_count
 from ..result import TrainResult
 from ..sweeps import sweep
 from ..targets import grid, target_values
 from ..trainers import train, train_anls, train_lm
 from . import register_study
-from .anls import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
-from .executors import SerialExecutor, limit_blas_threads, make_executor, open_executor  # noqa: F401 (re-exported)
+from .anls_vs_gd import GOAL_FACTOR, GOAL_LEVEL, GOAL_SPEEDUP, anls_joint_options
 
 #: The repository's ``benchmarks/`` folder (plateau_lib is installed in editable mode from the repository).
 BENCHMARK_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -192,18 +190,6 @@ QUICK = register_study("anls_benchmark_quick", Suite(
     Budgets(gd_steps=4_000, adam_steps=4_000, lbfgs_steps=500, lm_steps=100, anls_sweeps=15)))
 
 ADAM_LR = 1e-2
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where available), recorded with timings."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ----------------------------------------------------------------------------- one task
@@ -327,15 +313,16 @@ def run_restart(task: RestartTask) -> float:
     return train_lm(net, X, y, steps=task.lm_steps, record_every=task.lm_steps, time_limit=task.time_limit).final_loss
 
 
-def compute_best_known(problems: Sequence[BenchProblem], *, restarts: int = 100, workers: int = 2,
-                       progress: bool = True, executor: Executor | None = None) -> dict[str, Any]:
+def compute_best_known(problems: Sequence[BenchProblem], *, restarts: int = 100, executor: ExecutorLike = 2,
+                       progress: bool = True) -> dict[str, Any]:
     """Best-known losses: best of ``restarts`` LM runs and of ``restarts`` ANLS+LM runs per problem.
 
-    The restarts run on ``executor`` if given (left open), else on ``workers`` local processes.
+    The restarts run on ``executor`` (:data:`plateau_lib.parallel.ExecutorLike`: a number of local
+    processes, or an executor, left open).
     """
     tasks = [RestartTask(p, kind, i) for p in problems for kind in ("lm", "anls+lm") for i in range(restarts)]
     start = time.perf_counter()
-    losses = _sweep(run_restart, tasks, workers=workers, progress=progress, desc="best-known", executor=executor)
+    losses = sweep(run_restart, tasks, executor=executor, progress=progress, desc="best-known")
     out: dict[str, Any] = {}
     for p in problems:
         lm = np.array([v for t, v in zip(tasks, losses, strict=True) if t.problem is p and t.kind == "lm"])
@@ -356,7 +343,7 @@ def compute_best_known(problems: Sequence[BenchProblem], *, restarts: int = 100,
         "command": f"{BEST_KNOWN_COMMAND} --restarts {restarts}",
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - start, 1),
-        "versions": _versions(),
+        "versions": library_versions(),
         "method": (
             "best of `restarts` LM (trust-region reflective, <= 1000 iterations) runs from random breakpoints "
             "(1-D, scheme 'uniform_breakpoints') or lazy initialisations (2-D, scheme 'lazy'), scales cycling "
@@ -397,24 +384,14 @@ def load_best_known(path: Path, problems: Sequence[BenchProblem]) -> dict[str, d
 # ----------------------------------------------------------------------------- the benchmark
 
 
-def _sweep(fn: Callable, items: list, *, workers: int, progress: bool, desc: str,
-           executor: Executor | None) -> list:
-    """``[fn(item) for item in items]`` in the items' order, on ``executor`` or else a pool of ``workers``
-    local processes (:func:`~plateau_lib.chapters.executors.open_executor`)."""
-    if executor is None:
-        with open_executor("processes", workers=workers) as pool:
-            return _sweep(fn, items, workers=workers, progress=progress, desc=desc, executor=pool)
-    if isinstance(executor, SerialExecutor):  # in this process: one task at a time, under the progress bar
-        return sweep(fn, items, max_workers=1, progress=progress, desc=desc)
-    return sweep(fn, items, executor=executor, progress=progress, desc=desc)
-
-
-def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, workers: int = 2,
-                  progress: bool = True, executor: Executor | None = None) -> dict[str, Any]:
+def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, executor: ExecutorLike = 2,
+                  progress: bool = True) -> dict[str, Any]:
     """Run ``suite``; returns the results document (settings, rows, summary, goals).
 
-    The (problem, seed) tasks run on ``executor`` if given (left open; ``workers`` is then only
-    recorded), else on ``workers`` local processes; the rows are in the suite's order either way.
+    The (problem, seed) tasks run on ``executor`` (:data:`plateau_lib.parallel.ExecutorLike`: a
+    number of local processes, or an executor, left open); the rows are in the suite's order either
+    way, and the document records how many tasks ran at once (``workers``, ``None`` if the
+    executor cannot tell).
     """
     refs = {}
     for p in suite.problems:
@@ -425,8 +402,8 @@ def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, worker
     # the expensive (2-D) tasks first, so that the pool's workers finish together
     order = sorted(range(len(tasks)), key=lambda i: (-tasks[i].problem.d * tasks[i].problem.m, i))
     start = time.perf_counter()
-    done = _sweep(run_task, [tasks[i] for i in order], workers=workers, progress=progress,
-                  desc=f"bench anls ({suite.name})", executor=executor)
+    done = sweep(run_task, [tasks[i] for i in order], executor=executor, progress=progress,
+                 desc=f"bench anls ({suite.name})")
     elapsed = time.perf_counter() - start
     results: list[list[dict[str, Any]]] = [[] for _ in tasks]
     for i, task_rows in zip(order, done, strict=True):
@@ -442,9 +419,9 @@ def run_benchmark(suite: Suite, best_known: dict[str, dict[str, Any]], *, worker
         "benchmark": "ANLS against its peers (claim C5)",
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seconds": round(elapsed, 1),
-        "workers": workers,
-        "versions": _versions(),
-        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]},
+        "workers": worker_count(executor),
+        "versions": library_versions(),
+        "machine": machine_record(),
         "suite": _suite_dict(suite),
         "best_known": {p.name: {**best_known[p.name], "reference": refs[p.name]} for p in suite.problems},
         "rows": rows,
@@ -643,16 +620,8 @@ def format_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _versions() -> dict[str, str]:
-    import scipy
-
-    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "plateau_lib": __version__}
-
-
-
 __all__ = [
-    "BENCHMARK_DIR", "BEST_KNOWN_PATH", "DEFAULT_OUTPUT", "RESULTS_PATH", "cpu_name",
+    "BENCHMARK_DIR", "BEST_KNOWN_PATH", "DEFAULT_OUTPUT", "RESULTS_PATH",
     "FULL", "PROBLEMS", "QUICK", "BenchProblem", "Budgets", "Suite", "compute_best_known", "goals",
     "BestKnownError", "load_best_known", "run_benchmark", "run_task", "summarise", "write_results",
 ]

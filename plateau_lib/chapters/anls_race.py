@@ -47,11 +47,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import math
-import os
 import time
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,11 +57,14 @@ from typing import Any
 import numpy as np
 
 from ..lower_bound import segmentation_lower_bound
+from ..machine import library_versions, machine_record
 from ..network import init_network
+from ..parallel import ExecutorLike, opened, worker_count
+from ..sweeps import sweep
 from ..targets import grid, target_values
 from ..trainers import train, train_anls
 from . import register_study
-from .anls_benchmark import BENCHMARK_DIR, FLOOR_RTOL, RestartTask, _quartiles, _sweep, _versions, cpu_name, run_restart
+from .anls_benchmark import BENCHMARK_DIR, FLOOR_RTOL, RestartTask, _quartiles, run_restart
 from .anls_benchmark import PROBLEMS as BENCH_PROBLEMS
 
 #: The committed results of the full race, which Chapter 4 reads.
@@ -327,8 +328,8 @@ def run_step_task(task: StepTask) -> float:
     return float(res.final_loss) if math.isfinite(res.final_loss) else math.inf
 
 
-def tune_step_sizes(problems: Sequence[RaceProblem], *, workers: int = 2, progress: bool = True,
-                    executor: Executor | None = None) -> dict[str, Any]:
+def tune_step_sizes(problems: Sequence[RaceProblem], *, executor: ExecutorLike = 2,
+                    progress: bool = True) -> dict[str, Any]:
     r"""Pick the step sizes of gradient descent and Adam on the tuning problems.
 
     For each method and each step size :math:`\eta` of :data:`STEP_GRIDS`, run
@@ -342,8 +343,7 @@ def tune_step_sizes(problems: Sequence[RaceProblem], *, workers: int = 2, progre
         raise ValueError("step sizes are chosen on tuning problems only")
     tasks = [StepTask(p, method, lr, k) for method, lrs in STEP_GRIDS.items() for lr in lrs
              for p in problems for k in range(len(RESTART_SCHEMES))]
-    losses = _sweep(run_step_task, tasks, workers=workers, progress=progress, desc="race: step sizes",
-                    executor=executor)
+    losses = sweep(run_step_task, tasks, executor=executor, progress=progress, desc="race: step sizes")
     table: dict[str, Any] = {}
     for method, lrs in STEP_GRIDS.items():
         cells = {(p.name, k): [] for p in problems for k in range(len(RESTART_SCHEMES))}
@@ -469,27 +469,34 @@ def _single_task(args: tuple[RaceProblem, int]) -> float:
     return single_anls(*args)
 
 
-def run_race(suite: RaceSuite, *, workers: int = 2, progress: bool = True,
-             executor: Executor | None = None) -> dict[str, Any]:
-    """Tune step sizes, race, run dedicated restarts and single ANLS runs; the results document."""
+def run_race(suite: RaceSuite, *, executor: ExecutorLike = 2, progress: bool = True) -> dict[str, Any]:
+    """Tune step sizes, race, run dedicated restarts and single ANLS runs; the results document.
+
+    Every task runs on ``executor`` (:data:`plateau_lib.parallel.ExecutorLike`: a number of local
+    processes, opened once for the whole race, or an executor, left open).
+    """
+    with opened(executor) as pool:
+        return _run_race(suite, pool, progress=progress, workers=worker_count(executor))
+
+
+def _run_race(suite: RaceSuite, executor: ExecutorLike, *, progress: bool, workers: int | None) -> dict[str, Any]:
+    """:func:`run_race` on an open executor; ``workers`` is recorded in the document."""
     start = time.perf_counter()
     tuning = tuple(p for p in suite.problems if p.role == "tuning") or TUNING[:1]
-    steps = tune_step_sizes(tuning, workers=workers, progress=progress, executor=executor)
+    steps = tune_step_sizes(tuning, executor=executor, progress=progress)
     lrs = {m: steps[m]["chosen"] for m in steps}
     tasks = [RaceTask(p, method, s, p.budget * suite.budget_scale, lrs)
              for p in suite.problems for method in suite.methods for s in suite.seeds]
     order = sorted(range(len(tasks)), key=lambda i: (-tasks[i].budget, i))
-    done = _sweep(run_race_task, [tasks[i] for i in order], workers=workers, progress=progress,
-                  desc=f"race ({suite.name})", executor=executor)
+    done = sweep(run_race_task, [tasks[i] for i in order], executor=executor, progress=progress,
+                 desc=f"race ({suite.name})")
     rows: list[dict[str, Any]] = [{} for _ in tasks]
     for i, row in zip(order, done, strict=True):
         rows[i] = row
     ded_tasks = dedicated_tasks(suite.problems, suite.dedicated_restarts)
-    ded = _sweep(run_restart, ded_tasks, workers=workers, progress=progress, desc="race: best known",
-                 executor=executor)
+    ded = sweep(run_restart, ded_tasks, executor=executor, progress=progress, desc="race: best known")
     single_items = [(p, s) for p in suite.problems for s in range(suite.single_runs)]
-    singles = _sweep(_single_task, single_items, workers=workers, progress=progress, desc="race: one run",
-                     executor=executor)
+    singles = sweep(_single_task, single_items, executor=executor, progress=progress, desc="race: one run")
     candidates = [(t.problem.name, v, {"found_by": "dedicated restart", "method": t.kind,
                                         "seed": 100_000 + t.index, "restart": t.index})
                   for t, v in zip(ded_tasks, ded, strict=True)]
@@ -508,9 +515,9 @@ def run_race(suite: RaceSuite, *, workers: int = 2, progress: bool = True,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - start, 1),
         "workers": workers,
-        "versions": _versions(),
+        "versions": library_versions(),
         "trainers_fingerprint": trainers_fingerprint(),
-        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]},
+        "machine": machine_record(),
         "suite": {**asdict(replace(suite, problems=())), "problems": [asdict(p) for p in suite.problems]},
         "run_caps": RUN_CAPS, "restart_schemes": RESTART_SCHEMES, "levels": LEVELS,
         "step_sizes": steps,
@@ -833,7 +840,8 @@ __all__ = [
     "OUTSIDE_BUDGET_FACTOR", "RESTART_SCHEMES", "RUN_CAPS", "STEP_GRIDS", "TUNING_STEPS", "LEVELS", "EVENT_RTOL",
     "FULL_RACE", "HELD_OUT", "HELD_OUT_TARGETS", "METHODS", "PEERS", "PROBLEMS", "QUICK_RACE", "RACE_PATH",
     "RaceProblem", "RaceSuite", "RaceTask", "TUNING", "best_known", "best_so_far", "first_time_below",
-    "format_pivot", "format_problems", "goal_summary", "pivot", "race_goals", "restart_network", "run_race", "run_race_task",
+    "format_pivot", "format_problems", "goal_summary", "pivot", "race_goals", "restart_network", "run_race",
+    "run_race_task",
     "trainers_fingerprint", "tune_step_sizes", "load_race", "race_staleness", "race_curve", "peer_wins",
     "peer_wins_text", "verdict_text", "HeldOutVsGd", "held_out_vs_gd", "untested_text", "load_cost",
     "cost_values", "cost_verdict", "race_values",

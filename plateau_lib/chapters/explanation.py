@@ -9,7 +9,6 @@ the chapter plots, asserts on and glues into its prose.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
 from functools import partial
 
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 from .._validation import check_positive_int
 from ..experiments import Experiment, get_experiment, run_stacked
 from ..network import ShallowReLU, activation_pattern
+from ..parallel import ExecutorLike
 from ..patterns import (
     DEFAULT_DWELL_FRACTION,
     EDGE_TOL,
@@ -304,7 +304,7 @@ def plateau_statistics(
     seeds: Sequence[int],
     *,
     quick: bool = False,
-    executor: Executor | None = None,
+    executor: ExecutorLike = 2,
     progress: bool = False,
 ) -> list[PlateauRow]:
     """:func:`plateau_rows` of the experiment ``name`` for every seed, the runs trained in stacks
@@ -626,7 +626,7 @@ def seed_study(
     *,
     quick: bool = False,
     settings: SeedStatistics = SEED_STATISTICS,
-    executor: Executor | None = None,
+    executor: ExecutorLike = 2,
 ) -> SeedStudy:
     """Run experiment ``name`` over the seeds of ``settings`` from ``seed`` on and count C1 and C2.
 

@@ -35,7 +35,6 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,11 +43,13 @@ import numpy as np
 
 from .._validation import check_choice
 from ..figures import UNCHECKED, atomic_write, save_data
+from ..parallel import ExecutorLike
 from ..sweeps import sweep
 from .explorers import (
     ANLS_CONTROLS,
     GD_CONTROLS,
     AnlsSettings,
+    FigureArrays,
     GDSettings,
     anls_arrays,
     compute_anls,
@@ -174,7 +175,7 @@ class _Kind:
     settings: type
     compute: Callable[[Any], Any]
     draw: Callable[[Any], Any]
-    arrays: Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
+    arrays: Callable[[Any], FigureArrays]
     controls: tuple
 
 
@@ -247,8 +248,8 @@ def _frame(args: tuple[str, GDSettings]) -> Frame:
     kind = _EXPLORERS[name]
     view = kind.compute(settings)
     png = frame_png(kind.draw(view))
-    arrays, unchecked = kind.arrays(view)
-    return Frame(png, arrays, unchecked, view.summary())
+    arrays = kind.arrays(view)
+    return Frame(png, arrays.checked, arrays.unchecked, view.summary())
 
 
 def _frames(args: tuple[str, Sequence[GDSettings]]) -> list[Frame]:
@@ -260,10 +261,23 @@ def _frames(args: tuple[str, Sequence[GDSettings]]) -> list[Frame]:
 
 @dataclass(frozen=True)
 class StaticExplorer:
-    """A grid and its computed frames, ready to render (:func:`static_explorer_html`)."""
+    """A grid and its computed frames, which render themselves (:meth:`static_html`).
+
+    The precomputed states a live :class:`~plateau_lib.chapters.explorers.Explorer` shows on a
+    page without a kernel (its :class:`~plateau_lib.chapters.explorers.StaticStates`).
+    """
 
     grid: ExplorerGrid
     frames: tuple[Frame, ...]
+
+    @property
+    def name(self) -> str:
+        """The explorer's name (``"gd"``, ``"anls"``)."""
+        return self.grid.name
+
+    def static_html(self, *, title: str, note: str) -> str:
+        """The states as one HTML block (:func:`static_explorer_html`)."""
+        return static_explorer_html(self, title=title, note=note)
 
     def manifest(self) -> dict[str, Any]:
         """The grid and, per state, its values, frame file, SHA-256 and printed line (JSON-ready)."""
@@ -283,8 +297,8 @@ class StaticExplorer:
         return {"explorer": name, "axes": axes, "initial": self.grid.initial(), "states": states}
 
 
-def compute_frames(grid: ExplorerGrid, output_dir: str | os.PathLike[str], *, executor: Executor | None = None,
-                   max_workers: int = 2, progress: bool = False) -> StaticExplorer:
+def compute_frames(grid: ExplorerGrid, output_dir: str | os.PathLike[str], *, executor: ExecutorLike = 2,
+                   progress: bool = False) -> StaticExplorer:
     """Compute every state of ``grid``, save its frame, data and the manifest; return them.
 
     Parameters
@@ -292,9 +306,9 @@ def compute_frames(grid: ExplorerGrid, output_dir: str | os.PathLike[str], *, ex
     grid : ExplorerGrid
     output_dir : path
         The chapter's output folder (see the module docstring for the files).
-    executor : concurrent.futures.Executor, optional
-        Where the states run (:func:`~plateau_lib.sweeps.sweep`); default a pool of
-        ``max_workers`` processes.
+    executor : int or concurrent.futures.Executor
+        Where the states run (:func:`~plateau_lib.sweeps.sweep`): a number of local processes
+        (default two) or an executor.
     progress : bool
         Show a progress bar over the states.
     """
@@ -304,7 +318,7 @@ def compute_frames(grid: ExplorerGrid, output_dir: str | os.PathLike[str], *, ex
     settings = grid.settings()
     run = len(grid.axes[-1].values)  # states that differ in the last control only: one task
     tasks = [(grid.name, tuple(settings[k:k + run])) for k in range(0, len(settings), run)]
-    frames = [frame for group in sweep(_frames, tasks, executor=executor, max_workers=max_workers,
+    frames = [frame for group in sweep(_frames, tasks, executor=executor,
                                        progress=progress, desc=f"explorer {grid.name}") for frame in group]
     explorer = StaticExplorer(grid, tuple(frames))
     for k, frame in enumerate(frames):

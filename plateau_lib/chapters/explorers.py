@@ -35,7 +35,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -59,7 +59,8 @@ from ..plotting import (
 from ..result import TrainResult
 from ..targets import TARGETS, target_latex
 from ..trainers.anls import train_anls
-from .anls import SWEEPS, VARIANT_NAMES, VARIANTS, anls_joint_options
+from .anls_variants import VARIANT_NAMES, VARIANTS
+from .anls_vs_gd import SWEEPS, anls_joint_options
 from .explanation import PlateauRow, plateau_rows, segment_levels
 
 #: Targets the explorers offer: the 1-D ones (the network is drawn against the data).
@@ -156,9 +157,9 @@ class AnlsSettings(GDSettings):
 def anls_variant_options(variant: str, lr: float) -> dict[str, Any]:
     """Options of :func:`~plateau_lib.trainers.anls.train_anls` for an explorer variant.
 
-    Chapter 4's variants (:meth:`~plateau_lib.chapters.anls.VariantSettings.options_for`, polishing
+    Chapter 4's variants (:meth:`~plateau_lib.chapters.anls_variants.VariantSettings.options_for`, polishing
     with the gradient-descent step ``lr``) and ``"joint"``, the benchmark's ``anls-joint``
-    (:func:`~plateau_lib.chapters.anls.anls_joint_options`).
+    (:func:`~plateau_lib.chapters.anls_vs_gd.anls_joint_options`).
     """
     variant = check_choice(variant, "variant", ANLS_VARIANTS)
     if variant == "joint":
@@ -376,8 +377,17 @@ def draw_anls(view: AnlsView) -> Figure:
     return _finish_panels(fig, axes[0], titles, view.summary())
 
 
-def gd_arrays(view: GDView) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What :func:`draw_gd` draws, by name, and (second) what is saved but not compared: nothing.
+class FigureArrays(NamedTuple):
+    """The arrays an explorer's figure draws, by name: compared with the references, and saved only."""
+
+    #: Compared with the references by ``book check``.
+    checked: dict[str, Any]
+    #: Saved beside them but not compared (wall times, runs decided by near-ties).
+    unchecked: dict[str, Any]
+
+
+def gd_arrays(view: GDView) -> FigureArrays:
+    """What :func:`draw_gd` draws, by name; nothing is saved unchecked.
 
     The numbers of the view's summary come along as scalars: ``final_loss``, ``plateaus``,
     ``pattern_changes`` (after the flicker filter) and ``raw_changes``.
@@ -395,10 +405,10 @@ def gd_arrays(view: GDView) -> tuple[dict[str, Any], dict[str, Any]]:
         "final_loss": r.final_loss, "plateaus": len(view.plateaus),
         "pattern_changes": view.filtered_changes, "raw_changes": len(r.pattern_changes),
     }
-    return arrays, {}
+    return FigureArrays(checked=arrays, unchecked={})
 
 
-def anls_arrays(view: AnlsView) -> tuple[dict[str, Any], dict[str, Any]]:
+def anls_arrays(view: AnlsView) -> FigureArrays:
     """What :func:`draw_anls` draws, by name: compared with the references, and saved only.
 
     Saved only: the wall times, and the ANLS run, whose sweeps end on accept/reject comparisons
@@ -417,7 +427,7 @@ def anls_arrays(view: AnlsView) -> tuple[dict[str, Any], dict[str, Any]]:
         "anls_evaluations": _evaluations(view.anls), "anls_loss": view.anls.loss, "anls_network": anls_curve,
         "anls_final": view.anls.final_loss, "sweeps": view.anls.nit,
     }
-    return arrays, saved
+    return FigureArrays(checked=arrays, unchecked=saved)
 
 
 # --------------------------------------------------------------------------- controls
@@ -497,6 +507,23 @@ _GRID_NOTE = (
 )
 
 
+class StaticStates(Protocol):
+    """Precomputed states of an explorer that render themselves as a page's HTML block.
+
+    What :class:`Explorer` needs of its ``frames`` (implemented by
+    :class:`~plateau_lib.chapters.explorer_grid.StaticExplorer`, which this module does not import).
+    """
+
+    @property
+    def name(self) -> str:
+        """The name of the explorer the states were computed for (``"gd"``, ``"anls"``)."""
+        ...
+
+    def static_html(self, *, title: str, note: str) -> str:
+        """The states as one self-contained HTML block, titled ``title``, with the HTML ``note`` under it."""
+        ...
+
+
 class Explorer:
     """Controls, a figure and a status line, kept in step with a settings object.
 
@@ -514,10 +541,10 @@ class Explorer:
         One control per settings field to expose.
     title : str
         Shown above the controls and used as the static picture's alternative text.
-    frames : StaticExplorer, optional
+    frames : StaticStates, optional
         Precomputed states (:func:`~plateau_lib.chapters.explorer_grid.compute_frames`): the
-        static fallback is then an explorer whose controls swap frames
-        (:func:`~plateau_lib.chapters.explorer_grid.static_explorer_html`) instead of one picture.
+        static fallback is then their HTML (:meth:`StaticStates.static_html`), an explorer whose
+        controls swap frames, instead of one picture.
 
     Attributes
     ----------
@@ -527,12 +554,12 @@ class Explorer:
     """
 
     def __init__(self, name: str, settings: Any, compute: Callable[[Any], Any], draw: Callable[[Any], Figure],
-                 controls: Sequence[Control], *, title: str, frames: Any = None) -> None:
+                 controls: Sequence[Control], *, title: str, frames: StaticStates | None = None) -> None:
         known = {f.name for f in fields(settings)}
         unknown = [c.field for c in controls if c.field not in known]
         if unknown:
             raise ValueError(f"controls name unknown settings fields: {', '.join(unknown)}")
-        if frames is not None and getattr(getattr(frames, "grid", None), "name", None) != name:
+        if frames is not None and getattr(frames, "name", None) != name:
             raise ValueError(f"frames must be the precomputed states of the {name!r} explorer "
                              "(plateau_lib.chapters.explorer_grid.compute_frames)")
         self.name, self.title, self.frames = name, title, frames
@@ -618,10 +645,7 @@ class Explorer:
         """A self-contained HTML fallback: the precomputed states, or a PNG of the current state; how to run it live."""
         labels = ", ".join(c.label for c in self._specs)
         if self.frames is not None:
-            from .explorer_grid import static_explorer_html
-
-            return static_explorer_html(self.frames, title=self.title,
-                                        note=_GRID_NOTE.format(controls=html.escape(labels)))
+            return self.frames.static_html(title=self.title, note=_GRID_NOTE.format(controls=html.escape(labels)))
         data = base64.b64encode(self.png(dpi=110)).decode("ascii")
         alt = html.escape(f"{self.title}: {self.view.summary()}", quote=True)
         return (
@@ -642,7 +666,7 @@ class Explorer:
         return f"<Explorer {self.name!r}: {self.view.summary()}>"
 
 
-def gd_explorer(*, frames: Any = None, **settings: Any) -> Explorer:
+def gd_explorer(*, frames: StaticStates | None = None, **settings: Any) -> Explorer:
     """The gradient-descent explorer of Chapter 1 (``settings`` override :meth:`GDSettings.defaults`).
 
     Example: ``gd_explorer(width=20).update(lr=0.05)``; in a notebook, display the returned
@@ -653,7 +677,7 @@ def gd_explorer(*, frames: Any = None, **settings: Any) -> Explorer:
                     title="Gradient descent, its plateaus and their predicted levels", frames=frames)
 
 
-def anls_explorer(*, frames: Any = None, **settings: Any) -> Explorer:
+def anls_explorer(*, frames: StaticStates | None = None, **settings: Any) -> Explorer:
     """The ANLS-versus-GD explorer of Chapter 4.
 
     ``settings`` override the defaults: :meth:`GDSettings.defaults` plus the ANLS fields' defaults.

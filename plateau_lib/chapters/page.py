@@ -3,19 +3,25 @@
 The chapters print what they measured so a reader can see it beside the code. A dataclass repr
 (``TrainResult(method='gd', nit=20000, ...)``) runs past the column and reads as debugging
 output; these helpers give one short line instead, with numbers rounded to what the text uses.
+
+Beside them, what the chapters' page helpers share: the words of their sentences
+(:func:`plural`, :func:`share`, :func:`join_words`, :func:`relation`), the check of a mapping's
+keys (:func:`require_keys`), and :class:`FigureData`, the arrays a figure draws as they are saved.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
 from ..result import TrainResult
 
-__all__ = ["fields_line", "number", "run_line"]
+__all__ = ["FigureData", "fields_line", "join_words", "number", "plural", "relation", "require_keys", "run_line",
+           "share"]
 
 
 def number(value: Any, digits: int = 4) -> str:
@@ -61,3 +67,53 @@ def run_line(result: TrainResult, label: str | None = None) -> str:
     head = f"{label}: " if label is not None else f"{result.method}: "
     return (f"{head}{result.nit} {unit}, final loss {result.final_loss:.4g}, "
             f"{len(result.pattern_changes)} pattern changes, {result.wall_time:.2f} s, {result.status}")
+
+
+# --------------------------------------------------------------------------- the words of the sentences
+
+
+def relation(a: float, b: float) -> str:
+    """``a`` against ``b`` in words: ``"below"``, ``"above"`` or ``"equal to"``."""
+    return "below" if a < b else ("above" if a > b else "equal to")
+
+
+def plural(k: int, what: str) -> str:
+    """``"1 sweep"``, ``"3 sweeps"``."""
+    return f"{k} {what}" if k == 1 else f"{k} {what}s"
+
+
+def share(k: int, n: int, what: str = "seeds") -> str:
+    """``"all 10 seeds"`` if ``k == n``, else ``"7 of the 10 seeds"``."""
+    return f"all {n} {what}" if k == n else f"{k} of the {n} {what}"
+
+
+def join_words(items: Sequence[str]) -> str:
+    """``"a, b and c"``."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def require_keys(mapping: Mapping[str, Any], keys: Sequence[str], name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` and the missing keys unless ``mapping`` has every one of ``keys``."""
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise ValueError(f"{name} must have the keys {', '.join(keys)}; missing: {', '.join(missing)}")
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """The arrays a figure draws, as :func:`~plateau_lib.figures.save_figure` saves them.
+
+    Attributes
+    ----------
+    arrays : dict of str to array
+        Compared with the references by ``book check``.
+    unchecked : dict of str to array
+        Saved for the reader, not compared (they amplify round-off).
+    timing : dict of str to array
+        Data with wall-clock times (:func:`~plateau_lib.figures.save_data` to the unchecked folder).
+    """
+
+    arrays: dict[str, Any] = field(default_factory=dict)
+    unchecked: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)

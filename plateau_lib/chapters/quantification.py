@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
@@ -68,6 +67,7 @@ from ..fixed_pattern import (
     weighted_phases,
 )
 from ..network import ShallowReLU, check_problem
+from ..parallel import ExecutorLike
 from ..patterns import Plateau, detect_plateaus, filtered_changes
 from ..result import TrainResult
 from ..sweeps import SeedSearch, first_seed, sweep_groups
@@ -602,7 +602,7 @@ def regime_sweep(
     *,
     quick: bool = False,
     seed_offset: int = 0,
-    executor: Executor | None = None,
+    executor: ExecutorLike = 2,
     progress: bool = False,
 ) -> list[RegimeRow]:
     """Run every (scale, seed) of ``settings`` through :func:`~plateau_lib.sweeps.sweep`.

@@ -10,7 +10,6 @@ by stated rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ from .._validation import as_float_array, check_positive_float, check_positive_i
 from ..experiments import Experiment, get_experiment, run_stacked
 from ..lower_bound import segmentation_lower_bound
 from ..network import ShallowReLU, check_problem
+from ..parallel import ExecutorLike
 from ..result import TrainResult
 from ..stationarity import (
     STATIONARITY_RTOL,
@@ -521,7 +521,7 @@ def stationary_catalogue(
     *,
     quick: bool = False,
     seed: int = 0,
-    executor: Executor | None = None,
+    executor: ExecutorLike = 2,
     progress: bool = False,
 ) -> list[CatalogueRow]:
     r"""Run many seeds and widths to stationary points and measure each against theory.

@@ -1,4 +1,4 @@
-"""Where the bench commands run their tasks (plateau_lib.chapters.executors): the same rows on
+"""Where the bench commands run their tasks (plateau_lib.parallel): the same rows on
 every executor -- in this process, on local processes, on a two-worker Dask LocalCluster, on an
 existing Dask scheduler -- and executor mistakes are one line on stderr with exit status 2,
 before any work and without a results file."""
@@ -15,7 +15,7 @@ import pytest
 
 from plateau_lib.book import bench_cli, cli
 from plateau_lib.chapters.anls_benchmark import BenchProblem, Budgets, Suite, compute_best_known, run_benchmark
-from plateau_lib.chapters.executors import (
+from plateau_lib.parallel import (
     DASK_INSTALL_HINT,
     KINDS,
     SerialExecutor,
@@ -49,7 +49,7 @@ def timeless(rows: list[dict]) -> list[dict]:
 def serial():
     """The best-known search and the tiny suite, run in this process one task after the other."""
     best = compute_best_known(SUITE.problems, restarts=2, executor=SerialExecutor(), progress=False)
-    return best, run_benchmark(SUITE, best["problems"], workers=1, progress=False)
+    return best, run_benchmark(SUITE, best["problems"], executor=1, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_a_two_worker_local_cluster_gives_the_serial_results(serial, dask_execut
     assert worker_count(dask_executor) == 2
     best_dask = compute_best_known(SUITE.problems, restarts=2, executor=dask_executor, progress=False)
     assert best_dask["problems"] == best["problems"]  # every restart's loss, bit for bit
-    doc_dask = run_benchmark(SUITE, best["problems"], workers=2, executor=dask_executor, progress=False)
+    doc_dask = run_benchmark(SUITE, best["problems"], executor=dask_executor, progress=False)
     assert [(r["problem"], r["seed"], r["method"]) for r in doc_dask["rows"]] == \
         [(r["problem"], r["seed"], r["method"]) for r in doc["rows"]]  # in the tasks' order
     assert [r["final_loss"] for r in doc_dask["rows"]] == [r["final_loss"] for r in doc["rows"]]
@@ -84,7 +84,7 @@ def test_local_processes_give_the_serial_results(serial):
     best, doc = serial
     with open_executor("processes", workers=2) as executor:
         assert worker_count(executor) == 2
-        doc_pool = run_benchmark(SUITE, best["problems"], workers=2, executor=executor, progress=False)
+        doc_pool = run_benchmark(SUITE, best["problems"], executor=executor, progress=False)
     assert timeless(doc_pool["rows"]) == timeless(doc["rows"])
 
 
@@ -184,8 +184,8 @@ def test_open_executor_refuses_what_it_cannot_open():
         assert isinstance(executor, SerialExecutor) and worker_count(executor) == 1
         assert executor.submit(sum, [1, 2]).result() == 3
         assert isinstance(executor.submit(int, "x").exception(), ValueError)
-    with pytest.raises(ValueError, match="workers must be a positive integer, got 0"):
-        compute_best_known([TINY], restarts=1, workers=0, progress=False)
+    with pytest.raises(ValueError, match="executor must be a positive number of processes, got 0"):
+        compute_best_known([TINY], restarts=1, executor=0, progress=False)
 
 
 def test_without_dask_the_dask_executor_names_the_extra(tmp_path):
@@ -198,7 +198,7 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError(f"No module named {{name!r}}")
 sys.meta_path.insert(0, Block())
 from plateau_lib.book import cli
-from plateau_lib.chapters.executors import ExecutorUnavailable, open_executor
+from plateau_lib.parallel import ExecutorUnavailable, open_executor
 try:
     open_executor("dask", workers=2).__enter__()
 except ExecutorUnavailable as err:

@@ -21,8 +21,8 @@ def fail_on_three(x: int) -> int:
 
 def test_sweep_serial_and_process_pool_agree():
     items = list(range(7))
-    assert sweep(square, items, max_workers=1, progress=False) == [x * x for x in items]
-    assert sweep(square, items, max_workers=2, progress=False) == [x * x for x in items]
+    assert sweep(square, items, executor=1, progress=False) == [x * x for x in items]
+    assert sweep(square, items, executor=2, progress=False) == [x * x for x in items]
 
 
 def squares_with_group(items: list[int]) -> list[tuple[int, int]]:
@@ -42,19 +42,19 @@ def drop_one(items: list[int]) -> list[int]:
 def test_sweep_groups_splits_into_contiguous_groups_and_keeps_the_order(n_items, groups, firsts):
     items = list(range(n_items))
     for workers in (1, 2):
-        out = sweep_groups(squares_with_group, items, groups=groups, max_workers=workers, progress=False)
+        out = sweep_groups(squares_with_group, items, groups=groups, executor=workers, progress=False)
         assert out == [(x * x, first) for x, first in zip(items, firsts, strict=True)]
 
 
 def test_sweep_groups_defaults_to_two_groups_per_worker_and_checks_its_input():
-    assert [g for _, g in sweep_groups(squares_with_group, range(8), max_workers=2, progress=False)] == [
+    assert [g for _, g in sweep_groups(squares_with_group, range(8), executor=2, progress=False)] == [
         0, 0, 2, 2, 4, 4, 6, 6]
     assert sweep_groups(squares_with_group, [], progress=False) == []
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="groups must be a positive integer"):
             sweep_groups(squares_with_group, range(3), groups=bad, progress=False)
     with pytest.raises(ValueError, match="one result per item: 1 for 2"):
-        sweep_groups(drop_one, range(4), groups=2, max_workers=1, progress=False)
+        sweep_groups(drop_one, range(4), groups=2, executor=1, progress=False)
 
 
 def test_sweep_accepts_any_executor_and_leaves_it_open():
@@ -65,7 +65,7 @@ def test_sweep_accepts_any_executor_and_leaves_it_open():
 
 def test_sweep_propagates_errors():
     with pytest.raises(RuntimeError, match="three"):
-        sweep(fail_on_three, range(5), max_workers=2, progress=False)
+        sweep(fail_on_three, range(5), executor=2, progress=False)
 
 
 def test_sweep_rejects_non_callable():

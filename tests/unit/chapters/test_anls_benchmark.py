@@ -36,14 +36,14 @@ BUDGETS = Budgets(gd_steps=200, adam_steps=200, lbfgs_steps=30, lm_steps=15, anl
 
 @pytest.fixture(scope="module")
 def best_known():
-    doc = compute_best_known([TINY, TINY_2D], restarts=2, workers=1, progress=False)
+    doc = compute_best_known([TINY, TINY_2D], restarts=2, executor=1, progress=False)
     return doc
 
 
 @pytest.fixture(scope="module")
 def results(best_known):
     suite = Suite("test", (TINY, TINY_2D), (0, 1), BUDGETS)
-    return suite, run_benchmark(suite, best_known["problems"], workers=1, progress=False)
+    return suite, run_benchmark(suite, best_known["problems"], executor=1, progress=False)
 
 
 def test_best_known_document(best_known):

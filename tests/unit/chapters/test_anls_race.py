@@ -39,7 +39,7 @@ def test_tuning_problems_are_the_benchmark_problems():
 
 def test_step_sizes_are_chosen_on_tuning_problems_only():
     with pytest.raises(ValueError, match="tuning problems only"):
-        race.tune_step_sizes(race.HELD_OUT[:1], workers=1, progress=False)
+        race.tune_step_sizes(race.HELD_OUT[:1], executor=1, progress=False)
 
 
 def test_data_is_reproducible_and_noise_has_its_level():

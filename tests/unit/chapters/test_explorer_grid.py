@@ -31,7 +31,7 @@ TWO_TARGETS = ExplorerGrid("gd", (GridAxis("target", ("sin_pi", "sawtooth")),))
 @pytest.fixture(scope="module")
 def gd_frames(tmp_path_factory):
     out = tmp_path_factory.mktemp("gd")
-    return out, eg.compute_frames(TWO_TARGETS, out, max_workers=1)
+    return out, eg.compute_frames(TWO_TARGETS, out, executor=1)
 
 
 # --------------------------------------------------------------------------- the grid
@@ -126,7 +126,7 @@ def test_frames_data_and_manifest_are_the_computed_states(gd_frames):
 
 def test_anls_frames_keep_wall_times_out_of_the_compared_data(tmp_path):
     grid = ExplorerGrid("anls", (GridAxis("seed", (5, 6)),))
-    eg.compute_frames(grid, tmp_path, max_workers=1)
+    eg.compute_frames(grid, tmp_path, executor=1)
     view = compute_anls(AnlsSettings.defaults(seed=6))
     with np.load(tmp_path / "explorer_anls_01.npz") as data:
         assert not {"anls_time", "gd_time", "anls_loss", "sweeps"} & set(data.files)
@@ -141,7 +141,7 @@ def test_anls_frames_keep_wall_times_out_of_the_compared_data(tmp_path):
 def test_states_sharing_all_but_the_last_control_keep_their_order(tmp_path):
     """Two seeds x two variants on a pool of two processes: state k is still the k-th settings."""
     grid = ExplorerGrid("anls", (GridAxis("seed", (5, 6)), GridAxis("variant", ("global", "joint"))))
-    explorer = eg.compute_frames(grid, tmp_path, max_workers=2)
+    explorer = eg.compute_frames(grid, tmp_path, executor=2)
     for state, settings in zip(eg.load_manifest(tmp_path, "anls")["states"], grid.settings(), strict=True):
         assert state["values"] == {"seed": settings.seed, "variant": settings.variant}
         assert f"ANLS ({settings.variant})" in state["text"]

@@ -7,9 +7,10 @@ import pytest
 
 def test_studies_are_registered_by_name():
     from plateau_lib.chapters import (
-        anls,
         anls_benchmark,
         anls_race,
+        anls_variants,
+        anls_vs_gd,
         explanation,
         get_study,
         quantification,
@@ -20,7 +21,7 @@ def test_studies_are_registered_by_name():
     expected = {
         "regime_1d": quantification.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
         "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
-        "anls_variants": anls.VARIANTS, "anls_exits": anls.EXITS, "anls_benchmark": anls_benchmark.FULL,
+        "anls_variants": anls_variants.VARIANTS, "anls_exits": anls_vs_gd.EXITS, "anls_benchmark": anls_benchmark.FULL,
         "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation.SEED_STATISTICS,
         "anls_race": anls_race.FULL_RACE, "anls_race_quick": anls_race.QUICK_RACE,
     }
