@@ -83,7 +83,7 @@ PARTS: tuple[tuple[str, object, str], ...] = (
     ("pattern solve", anls, "_pattern_solve"),
     ("balance + evaluate", anls, "_close_sweep"),
     ("pair moves", anls, "_pair_move"),
-    ("glue", anls_neuron, "_visit"),
+    ("glue", anls, "_visit"),
     ("glue", anls_neuron, "_propose"),
     ("glue", anls_neuron, "_search_one"),
 )

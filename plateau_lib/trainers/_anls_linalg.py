@@ -214,6 +214,46 @@ def _direct_forms(Q: FloatArray, order: IntArray, pc: FloatArray) -> tuple[Float
     return forms_of(pre), forms_of(suf)
 
 
+def update_full_forms(F_pre: FloatArray, F_suf: FloatArray, order: IntArray, pc: FloatArray,
+                      change: BasisChange) -> None:
+    r"""The forms of :func:`full_forms` (given as rows, (3, m+1) each) after ``Q`` changed by ``change``, in place.
+
+    Only the component of the sums along the changed direction moves: with :math:`z` the unit
+    coordinates of the direction, :math:`C_1 = C_1^\perp + (C_1\cdot z)\,z` and
+    :math:`C_1\cdot z = \sum_{i<k} q_{o_i} = a(k)` (``q = old``), so after the change
+    :math:`|C_1|^2 \leftarrow |C_1|^2 - a^2 + a'^2`, :math:`C_1\cdot C_p \leftarrow C_1\cdot C_p - ab
+    + a'b'`, :math:`|C_p|^2 \leftarrow |C_p|^2 - b^2 + b'^2`, with :math:`a' , b'` the prefix sums
+    of ``new`` and :math:`b, b'` those weighted by :math:`p^c`; the same for the suffix sums. An
+    appended direction is the case :math:`a = b = 0`. Four cumulative sums of length :math:`m`
+    instead of a pass over ``Q`` (:math:`O(m)` instead of :math:`O(mr)`).
+    """
+    for vec, sign in ((change.old, -1.0), (change.new, 1.0)):
+        if vec is None:
+            continue
+        m = vec.shape[0]
+        rows = np.empty((2, m))
+        np.take(vec, order, out=rows[0])
+        np.multiply(rows[0], pc, out=rows[1])
+        for F, sums in ((F_pre, _prefix_sums(rows)), (F_suf, _suffix_sums(rows))):
+            a, b = sums
+            F[0] += sign * (a * a)
+            F[1] += sign * (a * b)
+            F[2] += sign * (b * b)
+
+
+def _prefix_sums(rows: FloatArray) -> FloatArray:
+    out = np.zeros((rows.shape[0], rows.shape[1] + 1))
+    np.cumsum(rows, axis=1, out=out[:, 1:])
+    return out
+
+
+def _suffix_sums(rows: FloatArray) -> FloatArray:
+    m = rows.shape[1]
+    out = np.zeros((rows.shape[0], m + 1))
+    np.cumsum(rows[:, ::-1], axis=1, out=out[:, m - 1 :: -1])
+    return out
+
+
 # ------------------------------------------------------------------------------ the basis
 
 
@@ -242,6 +282,17 @@ class LeaveOneOut(NamedTuple):
 
 
 UNCLEAR = LeaveOneOut("unclear")
+
+
+class BasisChange(NamedTuple):
+    r"""How :meth:`FeatureBasis.replace` changed ``Q``: the unit direction ``old`` became ``new``.
+
+    ``Q \leftarrow Q + (\text{new} - \text{old})z^\top`` for a unit :math:`z` (``old = Qz``), or,
+    with ``old`` None, ``new`` appended as a column; both None: ``Q`` unchanged.
+    """
+
+    old: FloatArray | None
+    new: FloatArray | None
 
 
 class FeatureBasis:
@@ -288,6 +339,7 @@ class FeatureBasis:
 
     def _set(self, Q: FloatArray, S: FloatArray) -> None:
         self.Q, self.S = Q, S
+        self._q: tuple[FloatArray, FloatArray] | None = None  # (z, Qz) of the last q() since Q last changed
         self.qty = Q.T @ self.y
         self._derived = None
 
@@ -376,8 +428,18 @@ class FeatureBasis:
         return LeaveOneOut("essential", z / nz)
 
     def q(self, loo: LeaveOneOut) -> FloatArray | None:
-        """:math:`q_j = Qz` (one pass over ``Q``), or None."""
-        return None if loo.z is None else self.Q @ loo.z
+        """:math:`q_j = Qz` (one pass over ``Q``), or None; kept until ``Q`` changes, for :meth:`replace`."""
+        if loo.z is None:
+            return None
+        q = self.Q @ loo.z
+        self._q = (loo.z, q)
+        return q
+
+    def _q_of(self, z: FloatArray) -> FloatArray:
+        """:math:`Qz`: the :meth:`q` computed for this very ``z`` if ``Q`` has not changed since, else a new pass."""
+        if self._q is not None and self._q[0] is z:
+            return self._q[1]
+        return self.Q @ z
 
     @staticmethod
     def drop(g: FloatArray, loo: LeaveOneOut) -> FloatArray:
@@ -451,8 +513,8 @@ class FeatureBasis:
 
     # ---------------------------------------------------------------- updates
 
-    def replace(self, j: int, loo: LeaveOneOut, ext: Extension, a: FloatArray) -> None:
-        r"""Column ``j`` of :math:`A` becomes ``a`` (the other columns unchanged).
+    def replace(self, j: int, loo: LeaveOneOut, ext: Extension, a: FloatArray) -> BasisChange | None:
+        r"""Column ``j`` of :math:`A` becomes ``a`` (the other columns unchanged); returns how ``Q`` changed.
 
         ``ext`` is :meth:`extension` of ``a``. If the old column was ``"essential"``, the basis
         direction :math:`q_j = Qz` is replaced by the unit residual of ``a`` against the other
@@ -461,6 +523,10 @@ class FeatureBasis:
         the columns orthonormal. Otherwise :math:`\hat a_\perp` is appended. A residual that is
         not clearly above the cut-off adds no direction (and one within a factor
         :data:`RANK_MARGIN` of it clears :attr:`reliable`).
+
+        The returned :class:`BasisChange` says which unit direction of ``Q`` was replaced by which
+        (``old`` None: one was appended; both None: ``Q`` is unchanged); ``None`` when ``Q`` changed
+        otherwise (a direction removed by a reflection).
         """
         if loo.kind == "unclear":
             raise ValueError("replace needs a clear-cut classification; rebuild instead")
@@ -476,7 +542,8 @@ class FeatureBasis:
         if loo.z is not None:
             z = loo.z
             if q is None:
-                q = self.Q @ z
+                q = self._q_of(z)
+            self._q = None
             gamma = float(z @ coef)
             rho = math.hypot(ext.rho, gamma)
             if rho >= RANK_MARGIN * cut * math.sqrt(self.n):
@@ -487,22 +554,26 @@ class FeatureBasis:
                 vy = (ext.perp_y + gamma * float(z @ self.qty)) / rho
                 self.qty = self.qty + z * (vy - float(z @ self.qty))
                 self._derived = None
-                return
+                return BasisChange(q, v)
             self._remove_direction(z)  # the new feature lies in the span of the others
             self._neglect(rho, cut)
             self._derived = None
-            return
-        elif ext.rho >= RANK_MARGIN * cut * math.sqrt(self.n):
+            return None
+        change = BasisChange(None, None)
+        if ext.rho >= RANK_MARGIN * cut * math.sqrt(self.n):
             v = perp / ext.rho
             self.Q = np.ascontiguousarray(np.column_stack([self.Q, v]))
+            self._q = None
             row = np.zeros((1, self.n))
             row[0, j] = ext.rho
             S = np.vstack([S, row])
             self.qty = np.append(self.qty, float(v @ self.y))
+            change = BasisChange(None, v)
         else:
             self._neglect(ext.rho, cut)
         self.S = S
         self._derived = None
+        return change
 
     def _remove_direction(self, z: FloatArray) -> None:
         """Drop the basis direction :math:`Qz` (Householder reflection onto the last column, then drop it)."""
@@ -518,6 +589,7 @@ class FeatureBasis:
             S = S - np.outer(2 * u, u @ S)
             qty = qty - 2 * u * float(u @ qty)
         self.Q, self.S, self.qty = np.ascontiguousarray(Q[:, :-1]), S[:-1], qty[:-1]
+        self._q = None
 
     def _neglect(self, rho: float, cut: float) -> None:
         self.resid = math.hypot(self.resid, rho)

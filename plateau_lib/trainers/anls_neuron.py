@@ -20,7 +20,16 @@ from numpy.typing import NDArray
 
 from .._linalg import range_basis
 from . import _anls_linalg as la
-from .anls_threshold import CANCEL_RTOL, _Choice, _FullForms, _search_full, _search_pruned, _Sorted
+from .anls_threshold import (
+    CANCEL_RTOL,
+    _Choice,
+    _FullForms,
+    _Ordering,
+    _ordering,
+    _search_full,
+    _search_pruned,
+    _Sorted,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -79,7 +88,8 @@ class _State:
         self.counter, self.opts = counter, opts
         self.basis: la.FeatureBasis | None = None
         self.version = 0  # changes whenever A does (keys the 1-D cache of basis forms)
-        self._forms_cache: tuple[int, _FullForms] | None = None
+        self._forms_cache: tuple[int, _FullForms, _Sorted] | None = None
+        self._ordering: _Ordering | None = None  # the 1-D sort, the same for every neuron
         self.A, self.r, self.loss = A, r, loss
         self.level = level  # a kept update must lower the loss below this (the lowest loss reached so far)
 
@@ -115,12 +125,34 @@ class _State:
         self.level = min(self.level, loss)
         self.version += 1
 
+    def sorted(self, p: FloatArray, t: FloatArray, q: FloatArray | None = None) -> _Sorted:
+        """The threshold search of ``p`` against ``t``; in 1-D the sort of ``p`` is done once per state."""
+        if self.d != 1:
+            return _Sorted(p, t, q)
+        if self._ordering is None or not np.array_equal(self._ordering.p, p):
+            self._ordering = _ordering(p)
+        return _Sorted(p, t, q, self._ordering)
+
     def forms_1d(self, search: _Sorted) -> _FullForms:
         """Basis forms for the 1-D search, whose sorted order is the same for every neuron."""
         if self._forms_cache is None or self._forms_cache[0] != self.version:
             Q = self.get_basis().Q
-            self._forms_cache = (self.version, _FullForms(*la.full_forms(Q, search.order, search.pc)))
+            self._forms_cache = (self.version, _FullForms(*la.full_forms(Q, search.order, search.pc)), search)
         return self._forms_cache[1]
+
+    def basis_changed(self, change: la.BasisChange | None, before: int) -> None:
+        r"""Carry the 1-D forms over a change of the basis (made while ``version`` went from ``before``).
+
+        The forms follow the change of :math:`Q` by :func:`~plateau_lib.trainers._anls_linalg.update_full_forms`
+        (:math:`O(m)`) instead of being recomputed (:math:`O(mr)`); ``None`` (or forms not current at
+        ``before``) leaves them to be recomputed when next needed.
+        """
+        cache = self._forms_cache
+        if change is None or cache is None or cache[0] != before or self.basis is None:
+            return
+        forms, search = cache[1], cache[2]
+        la.update_full_forms(forms.F_pre, forms.F_suf, search.order, search.pc, change)
+        self._forms_cache = (self.version, forms, search)
 
 
 def _directions(state: _State, j: int, t: FloatArray, active: NDArray[np.bool_]) -> list[FloatArray]:
@@ -187,27 +219,27 @@ def _propose(state: _State, j: int, t: FloatArray, t_search: FloatArray, active:
 def _search_one(state: _State, p: FloatArray, t: FloatArray, loo, B, rule) -> tuple[_Choice, FloatArray | None] | None:
     opts = state.opts
     if not opts.joint:
-        choice = _search_full(_Sorted(p, t), opts.continuous, None, rule)
+        choice = _search_full(state.sorted(p, t), opts.continuous, None, rule)
         return None if choice is None else (choice, None)
     if loo is None:  # the straightforward search
-        search = _Sorted(p, t - B @ (B.T @ t) if B.shape[1] else t)
+        search = state.sorted(p, t - B @ (B.T @ t) if B.shape[1] else t)
         forms = _FullForms(*la.full_forms(np.ascontiguousarray(B), search.order, search.pc)) if B.shape[1] else None
         choice = _search_full(search, opts.continuous, forms, rule)
         return None if choice is None else (choice, None)
     basis = state.basis
     Q = basis.Q
     if Q.shape[1] == 0:
-        choice = _search_full(_Sorted(p, t), opts.continuous, None, rule)
+        choice = _search_full(state.sorted(p, t), opts.continuous, None, rule)
         return None if choice is None else (choice, None)
     if opts.continuous or state.m < 4 * opts.block:
-        search = _Sorted(p, t, basis.q(loo))
+        search = state.sorted(p, t, basis.q(loo))
         if opts.continuous and state.d == 1:
             forms = state.forms_1d(search)
         else:
             forms = _FullForms(*la.full_forms(Q, search.order, search.pc))
         choice = _search_full(search, opts.continuous, forms, rule)
         return None if choice is None else (choice, None)
-    return _search_pruned(_Sorted(p, t), Q, loo.z, rule, opts.block)
+    return _search_pruned(state.sorted(p, t), Q, loo.z, rule, opts.block)
 
 
 def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
@@ -249,10 +281,12 @@ def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
     if not loss_new < threshold:
         return False, False, loss_new
     col_changed = not np.array_equal(phi > 0, active)
+    before = state.version
     state.commit(j, proposal.v, phi, c_new, r_new, loss_new)
-    basis.replace(j, loo, ext, phi)
+    change = basis.replace(j, loo, ext, phi)
     if not basis.reliable:
         state.basis = None
+    state.basis_changed(change, before)
     return True, col_changed, loss_new
 
 

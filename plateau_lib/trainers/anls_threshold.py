@@ -180,42 +180,87 @@ class _FullForms:
         return np.take(self.F_suf if suffix else self.F_pre, pos, axis=1)
 
 
+class _Ordering(NamedTuple):
+    r"""The part of a threshold search that depends on the projections :math:`p` only.
+
+    ``order`` sorts :math:`p` (stably), ``pc`` the sorted values centred at their midrange
+    ``centre``; ``C3``/``R3`` the prefix and suffix sums of :math:`(1, p^c, (p^c)^2)` (as
+    :class:`_Sorted`'s first three rows); ``start``/``end`` the sorted positions of each distinct
+    value (first, one past the last), ``u`` the distinct values and ``uc`` them centred.
+    """
+
+    p: FloatArray
+    order: NDArray[np.int64]
+    centre: float
+    pc: FloatArray
+    C3: FloatArray
+    R3: FloatArray
+    start: NDArray[np.int64]
+    end: NDArray[np.int64]
+    u: FloatArray
+    uc: FloatArray
+
+
+def _ordering(p: FloatArray) -> _Ordering:
+    """Sort, centre and sum the projections ``p`` (:class:`_Ordering`)."""
+    m = p.shape[0]
+    order = np.argsort(p, kind="stable")
+    ps = p[order]
+    centre = 0.5 * (ps[0] + ps[-1])
+    pc = ps - centre
+    rows = np.empty((3, m))
+    rows[0], rows[1] = 1.0, pc
+    np.multiply(pc, pc, out=rows[2])
+    C3, R3 = _both_sums(rows)
+    first = np.ones(m, dtype=bool)
+    first[1:] = ps[1:] > ps[:-1]
+    start = np.flatnonzero(first)
+    u = ps[start]
+    return _Ordering(p, order, centre, pc, C3, R3, start, np.append(start[1:], m), u, u - centre)
+
+
+def _both_sums(rows: FloatArray, C: FloatArray | None = None, R: FloatArray | None = None
+               ) -> tuple[FloatArray, FloatArray]:
+    """Prefix sums ``C[:, k]`` (first k columns) and suffix sums ``R[:, k]`` (from column k on) of ``rows``."""
+    k, m = rows.shape
+    if C is None:
+        C, R = np.zeros((k, m + 1)), np.zeros((k, m + 1))
+    np.cumsum(rows, axis=1, out=C[:, 1:])
+    np.cumsum(rows[:, ::-1], axis=1, out=R[:, m - 1 :: -1])
+    return C, R
+
+
 class _Sorted:
     r"""One threshold search: the data sorted by :math:`p`, centred, and their cumulative sums.
 
     Columns of the sums: :math:`(1, p^c, (p^c)^2, t, p^c t)` and, with a vector ``q`` whose
     direction is added back to the projection (:math:`P^\perp = I - QQ^\top + qq^\top`),
     :math:`(q, p^c q)`, one row each. ``C[:, k]`` sums the first ``k`` sorted points,
-    ``R[:, k]`` the points from position ``k`` on, each accumulated from its own end.
+    ``R[:, k]`` the points from position ``k`` on, each accumulated from its own end. The part
+    that depends on :math:`p` only (``ordering``, :func:`_ordering`) can be passed in: in 1-D
+    every neuron projects the data the same way and shares it.
     """
 
-    def __init__(self, p: FloatArray, t: FloatArray, q: FloatArray | None = None) -> None:
+    def __init__(self, p: FloatArray, t: FloatArray, q: FloatArray | None = None,
+                 ordering: _Ordering | None = None) -> None:
+        o = _ordering(p) if ordering is None else ordering
         m = p.shape[0]
-        self.m = m
-        self.order = order = np.argsort(p, kind="stable")
-        ps = p[order]
-        self.centre = centre = 0.5 * (ps[0] + ps[-1])
-        self.pc = pc = ps - centre
+        self.m, self.order, self.centre, self.pc = m, o.order, o.centre, o.pc
+        self.start, self.end, self.u, self.uc = o.start, o.end, o.u, o.uc
+        order, pc = o.order, o.pc
         k = 5 if q is None else 7
-        rows = np.empty((k, m))
-        rows[0], rows[1] = 1.0, pc
-        np.multiply(pc, pc, out=rows[2])
-        rows[3] = t[order]
-        np.multiply(pc, rows[3], out=rows[4])
+        rows = np.empty((k - 3, m))
+        np.take(t, order, out=rows[0])
+        np.multiply(pc, rows[0], out=rows[1])
         if q is not None:
-            rows[5] = q[order]
-            np.multiply(pc, rows[5], out=rows[6])
-        self.C = np.zeros((k, m + 1))
-        np.cumsum(rows, axis=1, out=self.C[:, 1:])
-        self.R = np.zeros((k, m + 1))
-        np.cumsum(rows[:, ::-1], axis=1, out=self.R[:, m - 1 :: -1])
+            np.take(q, order, out=rows[2])
+            np.multiply(pc, rows[2], out=rows[3])
+        self.C, self.R = np.empty((k, m + 1)), np.empty((k, m + 1))
+        self.C[:3], self.R[:3] = o.C3, o.R3
+        self.C[3:, 0] = 0.0
+        self.R[3:, m] = 0.0
+        _both_sums(rows, self.C[3:], self.R[3:])
         self.has_q = q is not None
-        first = np.ones(m, dtype=bool)
-        first[1:] = ps[1:] > ps[:-1]
-        self.start = np.flatnonzero(first)  # first sorted position of each distinct value
-        self.end = np.append(self.start[1:], m)  # one past its last position
-        self.u = ps[self.start]  # distinct values, increasing
-        self.uc = self.u - centre
 
     def sums(self, pos: NDArray[np.int64], suffix: bool) -> FloatArray:
         """The sums (rows) over the suffixes from, or prefixes up to, sorted positions ``pos``."""

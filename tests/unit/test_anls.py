@@ -794,3 +794,33 @@ def test_a_sweep_whose_evaluated_loss_does_not_drop_is_undone(monkeypatch):
     assert len(res.extra["update_accepted"]) == net.n and not res.extra["update_accepted"].any()
     assert_array_equal(res.loss, res.loss[0])
     assert res.message.startswith("converged: sweep 1 changed nothing")
+
+
+def test_the_1d_forms_are_carried_over_kept_updates(monkeypatch):
+    """In 1-D with continuous thresholds the forms of the basis follow each kept update by
+    update_full_forms instead of being recomputed: after every carried update they equal the
+    forms computed from scratch, and the sort of the projections is done once per state."""
+    net, X, y = problem(d=1, m=400, n=12, seed=5, scale=0.5)
+    monkeypatch.setattr(anls_neuron, "SMALL_WORK", 0)
+    carried, sorts = [], []
+    basis_changed, ordering = anls_neuron._State.basis_changed, anls_neuron._ordering
+
+    def checked(state, change, before):
+        basis_changed(state, change, before)
+        cache = state._forms_cache
+        if cache is not None and cache[0] == state.version and state.basis is not None:
+            forms, search = cache[1], cache[2]
+            F_pre, F_suf = _anls_linalg.full_forms(state.basis.Q, search.order, search.pc)
+            scale = float(np.abs(F_pre).max())
+            carried.append(max(np.abs(forms.F_pre - F_pre.T).max(), np.abs(forms.F_suf - F_suf.T).max()) / scale)
+
+    def counted(p):
+        sorts.append(p.shape)
+        return ordering(p)
+
+    monkeypatch.setattr(anls_neuron._State, "basis_changed", checked)
+    monkeypatch.setattr(anls_neuron, "_ordering", counted)
+    res = train_anls(net, X, y, sweeps=3, pair_moves=0)
+    assert len(carried) >= 10 and max(carried) < 1e-12, (len(carried), max(carried, default=None))
+    assert len(sorts) == 1, len(sorts)  # one state, one sort (pair moves off)
+    assert_monotone(res, X, y)

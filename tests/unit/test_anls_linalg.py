@@ -198,6 +198,44 @@ def test_replacing_columns_keeps_the_basis_exact(case):
             assert_allclose(P, projector_without(A, k), atol=1e-9)
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_forms_follow_the_changes_of_the_basis(case):
+    """The 1-D forms carried over every replacement by update_full_forms (rotated, appended and
+    unchanged directions) equal the forms of the new basis computed from scratch."""
+    rng = np.random.default_rng(40 + len(case))
+    m = 160
+    A, X = features(rng, m, 8, **CASES[case])
+    y = rng.standard_normal(m)
+    p = rng.uniform(-1, 1, m)
+    order = np.argsort(p, kind="stable")
+    pc = p[order] - 0.5 * (p.min() + p.max())
+    basis = la.FeatureBasis(A, y)
+    F_pre, F_suf = (F.T.copy() for F in la.full_forms(basis.Q, order, pc))
+    kinds = set()
+    for step in range(30):
+        j = int(rng.integers(8))
+        a = np.zeros(m) if step % 6 == 5 else A[:, (j + 3) % 8].copy() if step % 6 == 4 else \
+            np.maximum(X @ rng.standard_normal(2) + rng.uniform(-0.5, 0.5), 0.0)
+        loo = basis.leave_one_out(j)
+        if loo.kind == "unclear" or not basis.reliable:
+            continue
+        change = basis.replace(j, loo, basis.extension(a), a)
+        A[:, j] = a
+        if change is None or not basis.reliable:
+            basis = la.FeatureBasis(A, y)
+            F_pre, F_suf = (F.T.copy() for F in la.full_forms(basis.Q, order, pc))
+            continue
+        kinds.add(("rotated" if change.old is not None else "appended") if change.new is not None else "unchanged")
+        la.update_full_forms(F_pre, F_suf, order, pc, change)
+        want_pre, want_suf = la.full_forms(basis.Q, order, pc)
+        scale = max(1.0, float(np.abs(want_pre).max()))
+        assert_allclose(F_pre, want_pre.T, rtol=0, atol=1e-12 * scale)
+        assert_allclose(F_suf, want_suf.T, rtol=0, atol=1e-12 * scale)
+    assert "rotated" in kinds
+    if case != "independent":
+        assert kinds & {"appended", "unchanged"}, kinds
+
+
 def test_near_dependent_columns_are_unclear():
     rng = np.random.default_rng(5)
     A, _ = features(rng, 120, 6)
