@@ -11,7 +11,7 @@ MATHJAX := tools/mathjax/node_modules/.package-lock.json
 # Headless Chromium for the browser check of the built pages (tests/book/test_browser_check.py).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install book test test-deep test-seeds test-matrix mutation lint clean browser lab lock
+.PHONY: install book pdf tex test test-deep test-seeds test-matrix mutation lint clean browser lab lock
 
 install: $(STAMP) $(MATHJAX)
 
@@ -70,6 +70,33 @@ lab: install $(LAB_STAMP)
 book: install
 	$(BIN)/python -m plateau_lib book run --jobs 4
 	$(BIN)/python -m plateau_lib book build
+
+# The whole book as one PDF (_build/pdf/plateau-companion.pdf), from the executed chapters of
+# `make book` (run it first): Jupyter Book's LaTeX builder, XeLaTeX and latexmk
+# (plateau_lib/book/pdf.py). TeX comes from Debian's packages (`make tex`); neither `make book`
+# nor `make test` needs it (the PDF tests are skipped without it).
+pdf: install tex
+	$(BIN)/python -m plateau_lib book pdf
+
+# Debian's TeX for the PDF (about 500 MB installed, no texlive-full): XeLaTeX, the LaTeX packages
+# Sphinx's LaTeX writer loads, their fonts, latexmk; poppler-utils reads the PDF back in the tests.
+TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+  latexmk poppler-utils
+tex:
+	@if ! command -v xelatex >/dev/null 2>&1 || ! command -v latexmk >/dev/null 2>&1 \
+	    || ! command -v pdftotext >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=no; fi; \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$sudo" != no ]; then \
+	    echo "installing TeX (Debian: $(TEX_PACKAGES))"; \
+	    $$sudo apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) \
+	      >/dev/null; \
+	  fi; \
+	fi; \
+	if ! command -v xelatex >/dev/null 2>&1 || ! command -v latexmk >/dev/null 2>&1; then \
+	  echo "make pdf needs TeX: apt-get install $(TEX_PACKAGES) (needs root or passwordless sudo)"; \
+	  exit 2; \
+	fi
 
 # JupyterLab and the browser serve the browser checks (the built pages; the explorers live).
 # --durations: the 25 slowest tests, printed for the 10-minute budget.

@@ -282,6 +282,36 @@ def _book_browse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book_pdf(args: argparse.Namespace) -> int:
+    from .pdf import PdfUnavailable, build_pdf, pdf_path
+
+    paths = _book_paths()
+    try:
+        status = build_pdf(paths, strict=not args.no_strict, allow_stale=args.allow_stale,
+                           allow_mixed=args.allow_mixed, quiet=args.quiet)
+    except (PdfUnavailable, FileNotFoundError) as err:
+        raise CommandFailed(str(err)) from None
+    if status:
+        print(f"book pdf: failed (exit status {status})", file=sys.stderr)
+        return 1
+    print(f"book pdf: {pdf_path(paths)}")
+    return 0
+
+
+def _book_bundle(args: argparse.Namespace) -> int:
+    from .bundle import write_release
+
+    paths = _book_paths()
+    try:
+        release = write_release(paths, None if args.out is None else Path(args.out), tag=args.tag,
+                                require_pdf=args.require_pdf)
+    except (FileNotFoundError, ValueError) as err:
+        raise CommandFailed(str(err)) from None
+    for path in release.files:
+        print(f"book bundle: {path}")
+    return 0
+
+
 @register_command("book", help="execute chapters, build the HTML book, check figure data")
 def _configure_book(parser: argparse.ArgumentParser) -> None:
     from . import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED
@@ -361,6 +391,22 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
         "(default: 1280x900 and 390x844)",
     )
     browse.set_defaults(handler=_book_browse)
+
+    pdf = sub.add_parser("pdf", help="build the whole book as one PDF (_build/pdf; needs TeX: make pdf)")
+    pdf.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
+    pdf.add_argument("--allow-stale", action="store_true", help="build even if chapters are stale")
+    pdf.add_argument("--allow-mixed", action="store_true",
+                     help="build even if the chapters ran in different modes or with different seeds")
+    pdf.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    pdf.set_defaults(handler=_book_pdf)
+
+    bundle = sub.add_parser(
+        "bundle", help="write the release files: figure bundle, notebooks, lock, HTML, PDF, manifest"
+    )
+    bundle.add_argument("--out", metavar="DIR", help="folder for the files (default: _build/release)")
+    bundle.add_argument("--tag", help="the git tag released (must be v<version of pyproject.toml>)")
+    bundle.add_argument("--require-pdf", action="store_true", help="fail if the PDF is not built")
+    bundle.set_defaults(handler=_book_bundle)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,333 @@
+r"""The whole book as one PDF: Jupyter Book's LaTeX builder on a copy of the staging book.
+
+**Build (``book pdf``).** The PDF is built from the same executed notebooks as the HTML
+(``_build/stage``, filled by ``book run``), through a copy of the stage in
+``_build/pdf/source`` that differs from it in three ways only:
+
+- the pages that stay online (:data:`ONLINE_ONLY`: the API reference) are left out of
+  ``_toc.yml`` and of the copy; a reference to them, or to an object they document,
+  becomes a link to the online page (this module is loaded as a Sphinx extension,
+  :func:`setup`);
+- every static explorer (a cell tagged ``explorer``) shows its default frame and a
+  sentence pointing to the online page instead of the widget's text representation
+  (LaTeX cannot show the HTML fallback the web pages use), see :func:`explorer_outputs`;
+- ``_config.yml`` names the book's version (``pyproject.toml``) as Sphinx's ``release``,
+  which the title page prints.
+
+``jupyter-book build <copy> --builder latex`` (strict: ``-W -n --keep-going``) writes the
+LaTeX sources to ``_build/pdf/work/_build/latex``, and ``latexmk`` (with XeLaTeX, set in the
+``latex:`` section of ``_config.yml``) turns them into the PDF, which is moved to
+:data:`PDF_NAME` under ``_build/pdf``. An unresolved reference (LaTeX's ``??``) fails the
+build: LaTeX's log is scanned for undefined references and citations.
+
+Jupyter Book's document class asks for the ``bbm`` package (blackboard-bold macros that the
+book never uses), which Debian ships only in the 1.4 GB ``texlive-fonts-extra``; the build
+writes a three-line ``bbm.sty`` that maps ``\mathbbm`` to ``amssymb``'s ``\mathbb`` beside
+the LaTeX sources instead (:data:`BBM_SHIM`).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..figures import atomic_write
+from .edition import PDF_STEM, edition_text
+from .paths import BookPaths
+from .records import mixed_runs, stage_problems
+from .stage import MATHJAX_STAGE, copy_file, sync_stage
+
+__all__ = [
+    "BBM_SHIM",
+    "ONLINE_ONLY",
+    "PDF_NAME",
+    "PdfUnavailable",
+    "build_pdf",
+    "explorer_outputs",
+    "latex_problems",
+    "online_url",
+    "pdf_path",
+    "setup",
+]
+
+#: File name of the book's PDF (under ``_build/pdf``).
+PDF_NAME = f"{PDF_STEM}.pdf"
+
+#: Pages (toc entries) that stay online: left out of the PDF.
+ONLINE_ONLY = ("book/api",)
+
+#: How the PDF names a page of :data:`ONLINE_ONLY` that the text links to (``{doc}`api```).
+ONLINE_TITLES = {"book/api": "API reference"}
+
+#: Jupyter Book's LaTeX document class loads ``bbm``; this stands in for it.
+BBM_SHIM = (
+    "\\NeedsTeXFormat{LaTeX2e}\n"
+    "\\ProvidesPackage{bbm}[2026/12/07 plateau companion: \\string\\mathbbm\\space is amssymb's \\string\\mathbb]\n"
+    "\\RequirePackage{amssymb}\n"
+    "\\providecommand{\\mathbbm}[1]{\\mathbb{#1}}\n"
+)
+
+#: Programs the PDF build needs besides Python (Debian: ``make pdf`` installs them).
+TEX_PROGRAMS = ("latexmk", "xelatex")
+
+_FRAME = re.compile(r'<img class="plateau-explorer-frame" src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+_TITLE = re.compile(r'<p class="plateau-explorer-title"><strong>(.*?)</strong>\s*\((\d+) precomputed states\)')
+_UNDEFINED = re.compile(
+    r"^(?:LaTeX|Package natbib) Warning: (?:Reference|Citation|Hyper reference) `([^']*)'.*undefined", re.MULTILINE)
+
+
+class PdfUnavailable(RuntimeError):
+    """The PDF cannot be built here (a TeX program is missing); the message says what to install."""
+
+
+def pdf_path(paths: BookPaths) -> Path:
+    """Where the book's PDF is written: ``<output_root>/_build/pdf/plateau-companion.pdf``."""
+    return paths.build / "pdf" / PDF_NAME
+
+
+def online_url(source: Path) -> str:
+    """The published HTML book's address (``html.baseurl`` of ``_config.yml``), ending in ``/``."""
+    import yaml
+
+    config = yaml.safe_load((source / "_config.yml").read_text())
+    return str(config.get("html", {}).get("baseurl") or "").rstrip("/") + "/"
+
+
+# --------------------------------------------------------------------------------------
+# the PDF's copy of the stage
+
+
+def _toc_without(toc: Any, dropped: tuple[str, ...]) -> Any:
+    """``toc`` (a parsed ``_toc.yml``) without the entries whose ``file`` is in ``dropped``."""
+    if isinstance(toc, list):
+        return [_toc_without(entry, dropped) for entry in toc
+                if not (isinstance(entry, dict) and entry.get("file") in dropped)]
+    if isinstance(toc, dict):
+        return {key: _toc_without(value, dropped) for key, value in toc.items()}
+    return toc
+
+
+def explorer_outputs(cell: dict[str, Any], page_url: str) -> list[dict[str, Any]] | None:
+    """The PDF's outputs for an explorer cell: its default frame and a sentence with the online page.
+
+    ``cell`` is a notebook code cell whose output is an explorer (the HTML fallback
+    ``plateau-explorer-static`` with the default frame as a PNG data URI). Returns two
+    ``display_data`` outputs, the frame (``image/png``) and a Markdown sentence naming the
+    explorer, its number of states and ``page_url``; ``None`` if the cell shows no explorer.
+    """
+    for output in cell.get("outputs", []):
+        html = output.get("data", {}).get("text/html")
+        html = "".join(html) if isinstance(html, list) else html
+        frame = _FRAME.search(html or "")
+        if frame is None:
+            continue
+        title = _TITLE.search(html)
+        name, states = (title.group(1), title.group(2)) if title else ("An explorer", "several")
+        base64.b64decode(frame.group(1), validate=True)  # a malformed frame fails here, not in LaTeX
+        sentence = (f"*{name}*: its default state, shown above, is one of {states} precomputed states; "
+                    f"the online page <{page_url}> switches between them.")
+        return [
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": frame.group(1)}},
+            {"output_type": "display_data", "metadata": {}, "data": {"text/markdown": sentence}},
+        ]
+    return None
+
+
+def _pdf_notebook(src: Path, dst: Path, page_url: str) -> None:
+    """Copy the executed notebook ``src`` to ``dst`` with every explorer as :func:`explorer_outputs`."""
+    notebook = json.loads(src.read_text())
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code" and "explorer" in cell.get("metadata", {}).get("tags", []):
+            outputs = explorer_outputs(cell, page_url)
+            if outputs is not None:
+                cell["outputs"] = outputs
+    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+    atomic_write(dst, lambda fh: fh.write(text.encode()))
+
+
+#: Sphinx settings of the PDF build only (added to the copy's ``_config.yml``): no index (the
+#: API reference, what it would list, stays online); makeindex, not xindy (not in Debian's
+#: TeX packages), if an index is ever wanted.
+LATEX_SETTINGS: dict[str, Any] = {
+    "latex_elements": {"papersize": "a4paper", "makeindex": "", "printindex": ""},
+    "latex_use_xindy": False,
+    "intersphinx_disabled_reftypes": ["std:*"],
+}
+
+
+def _pdf_config(stage_config: Path, dst: Path, *, release: str, online: str, inventory: Path) -> None:
+    """The stage's ``_config.yml`` for the PDF: this module and intersphinx as extensions, ``release`` set.
+
+    Intersphinx reads the HTML build's inventory (``objects.inv``, a local file: no network), so a
+    reference to an object the API reference documents becomes a link to it online, and a reference
+    to an object documented nowhere still fails the strict build.
+    """
+    import yaml
+
+    config = yaml.safe_load(stage_config.read_text())
+    sphinx = config.setdefault("sphinx", {})
+    sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []), "sphinx.ext.intersphinx",
+                                  "plateau_lib.book.pdf"]
+    settings = sphinx.setdefault("config", {})
+    settings.update(copy.deepcopy(LATEX_SETTINGS), release=release, version=release, plateau_online_url=online,
+                    intersphinx_mapping={"online": [online, str(inventory)]})
+    settings.pop("html_static_path", None)  # MathJax is not copied: the PDF has no web pages
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    atomic_write(dst, lambda fh: fh.write(text.encode()))
+
+
+def _online_only(rel: Path) -> bool:
+    """Whether the staged file ``rel`` is a page of :data:`ONLINE_ONLY` or under one (its sub-pages)."""
+    page = rel.with_suffix("").as_posix()
+    return any(page == entry or page.startswith(f"{entry}/") for entry in ONLINE_ONLY)
+
+
+def _stage_files(stage: Path) -> Iterator[Path]:
+    for path in sorted(stage.rglob("*")):
+        rel = path.relative_to(stage)
+        if path.is_file() and rel.parts[0] != MATHJAX_STAGE and rel.name not in ("_config.yml", "_toc.yml"):
+            yield rel
+
+
+def write_pdf_source(paths: BookPaths, target: Path) -> Path:
+    """Fill ``target`` (emptied first) with the PDF's copy of the stage; return ``target``.
+
+    Needs the HTML build's ``objects.inv`` (``book build``): see :func:`_pdf_config`.
+    """
+    import yaml
+
+    inventory = paths.html / "objects.inv"
+    if not inventory.is_file():
+        raise FileNotFoundError(f"no {inventory}: build the HTML book first (python -m plateau_lib book build)")
+
+    if target.exists():
+        shutil.rmtree(target)
+    online = online_url(paths.source)
+    for rel in _stage_files(paths.stage):
+        if _online_only(rel):
+            continue
+        src, dst = paths.stage / rel, target / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if rel.suffix == ".ipynb":
+            _pdf_notebook(src, dst, online + rel.with_suffix(".html").as_posix())
+        else:
+            copy_file(src, dst)
+    toc = _toc_without(yaml.safe_load((paths.stage / "_toc.yml").read_text()), ONLINE_ONLY)
+    atomic_write(target / "_toc.yml", lambda fh: fh.write(yaml.safe_dump(toc, sort_keys=False).encode()))
+    _pdf_config(paths.stage / "_config.yml", target / "_config.yml", release=edition_text(paths.source),
+                online=online, inventory=inventory)
+    return target
+
+
+# --------------------------------------------------------------------------------------
+# LaTeX
+
+
+def latex_problems(log_text: str) -> list[str]:
+    """The unresolved references and citations LaTeX's log reports (each a ``??`` in the PDF)."""
+    found = [f"undefined reference {name!r}" for name in dict.fromkeys(_UNDEFINED.findall(log_text))]
+    if not found and "There were undefined references" in log_text:
+        found.append("LaTeX reports undefined references")
+    return found
+
+
+def _check_programs() -> None:
+    missing = [name for name in TEX_PROGRAMS if shutil.which(name) is None]
+    if missing:
+        raise PdfUnavailable(
+            f"{', '.join(missing)} not found: install TeX (make pdf does, with apt-get: "
+            "texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk)"
+        )
+
+
+def _run_latex(latex_dir: Path, tex: str, *, quiet: bool) -> int:
+    """``latexmk`` on ``tex`` in ``latex_dir`` (the settings of Sphinx's ``latexmkrc`` there)."""
+    (latex_dir / "bbm.sty").write_text(BBM_SHIM)
+    env = dict(os.environ, LATEXOPTS="-interaction=nonstopmode -halt-on-error")
+    cmd = ["latexmk", "-pdf", "-dvi-", "-ps-", "-f-", tex]
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.run(cmd, cwd=latex_dir, env=env, stdout=out, check=False).returncode
+
+
+def build_pdf(paths: BookPaths, *, strict: bool = True, allow_stale: bool = False, allow_mixed: bool = False,
+              quiet: bool = False) -> int:
+    """Build the whole book as one PDF at :func:`pdf_path`; return the exit status.
+
+    Refuses (status 1, one line per problem on stderr) a stage that ``book build`` would
+    refuse; raises :class:`PdfUnavailable` if a program of :data:`TEX_PROGRAMS` is missing.
+    ``strict`` turns Sphinx's warnings and LaTeX's unresolved references into failures.
+    """
+    _check_programs()
+    missing, stale = stage_problems(paths)
+    problems = missing + ([] if allow_stale else stale) + ([] if allow_mixed else mixed_runs(paths))
+    for line in problems:
+        print(f"book pdf: {line}", file=sys.stderr)
+    if problems:
+        return 1
+    sync_stage(paths)
+    root = paths.build / "pdf"
+    source = write_pdf_source(paths, root / "source")
+    work = root / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    cmd = [
+        sys.executable, "-c", "from jupyter_book.cli.main import main; main(prog_name='jupyter-book')",
+        "build", str(source), "--path-output", str(work), "--all", "--builder", "latex",
+    ]
+    cmd += ["-W", "-n", "--keep-going"] if strict else []
+    cmd += ["-q"] if quiet else []
+    status = subprocess.run(cmd, cwd=paths.output_root, check=False).returncode
+    if status:
+        return status
+    latex_dir = work / "_build" / "latex"
+    tex = PDF_NAME.removesuffix(".pdf") + ".tex"
+    status = _run_latex(latex_dir, tex, quiet=quiet)
+    log = latex_dir / tex.replace(".tex", ".log")
+    unresolved = latex_problems(log.read_text(errors="replace")) if log.is_file() else ["no LaTeX log"]
+    for line in unresolved:
+        print(f"book pdf: {line}", file=sys.stderr)
+    if status or (strict and unresolved):
+        return status or 1
+    built = latex_dir / PDF_NAME
+    partial = root / f".{PDF_NAME}.partial"
+    shutil.copyfile(built, partial)
+    os.replace(partial, pdf_path(paths))
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# Sphinx extension (loaded by the PDF's copy of _config.yml only)
+
+
+def _online_reference(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Resolve a ``{doc}`` reference to a page of :data:`ONLINE_ONLY` as a link to it online."""
+    from docutils import nodes
+    from sphinx.util import docname_join
+
+    base = app.config.plateau_online_url
+    target = node.get("reftarget", "")
+    domain, kind = node.get("refdomain"), node.get("reftype")
+    if domain != "std" or kind != "doc":
+        return None  # objects of the API reference: intersphinx, from the HTML build's inventory
+    page = docname_join(node.get("refdoc", ""), target)
+    if not _online_only(Path(page)):
+        return None
+    title = contnode.astext() if node.get("refexplicit") else ONLINE_TITLES.get(page, page)
+    reference = nodes.reference("", "", internal=False, refuri=f"{base}{page}.html")
+    reference.append(nodes.Text(f"{title} (online)"))
+    return reference
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Sphinx extension of the PDF build: links to the pages that stay online."""
+    app.add_config_value("plateau_online_url", "", "env")
+    app.connect("missing-reference", _online_reference)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,179 @@
+"""The PDF edition (plateau_lib.book.pdf): its copy of the stage, LaTeX's log, and the built PDF.
+
+The fast tests check the pieces on small inputs. The slow ones need TeX (``make pdf`` installs
+it; without it they are skipped, saying so): they build the PDF of the quick-mode stage that
+the session fixture ``executed`` (tests/conftest.py) fills, read it back with ``pdftotext``
+and ``pdfimages`` (poppler-utils), and show that a broken reference fails the build.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from plateau_lib import book
+from plateau_lib.book import BookPaths
+from plateau_lib.book.bundle import figure_records
+from plateau_lib.book.pdf import (
+    ONLINE_ONLY,
+    PDF_NAME,
+    TEX_PROGRAMS,
+    _toc_without,
+    build_pdf,
+    explorer_outputs,
+    latex_problems,
+    pdf_path,
+    write_pdf_source,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+POPPLER = ("pdftotext", "pdfimages")
+NO_TEX = [name for name in (*TEX_PROGRAMS, *POPPLER) if shutil.which(name) is None]
+needs_tex = pytest.mark.skipif(bool(NO_TEX), reason=f"no {', '.join(NO_TEX)} (install them: make pdf)")
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+
+def _explorer_cell(html: str) -> dict:
+    return {"cell_type": "code", "metadata": {"tags": ["explorer"]}, "source": "gd_explorer()",
+            "outputs": [{"output_type": "display_data", "metadata": {},
+                         "data": {"text/plain": "VBox(children=(...))", "text/html": html}}]}
+
+
+# --------------------------------------------------------------------------------------
+# pieces
+
+
+def test_latex_log_undefined_references_are_problems():
+    log = (
+        "LaTeX Warning: Reference `book/anls:eq-cost' on page 12 undefined on input line 40.\n"
+        "LaTeX Warning: Citation `ainsworth2021' on page 3 undefined on input line 7.\n"
+        "LaTeX Warning: Reference `book/anls:eq-cost' on page 13 undefined on input line 90.\n"
+        "LaTeX Warning: There were undefined references.\n"
+    )
+    assert latex_problems(log) == ["undefined reference 'book/anls:eq-cost'", "undefined reference 'ainsworth2021'"]
+    assert latex_problems("Output written on plateau-companion.pdf (79 pages).\n") == []
+    assert latex_problems("LaTeX Warning: There were undefined references.\n") == [
+        "LaTeX reports undefined references"
+    ]
+
+
+def test_explorer_shows_its_default_frame_and_the_online_page():
+    html = ('<div class="plateau-explorer-static"><p class="plateau-explorer-title"><strong>Gradient descent'
+            '</strong> (36 precomputed states)</p><img class="plateau-explorer-frame" '
+            f'src="data:image/png;base64,{PNG}"><img class="plateau-explorer-frame" src="data:image/png;base64,AAAA">')
+    outputs = explorer_outputs(_explorer_cell(html), "https://example.org/book/explanation.html")
+    assert [list(o["data"]) for o in outputs] == [["image/png"], ["text/markdown"]]
+    assert outputs[0]["data"]["image/png"] == PNG  # the first frame: the default state
+    sentence = outputs[1]["data"]["text/markdown"]
+    assert "*Gradient descent*" in sentence and "36 precomputed states" in sentence
+    assert "<https://example.org/book/explanation.html>" in sentence
+
+
+def test_a_cell_without_an_explorer_frame_is_left_alone():
+    assert explorer_outputs(_explorer_cell("<p>no frame</p>"), "https://example.org/") is None
+
+
+def test_online_pages_leave_the_toc():
+    toc = {"root": "book/intro", "parts": [{"chapters": [{"file": "book/anls"}, {"file": ONLINE_ONLY[0]}]}]}
+    assert _toc_without(toc, ONLINE_ONLY) == {"root": "book/intro", "parts": [{"chapters": [{"file": "book/anls"}]}]}
+
+
+def test_pdf_source_drops_the_api_page_and_replaces_explorers(tmp_path):
+    source = tmp_path / "src"
+    (source / "book").mkdir(parents=True)
+    for name in ("_config.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, source / name)
+    (source / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/api\n")
+    paths = BookPaths.for_source(source)
+    stage = paths.stage / "book"
+    stage.mkdir(parents=True)
+    shutil.copy(source / "_config.yml", paths.stage / "_config.yml")
+    shutil.copy(source / "_toc.yml", paths.stage / "_toc.yml")
+    (stage / "intro.md").write_text("# Intro\n")
+    (stage / "api.md").write_text("# API\n")
+    html = f'<img class="plateau-explorer-frame" src="data:image/png;base64,{PNG}">'
+    (stage / "ch.ipynb").write_text(json.dumps({"cells": [_explorer_cell(html)], "metadata": {}}))
+    paths.html.mkdir(parents=True)
+    (paths.html / "objects.inv").write_bytes(b"")  # only read by the Sphinx build, not here
+    target = write_pdf_source(paths, tmp_path / "pdf-source")
+    assert (target / "book" / "intro.md").is_file() and not (target / "book" / "api.md").exists()
+    assert "book/api" not in (target / "_toc.yml").read_text()
+    cell = json.loads((target / "book" / "ch.ipynb").read_text())["cells"][0]
+    assert [list(o["data"]) for o in cell["outputs"]] == [["image/png"], ["text/markdown"]]
+    config = (target / "_config.yml").read_text()
+    assert "plateau_lib.book.pdf" in config and "release: " in config
+
+
+# --------------------------------------------------------------------------------------
+# the built PDF (slow, needs TeX)
+
+
+@pytest.fixture(scope="module")
+def built_pdf(executed):
+    paths, runs = executed
+    if not all(r.ok for r in runs):
+        pytest.fail("the quick execution of the chapters failed (see test_book.py)")
+    status = build_pdf(paths, quiet=True)
+    return paths, status
+
+
+def _pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _chapter_title(paths: BookPaths, chapter: str) -> str:
+    cells = json.loads(paths.staged_notebook(chapter).read_text())["cells"]
+    for cell in cells:
+        for line in "".join(cell["source"]).splitlines():
+            if cell["cell_type"] == "markdown" and line.startswith("# "):
+                return line[2:].strip()
+    raise AssertionError(f"{chapter} has no title")
+
+
+@pytest.mark.slow
+@needs_tex
+def test_pdf_has_every_chapter_figure_and_no_unresolved_reference(built_pdf):
+    paths, status = built_pdf
+    assert status == 0, "the PDF build failed (run: python -m plateau_lib book pdf)"
+    pdf = pdf_path(paths)
+    assert pdf.name == PDF_NAME and pdf.is_file()
+    text = " ".join(_pdf_text(pdf).split())
+    for chapter in book.chapter_names(ROOT):
+        title = " ".join(_chapter_title(paths, chapter).split())
+        assert title in text, f"chapter title {title!r} is not in the PDF"
+    assert "??" not in text, "an unresolved reference (??) is in the PDF"
+    assert "VBox(children" not in text, "an explorer shows its widget's text instead of its frame"
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True)
+    shown = len([line for line in images.stdout.splitlines()[2:] if line.split()[2] == "image"])
+    figures = figure_records(paths)
+    explorers = sum(1 for c in book.chapter_names(ROOT)
+                    for cell in json.loads(paths.staged_notebook(c).read_text())["cells"]
+                    if "explorer" in cell.get("metadata", {}).get("tags", []))
+    assert figures, "the chapters saved no figures"
+    assert shown >= len(figures) + explorers, (
+        f"{shown} images in the PDF for {len(figures)} figures and {explorers} explorers")
+
+
+@pytest.mark.slow
+@needs_tex
+def test_pdf_build_fails_on_a_broken_reference(tmp_path, capfd):
+    source = tmp_path / "src"
+    (source / "book").mkdir(parents=True)
+    for name in ("_config.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copy(ROOT / "book" / "references.bib", source / "book" / "references.bib")
+    shutil.copytree(ROOT / "book" / "_static", source / "book" / "_static")
+    (source / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    (source / "book" / "intro.md").write_text("# A page\n\nSee {ref}`no-such-label`.\n")
+    broken = BookPaths.for_source(source)
+    capfd.readouterr()
+    assert build_pdf(broken, quiet=True) != 0
+    assert "no-such-label" in capfd.readouterr().err
+    assert not pdf_path(broken).exists()
