@@ -50,6 +50,7 @@ __all__ = [
     "debounce_flips",
     "default_min_dwell",
     "detect_plateaus",
+    "final_plateau",
     "filtered_changes",
     "match_plateaus",
     "nearest_record",
@@ -566,6 +567,30 @@ def detect_plateaus(
             Plateau(int(p.start), int(p.end), p.span, p.level, p.rel_change) for p in plateaus
         ]
     return plateaus
+
+
+def final_plateau(steps: ArrayLike, loss: ArrayLike) -> Plateau | None:
+    r"""The plateau a loss history ends on (:func:`detect_plateaus`, defaults), or ``None``.
+
+    Windows must lie inside the record, so no plateau reaches past the end of the last window
+    the rule can form: the one starting at the last recorded :math:`t_k` with
+    :math:`\rho t_k \le t_{\text{last}}`, which ends at the first record at or after
+    :math:`\rho t_k` (the last record itself when records are dense). The history ends on a
+    plateau when its last plateau reaches that far: over the last ``PLATEAU_WINDOW``-fold
+    stretch of time the record resolves, the loss stagnated.
+
+    Parameters
+    ----------
+    steps, loss : array_like, shape (k,)
+        As in :func:`detect_plateaus`.
+    """
+    plateaus = detect_plateaus(steps, loss)
+    if not plateaus:
+        return None
+    t = np.asarray(steps, dtype=np.float64)
+    starts = np.flatnonzero((t > 0) & (t * PLATEAU_WINDOW <= t[-1]))
+    reach = t[np.searchsorted(t, t[starts[-1]] * PLATEAU_WINDOW, side="left")]
+    return plateaus[-1] if plateaus[-1].end >= reach else None
 
 
 # --------------------------------------------------------------------------------------

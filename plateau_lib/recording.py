@@ -150,8 +150,9 @@ class Recorder:
         status: str,
         message: str,
         extra: dict | None = None,
+        grad_norm: float = math.nan,
     ) -> TrainResult:
-        """Record the final state (always) and build the result."""
+        """Record the final state (always) and build the result (``grad_norm``: at the final state)."""
         if step != self._last_step:
             self.observe(step, active, loss, theta)
             self._record(step, loss, theta)
@@ -175,4 +176,5 @@ class Recorder:
             status=status,
             message=message,
             extra=extra or {},
+            grad_norm=float(grad_norm),
         )

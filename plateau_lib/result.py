@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final
 
 import numpy as np
@@ -26,7 +28,7 @@ STATUSES: Final = (CONVERGED, BUDGET, STALLED, INTERRUPTED, FAILED)
 
 @dataclass(frozen=True, eq=False)
 class TrainResult:
-    """Outcome of a training run.
+    r"""Outcome of a training run.
 
     Attributes
     ----------
@@ -63,6 +65,12 @@ class TrainResult:
         Why the run ended, in words.
     extra : dict
         Trainer-specific extras (e.g. the flow's continuous times).
+    grad_norm : float
+        :math:`\|\nabla L\|_2` over all parameters :math:`(c, W, b)` at the final network
+        (:math:`\mathrm{relu}'(0) = 0`), as :func:`~plateau_lib.network.evaluate` forms it; NaN if
+        the trainer did not compute it. A run can meet its stopping rule (``success``) far from a
+        stationary point: a large ``grad_norm`` beside ``success`` is a stall, often at a plateau
+        (:attr:`ends_on_plateau`).
     """
 
     net: ShallowReLU
@@ -81,6 +89,7 @@ class TrainResult:
     status: str
     message: str
     extra: dict = field(default_factory=dict)
+    grad_norm: float = math.nan
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -101,6 +110,25 @@ class TrainResult:
         """Loss of the final network."""
         return float(self.loss[-1])
 
+    @cached_property
+    def ends_on_plateau(self) -> bool:
+        r"""Whether the run ends on a plateau of its loss history, by the library's rule.
+
+        The rule is :func:`plateau_lib.patterns.final_plateau` (:func:`~plateau_lib.patterns.detect_plateaus`
+        with its defaults) on the recorded losses over the recorded steps (the flow: over its times
+        ``extra["t"]``): over the last doubling of the run the record resolves, the loss stayed
+        within a factor :math:`2^{0.1}` of itself. Records with a zero or non-finite loss are left
+        out; a run whose final loss is one is not on a plateau (an exact fit, a failure). A run
+        that meets its stopping rule on a plateau with a ``grad_norm`` well above zero has stalled
+        there rather than reached a minimum. Computed on first access (one pass over the
+        history) and kept.
+        """
+        from .patterns import final_plateau  # the rule belongs to the analysis of loss histories
+
+        t = np.asarray(self.extra.get("t", self.steps), dtype=np.float64)
+        keep = np.isfinite(self.loss) & (self.loss > 0)
+        return bool(keep[-1]) and final_plateau(t[keep], self.loss[keep]) is not None
+
     def net_at(self, index: int) -> ShallowReLU:
         """The network recorded at ``steps[index]``."""
         return ShallowReLU.from_vector(self.params[index], self.net.n, self.net.d)
@@ -108,6 +136,7 @@ class TrainResult:
     def __repr__(self) -> str:
         return (
             f"TrainResult(method={self.method!r}, nit={self.nit}, final_loss={self.final_loss:.6g}, "
+            f"grad_norm={self.grad_norm:.3g}, ends_on_plateau={self.ends_on_plateau}, "
             f"pattern_changes={len(self.pattern_changes)}, nfev={self.nfev}, "
             f"wall_time={self.wall_time:.3g}s, status={self.status!r}, message={self.message!r})"
         )

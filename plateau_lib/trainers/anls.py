@@ -110,6 +110,7 @@ from .._validation import (
 from ..network import ShallowReLU, augment, check_problem, evaluate
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
+from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
 from .anls_moves import PAIR_BUDGET, _pair_move, _pattern_solve, _polish, pair_order
 from .anls_neuron import (
@@ -372,7 +373,8 @@ def _run(net: ShallowReLU, X: FloatArray, y: FloatArray, opts: _Options, *, swee
     if not math.isfinite(ev.loss):
         message, status = f"loss became non-finite in sweep {k}", FAILED
     return rec.finish(k, ev.active, ev.loss, theta, method="anls", nfev=counter.nfev, njev=counter.njev,
-                      status=status, message=message, extra=_extra(updates, pairs, nfev_sweep, njev_sweep))
+                      status=status, message=message, extra=_extra(updates, pairs, nfev_sweep, njev_sweep),
+                      grad_norm=gradient_norm(evaluate(c, W, b, X, y)))  # ev predates the balancing
 
 
 def _close_sweep(state: _State, theta: FloatArray, ev, start: tuple[FloatArray, float], updates: list, first: int):

@@ -17,7 +17,14 @@ from .._validation import check_positive_float, check_positive_int, check_time_l
 from ..network import Evaluation, ShallowReLU, check_problem, evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
+from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
+
+#: Default budget of the first-order trainers: updates (1000 time units of the flow at ``lr=0.1``).
+DEFAULT_STEPS = 10_000
+#: Adam's default step size, Kingma & Ba's (and torch's, Keras's): Adam's step is normalised
+#: per coordinate, so its size in parameter units does not depend on the gradient's scale.
+ADAM_LR = 1e-3
 
 Update = Callable[[Evaluation, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -56,7 +63,7 @@ def _run(
                 message = time_limit_message(time_limit)
                 break
             rec.observe(k, ev.active, ev.loss, theta)
-            if gtol > 0 and _grad_norm(ev) <= gtol:
+            if gtol > 0 and gradient_norm(ev) <= gtol:
                 message, status = f"gradient norm <= gtol={gtol:g}", CONVERGED
                 break
             dc, dW, db = update(ev, k)
@@ -75,14 +82,24 @@ def _run(
         message, status = f"loss became non-finite at step {k} (step size too large?)", FAILED
     return rec.finish(
         k, ev.active, ev.loss, theta,
-        method=method, nfev=k + 1, njev=k + 1, status=status, message=message,
+        method=method, nfev=k + 1, njev=k + 1, status=status, message=message, grad_norm=gradient_norm(ev),
     )
 
 
-def _grad_norm(ev: Evaluation) -> float:
-    # np.add.reduce(., axis=None) is what np.sum calls, without its Python wrapper (a third of the
-    # cost of this function on small networks, which evaluate it at every step when gtol > 0).
-    return float(np.sqrt(ev.gc @ ev.gc + np.add.reduce(ev.gW**2, axis=None) + ev.gb @ ev.gb))
+def check_gd_step_size(lr: float | None) -> float:
+    r"""Require gradient descent's step size, saying what to pass when it is missing.
+
+    There is no default: the number of steps a plateau lasts scales like :math:`1/\eta`, and
+    a step above :math:`2/\lambda_{\max}` of the loss's Hessian diverges, a bound that depends
+    on the data's scale.
+    """
+    if lr is None:
+        raise TypeError(
+            "gradient descent needs its step size: pass lr=..., e.g. train(net, X, y, 'gd', lr=0.1) or "
+            "train_gd(net, X, y, lr=0.1) (0.1 is the step of the book's 1-D experiments); a plateau "
+            "lasts about 1/lr times as many steps, so no default is assumed"
+        )
+    return check_positive_float(lr, "lr")
 
 
 def _check_common(net, X, y, steps, record_every, gtol, time_limit):
@@ -98,8 +115,8 @@ def train_gd(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    lr: float,
-    steps: int,
+    lr: float | None = None,
+    steps: int = DEFAULT_STEPS,
     record_every: int = 1,
     gtol: float = 0.0,
     progress: bool = False,
@@ -114,9 +131,10 @@ def train_gd(
     X : array_like, shape (m, d)
     y : array_like, shape (m,)
     lr : float
-        Step size :math:`\eta > 0`.
+        Step size :math:`\eta > 0`, required (:func:`check_gd_step_size` says why; a missing
+        ``lr`` is a ``TypeError`` saying what to pass).
     steps : int
-        Maximal number of updates.
+        Maximal number of updates (default :data:`DEFAULT_STEPS`).
     record_every : int
         Record loss, counts and parameters every this many steps; pattern changes
         are detected at every step and always recorded.
@@ -136,7 +154,7 @@ def train_gd(
     """
     net, X, y, steps, record_every, gtol, time_limit = _check_common(net, X, y, steps, record_every, gtol,
                                                                      time_limit)
-    lr = check_positive_float(lr, "lr")
+    lr = check_gd_step_size(lr)
 
     def update(ev: Evaluation, k: int):
         return lr * ev.gc, lr * ev.gW, lr * ev.gb
@@ -150,8 +168,8 @@ def train_adam(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    lr: float,
-    steps: int,
+    lr: float = ADAM_LR,
+    steps: int = DEFAULT_STEPS,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     record_every: int = 1,
@@ -167,7 +185,8 @@ def train_adam(
         v_k = \beta_2 v_{k-1} + (1-\beta_2) g_k^2,\quad
         \theta_{k+1} = \theta_k - \eta\,\frac{m_k/(1-\beta_1^{k+1})}{\sqrt{v_k/(1-\beta_2^{k+1})}+\epsilon}.
 
-    Other parameters and the return value are as in :func:`train_gd`.
+    The step size ``lr`` defaults to :data:`ADAM_LR`; the other parameters and the return value
+    are as in :func:`train_gd`.
     """
     net, X, y, steps, record_every, gtol, time_limit = _check_common(net, X, y, steps, record_every, gtol,
                                                                      time_limit)

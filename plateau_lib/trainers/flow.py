@@ -25,12 +25,16 @@ from .._validation import (
     check_time_limit,
     time_limit_message,
 )
-from ..network import ShallowReLU, augment, check_problem, split_params
+from ..network import ShallowReLU, augment, check_problem, evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, FAILED, INTERRUPTED, TrainResult
+from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
 
 INTEGRATORS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+#: Default end time of :func:`train_flow`: where gradient descent's default 10 000 steps at the
+#: book's step 0.1 arrive.
+T_END = 1000.0
 #: pairs with :math:`|z_{ij}| \le` ``BOUNDARY_TOL`` :math:`|\tilde x_i|\,|v_j|` sit on their breakpoint
 BOUNDARY_TOL = 1e-10
 #: pairs on a breakpoint are moved to :math:`z_{ij} = \pm` ``NUDGE`` :math:`|\tilde x_i|\,|v_j|` on their side
@@ -363,7 +367,7 @@ def train_flow(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    t_end: float,
+    t_end: float = T_END,
     t_eval: ArrayLike | None = None,
     rtol: float = 1e-9,
     atol: float | None = None,
@@ -386,7 +390,7 @@ def train_flow(
     y : array_like, shape (m,)
     t_end : float
         Final time :math:`t_{end} > 0` (gradient descent with step :math:`\eta` reaches
-        time :math:`k\eta` after :math:`k` steps).
+        time :math:`k\eta` after :math:`k` steps). Default :data:`T_END`.
     t_eval : array_like, optional
         Strictly increasing times in :math:`[0, t_{end}]` at which to record. Default:
         record at the end of every integrator step. Either way the start, every located
@@ -422,18 +426,38 @@ def train_flow(
         implicit integrators and ``nit`` integrator steps. Ctrl-C returns everything
         integrated so far with ``status="interrupted"``.
     """
-    from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
-    from scipy.optimize import brentq
-
     net, X, y = check_problem(net, X, y)
+    options = _check_options(net, t_end=t_end, t_eval=t_eval, rtol=rtol, atol=atol, integrator=integrator,
+                             max_step=max_step, max_pattern_changes=max_pattern_changes, time_limit=time_limit)
+    run = _FlowRun(net, X, y, options)
+    run.integrate(progress)
+    return run.result()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The checked options of one :func:`train_flow` run (see there)."""
+
+    t_end: float
+    t_eval: np.ndarray | None
+    rtol: float
+    atol: float
+    integrator: str
+    max_step: float
+    max_pattern_changes: int
+    time_limit: float | None
+
+
+def _check_options(net: ShallowReLU, *, t_end, t_eval, rtol, atol, integrator, max_step, max_pattern_changes,
+                   time_limit) -> _Options:
+    """Validate :func:`train_flow`'s options, each error naming its argument; fill in the default ``atol``."""
     t_end = check_positive_float(t_end, "t_end")
     t_eval = _check_t_eval(t_eval, t_end)
     rtol = check_positive_float(rtol, "rtol")
     if not 100 * _EPS <= rtol < 1:
         raise ValueError(f"rtol must lie in [{100 * _EPS:.3g}, 1), got {rtol}")
-    theta0 = net.to_vector()
     if atol is None:
-        rms = float(np.sqrt(np.mean(theta0**2)))
+        rms = float(np.sqrt(np.mean(net.to_vector() ** 2)))
         atol = 1e-3 * rtol * rms if rms > 0 else 1e-3 * rtol
     atol = check_positive_float(atol, "atol")
     integrator = check_choice(integrator, "integrator", INTEGRATORS)
@@ -442,130 +466,194 @@ def train_flow(
     if not max_step > 0:
         raise ValueError(f"max_step must be > 0 (np.inf for unbounded), got {max_step!r}")
     max_pattern_changes = check_positive_int(max_pattern_changes, "max_pattern_changes", allow_zero=True)
-    time_limit = check_time_limit(time_limit)
-    solver_cls = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF, "LSODA": LSODA}[integrator]
+    return _Options(t_end, t_eval, rtol, atol, integrator, max_step, max_pattern_changes,
+                    check_time_limit(time_limit))
 
-    field = _Field(X, y, net.n, net.d, v_tol=COLLAPSE_FACTOR * atol)
-    rec = Recorder(1, net.n, net.d, time_limit)
-    times: list[float] = []
-    n_sliding_at: list[int] = []
-    event_times: list[float] = []
-    event_kinds: list[str] = []
-    state = {"n_sliding": 0}
 
-    def observables(theta: np.ndarray) -> tuple[np.ndarray, float]:
+def _solver_class(integrator: str) -> type:
+    from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
+
+    return {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF, "LSODA": LSODA}[integrator]
+
+
+def _first_root(events: list, fired: list[int], sol, t_old: float, t_new: float) -> tuple[float, str]:
+    """The earliest zero in ``[t_old, t_new]`` of the ``fired`` event functions along the dense
+    output ``sol``, and its kind: an end of the interval if the function is already there (no
+    sign change inside), else Brent's root to a few ulps."""
+    from scipy.optimize import brentq
+
+    roots = []
+    for k in fired:
+        f = (lambda s, ev=events[k][0], sol=sol: ev(s, sol(s)))  # noqa: E731
+        fa, fb = f(t_old), f(t_new)
+        if fa <= 0:
+            roots.append(t_old)
+        elif fb > 0:
+            roots.append(t_new)
+        else:
+            roots.append(brentq(f, t_old, t_new, xtol=4 * _EPS, rtol=4 * _EPS))
+    k_first = int(np.argmin(roots))
+    return roots[k_first], events[fired[k_first]][1]
+
+
+class _FlowRun:
+    """The state of one :func:`train_flow` run: the field, the records and the events so far.
+
+    :meth:`integrate` runs segment by segment (:meth:`_segment` integrates up to the next event,
+    :meth:`_after_event` handles it and starts the next segment); :meth:`result` builds the
+    :class:`~plateau_lib.result.TrainResult`.
+    """
+
+    def __init__(self, net: ShallowReLU, X: np.ndarray, y: np.ndarray, options: _Options) -> None:
+        self.X, self.y, self.options = X, y, options
+        self.field = _Field(X, y, net.n, net.d, v_tol=COLLAPSE_FACTOR * options.atol)
+        self.rec = Recorder(1, net.n, net.d, options.time_limit)
+        self.solver_cls = _solver_class(options.integrator)
+        self.times: list[float] = []
+        self.n_sliding_at: list[int] = []
+        self.event_times: list[float] = []
+        self.event_kinds: list[str] = []
+        self.n_sliding = 0
+        self.nit, self.njev, self.h, self.stalled = 0, 0, None, 0
+        self.status, self.message = BUDGET, f"reached t_end={options.t_end:g}"
+        self.t, self.theta = 0.0, net.to_vector()
+        t_eval = options.t_eval
+        self.eval_pos = 0 if t_eval is None else int(np.searchsorted(t_eval, 0.0, side="right"))
+        self.bar = None
+
+    # -- records ----------------------------------------------------------------------
+    def observables(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
         """The pattern read from the network (relu'(0) = 0) and the loss."""
-        c, W, b = field.split(theta)
-        Z = X @ W.T + b
-        r = np.where(Z > 0, Z, 0.0) @ c - y
-        return Z > 0, float(r @ r) / (2 * X.shape[0])
+        c, W, b = self.field.split(theta)
+        Z = self.X @ W.T + b
+        r = np.where(Z > 0, Z, 0.0) @ c - self.y
+        return Z > 0, float(r @ r) / (2 * self.X.shape[0])
 
-    def record(t: float, theta: np.ndarray) -> None:
-        rec.observe(len(times), *observables(theta), theta)
-        times.append(t)
-        n_sliding_at.append(state["n_sliding"])
+    def record(self, t: float, theta: np.ndarray) -> None:
+        self.rec.observe(len(self.times), *self.observables(theta), theta)
+        self.times.append(t)
+        self.n_sliding_at.append(self.n_sliding)
 
-    record(0.0, theta0)
-    t, theta = 0.0, theta0
-    theta, _ = field.resolve_collapses(theta)
-    theta, state["n_sliding"] = field.start_segment(theta)
-    nit, njev, h, stalled = 0, 0, None, 0
-    status, message = BUDGET, f"reached t_end={t_end:g}"
-    eval_pos = 0 if t_eval is None else int(np.searchsorted(t_eval, 0.0, side="right"))
-    bar = progress_bar(1000, "flow", progress)
-    try:
-        while t < t_end:
-            events = [(field.crossing, "cross")]
-            if field.groups:
-                events.append((field.sliding_exit, "slide_exit"))
-            if field.live.any():
-                events.append((field.collapse, "collapse"))
-            solver = solver_cls(field, t, theta, t_end, rtol=rtol, atol=atol, max_step=max_step,
-                                first_step=None if h is None else min(h, t_end - t))
-            g_old = [ev(t, theta) for ev, _ in events]
-            hit = None
-            while solver.status == "running":
-                solver.step()
+    # -- the run ----------------------------------------------------------------------
+    def integrate(self, progress: bool) -> None:
+        """Integrate from 0 to ``t_end``, segment by segment; Ctrl-C keeps what was integrated."""
+        field = self.field
+        self.record(0.0, self.theta)
+        self.theta, _ = field.resolve_collapses(self.theta)
+        self.theta, self.n_sliding = field.start_segment(self.theta)
+        self.bar = progress_bar(1000, "flow", progress)
+        try:
+            while self.t < self.options.t_end:
+                solver, hit = self._segment()
+                self.njev += int(getattr(solver, "njev", 0) or 0)
                 if solver.status == "failed":
+                    self.status, self.message = FAILED, f"integrator failed at t={self.t:.6g}: {solver.message}"
                     break
-                t_old, t_new = solver.t_old, solver.t
-                h = t_new - t_old
-                nit += 1
-                g_new = [ev(t_new, solver.y) for ev, _ in events]
-                fired = [k for k in range(len(events)) if g_old[k] >= 0 and g_new[k] <= 0]
-                sol = None
-                if fired or t_eval is not None:
-                    sol = solver.dense_output()
-                if fired:
-                    roots = []
-                    for k in fired:
-                        f = (lambda s, ev=events[k][0], sol=sol: ev(s, sol(s)))  # noqa: E731
-                        fa, fb = f(t_old), f(t_new)
-                        if fa <= 0:
-                            roots.append(t_old)
-                        elif fb > 0:
-                            roots.append(t_new)
-                        else:
-                            roots.append(brentq(f, t_old, t_new, xtol=4 * _EPS, rtol=4 * _EPS))
-                    k_first = int(np.argmin(roots))
-                    hit = (roots[k_first], events[fired[k_first]][1])
-                    t_new = hit[0]
-                if t_eval is None:
-                    if hit is None:
-                        record(t_new, solver.y.copy())
-                else:
-                    while eval_pos < len(t_eval) and t_eval[eval_pos] <= t_new:
-                        te = t_eval[eval_pos]
-                        if not (hit is not None and te == t_new):
-                            record(float(te), sol(te) if te != solver.t else solver.y.copy())
-                        eval_pos += 1
-                bar.update(max(0, int(1000 * t_new / t_end) - bar.n))
-                if hit is not None:
-                    t, theta = hit[0], (sol(hit[0]) if hit[0] != solver.t else solver.y.copy())
-                    break
-                g_old = g_new
-                t, theta = solver.t, solver.y.copy()
-                if rec.out_of_time():
-                    status, message = BUDGET, time_limit_message(time_limit)
-                    break
-            field_njev = getattr(solver, "njev", 0)
-            njev += int(field_njev or 0)
+                if hit is None or not self._after_event(hit):
+                    break  # reached t_end, the time limit, or the guard against endless events
+        except KeyboardInterrupt:
+            self.status, self.message = INTERRUPTED, f"interrupted by the user at t={self.t:.6g}"
+        finally:
+            self.bar.close()
+
+    def _events(self) -> list:
+        """The event functions of the current segment with their kinds."""
+        field = self.field
+        events = [(field.crossing, "cross")]
+        if field.groups:
+            events.append((field.sliding_exit, "slide_exit"))
+        if field.live.any():
+            events.append((field.collapse, "collapse"))
+        return events
+
+    def _segment(self) -> tuple:
+        """Integrate the current segment up to its first event (located), ``t_end``, a failure or the
+        time limit; returns the solver and the event ``(time, kind)`` (``None`` if none)."""
+        opts, t_end = self.options, self.options.t_end
+        events = self._events()
+        solver = self.solver_cls(self.field, self.t, self.theta, t_end, rtol=opts.rtol, atol=opts.atol,
+                                 max_step=opts.max_step,
+                                 first_step=None if self.h is None else min(self.h, t_end - self.t))
+        g_old = [ev(self.t, self.theta) for ev, _ in events]
+        hit = None
+        while solver.status == "running":
+            solver.step()
             if solver.status == "failed":
-                status, message = FAILED, f"integrator failed at t={t:.6g}: {solver.message}"
                 break
+            t_old, t_new = solver.t_old, solver.t
+            self.h = t_new - t_old
+            self.nit += 1
+            g_new = [ev(t_new, solver.y) for ev, _ in events]
+            fired = [k for k in range(len(events)) if g_old[k] >= 0 and g_new[k] <= 0]
+            sol = solver.dense_output() if fired or opts.t_eval is not None else None
+            if fired:
+                hit = _first_root(events, fired, sol, t_old, t_new)
+                t_new = hit[0]
+            self._record_step(solver, sol, t_new, hit)
+            self.bar.update(max(0, int(1000 * t_new / t_end) - self.bar.n))
+            if hit is not None:
+                self.t, self.theta = hit[0], (sol(hit[0]) if hit[0] != solver.t else solver.y.copy())
+                break
+            g_old = g_new
+            self.t, self.theta = solver.t, solver.y.copy()
+            if self.rec.out_of_time():
+                self.status, self.message = BUDGET, time_limit_message(opts.time_limit)
+                break
+        return solver, hit
+
+    def _record_step(self, solver, sol, t_new: float, hit: tuple | None) -> None:
+        """Record the step ending at ``t_new``: its end (no ``t_eval``; an event is recorded when
+        handled), or the ``t_eval`` times it covers, read from the dense output ``sol``."""
+        t_eval = self.options.t_eval
+        if t_eval is None:
             if hit is None:
-                break  # reached t_end
-            theta, collapses = field.resolve_collapses(theta)
-            kind = collapses[0] if collapses else hit[1]
-            stalled = stalled + 1 if event_times and t <= event_times[-1] * (1 + 1e-12) else 0
-            event_times.append(t)
-            event_kinds.append(kind)
-            if len(event_times) > max_pattern_changes or stalled >= STALL_EVENTS:
-                status = FAILED
-                why = (f"after max_pattern_changes={max_pattern_changes} events" if stalled < STALL_EVENTS
-                       else f"after {STALL_EVENTS} events without progress in time")
-                message = f"stopped at t={t:.6g} {why} (Zeno-like flicker at a breakpoint?)"
-                break
-            theta, state["n_sliding"] = field.start_segment(theta)
-            record(t, theta)
-    except KeyboardInterrupt:
-        status, message = INTERRUPTED, f"interrupted by the user at t={t:.6g}"
-    finally:
-        bar.close()
-    if not times or times[-1] != t:
-        record(t, theta)
-    result = rec.finish(len(times) - 1, *observables(theta), theta, method="flow",
-                        nfev=field.nfev, njev=njev, status=status, message=message)
-    t_rec = np.asarray(times)
-    extra = {
-        "t": t_rec,
-        "event_times": np.asarray(event_times, dtype=np.float64),
-        "event_kinds": np.asarray(event_kinds, dtype=str),
-        "change_times": t_rec[result.pattern_changes],
-        "n_sliding": np.asarray(n_sliding_at, dtype=np.int64),
-        "t_end": t,
-        "integrator": integrator,
-        "rtol": rtol,
-        "atol": atol,
-    }
-    return dataclasses.replace(result, nit=nit, extra=extra)
+                self.record(t_new, solver.y.copy())
+            return
+        while self.eval_pos < len(t_eval) and t_eval[self.eval_pos] <= t_new:
+            te = t_eval[self.eval_pos]
+            if not (hit is not None and te == t_new):
+                self.record(float(te), sol(te) if te != solver.t else solver.y.copy())
+            self.eval_pos += 1
+
+    def _after_event(self, hit: tuple[float, str]) -> bool:
+        """Handle the event at ``self.t`` (collapses, the guards against endless events), start the
+        next segment and record it; ``False`` when a guard stops the run."""
+        t = self.t
+        self.theta, collapses = self.field.resolve_collapses(self.theta)
+        kind = collapses[0] if collapses else hit[1]
+        self.stalled = self.stalled + 1 if self.event_times and t <= self.event_times[-1] * (1 + 1e-12) else 0
+        self.event_times.append(t)
+        self.event_kinds.append(kind)
+        limit = self.options.max_pattern_changes
+        if len(self.event_times) > limit or self.stalled >= STALL_EVENTS:
+            self.status = FAILED
+            why = (f"after max_pattern_changes={limit} events" if self.stalled < STALL_EVENTS
+                   else f"after {STALL_EVENTS} events without progress in time")
+            self.message = f"stopped at t={t:.6g} {why} (Zeno-like flicker at a breakpoint?)"
+            return False
+        self.theta, self.n_sliding = self.field.start_segment(self.theta)
+        self.record(t, self.theta)
+        return True
+
+    def result(self) -> TrainResult:
+        """The :class:`~plateau_lib.result.TrainResult` of the run (the end recorded if it was not)."""
+        t, theta = self.t, self.theta
+        if not self.times or self.times[-1] != t:
+            self.record(t, theta)
+        c, W, b = self.field.split(theta)
+        result = self.rec.finish(len(self.times) - 1, *self.observables(theta), theta, method="flow",
+                                 nfev=self.field.nfev, njev=self.njev, status=self.status, message=self.message,
+                                 grad_norm=gradient_norm(evaluate(c, W, b, self.X, self.y)))
+        t_rec = np.asarray(self.times)
+        extra = {
+            "t": t_rec,
+            "event_times": np.asarray(self.event_times, dtype=np.float64),
+            "event_kinds": np.asarray(self.event_kinds, dtype=str),
+            "change_times": t_rec[result.pattern_changes],
+            "n_sliding": np.asarray(self.n_sliding_at, dtype=np.int64),
+            "t_end": t,
+            "integrator": self.options.integrator,
+            "rtol": self.options.rtol,
+            "atol": self.options.atol,
+        }
+        return dataclasses.replace(result, nit=self.nit, extra=extra)

@@ -41,6 +41,7 @@ from .._validation import check_data, check_positive_int, check_rng, check_time_
 from ..network import evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, INTERRUPTED, TrainResult
+from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
 from .anls import CANCEL_RTOL, balance_neurons
 
@@ -143,12 +144,7 @@ def train_oga(
     m, d = X.shape
     if d > 1 or rng is not None:
         rng = check_rng(rng)
-    if d == 1:
-        directions = np.ones((1, 1))
-    else:
-        directions = rng.standard_normal((n_directions, d))
-        norms = np.linalg.norm(directions, axis=1)
-        directions = directions[norms > 0] / norms[norms > 0, None]
+    directions = _directions(d, rng, n_directions)
 
     n = width
     theta = np.zeros(n * (d + 2))
@@ -168,12 +164,8 @@ def train_oga(
                 status = CONVERGED
                 break
             _, q, s, tau = best
-            W1, b1 = W[: k + 1].copy(), b[: k + 1].copy()
-            W1[k], b1[k] = s * directions[q], -s * tau
-            c1 = np.linalg.lstsq(np.maximum(X @ W1.T + b1, 0.0), y, rcond=None)[0]
+            _add_neuron(c, W, b, k, s * directions[q], -s * tau, X, y)
             njev += 1
-            balance_neurons(c1, W1, b1)
-            c[: k + 1], W[: k + 1], b[: k + 1] = c1, W1, b1
             k += 1
             ev = evaluate(c, W, b, X, y)
             nfev += 1
@@ -188,7 +180,28 @@ def train_oga(
     finally:
         bar.close()
     return rec.finish(k, ev.active, ev.loss, theta, method="oga", nfev=nfev, njev=njev, status=status,
-                      message=message, extra={"directions": directions})
+                      message=message, extra={"directions": directions}, grad_norm=gradient_norm(ev))
+
+
+def _directions(d: int, rng: np.random.Generator | None, n_directions: int) -> np.ndarray:
+    r"""The directions :math:`\Omega` of the dictionary: :math:`\{1\}` in 1-D, else ``n_directions``
+    Gaussian draws normalised (a zero draw dropped)."""
+    if d == 1:
+        return np.ones((1, 1))
+    directions = rng.standard_normal((n_directions, d))
+    norms = np.linalg.norm(directions, axis=1)
+    return directions[norms > 0] / norms[norms > 0, None]
+
+
+def _add_neuron(c: np.ndarray, W: np.ndarray, b: np.ndarray, k: int, w: np.ndarray, bias: float,
+                X: np.ndarray, y: np.ndarray) -> None:
+    """Place neuron ``k`` at ``(w, bias)`` and re-fit the output weights of neurons ``0..k`` by least
+    squares (the projection :math:`u_k`), balanced; in place."""
+    W1, b1 = W[: k + 1].copy(), b[: k + 1].copy()
+    W1[k], b1[k] = w, bias
+    c1 = np.linalg.lstsq(np.maximum(X @ W1.T + b1, 0.0), y, rcond=None)[0]
+    balance_neurons(c1, W1, b1)
+    c[: k + 1], W[: k + 1], b[: k + 1] = c1, W1, b1
 
 
 __all__ = ["train_oga"]

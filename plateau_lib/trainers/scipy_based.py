@@ -48,8 +48,13 @@ from .._validation import (
 from ..network import ShallowReLU, check_problem, evaluate, jacobian_from_preactivations, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, STALLED, TrainResult
+from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
 
+#: Default budget of :func:`train_lbfgs`, in iterations (scipy's ``maxiter`` default for L-BFGS-B).
+LBFGS_STEPS = 15_000
+#: Default budget of :func:`train_lm`, in iterations.
+LM_STEPS = 1_000
 LBFGS_OPTIONS = ("maxcor", "ftol", "maxfun", "maxls")
 LSQ_METHODS = ("trf", "dogbox", "lm")
 _MINPACK_MAX_NFEV = 2**31 - 1
@@ -99,12 +104,47 @@ class _Problem:
 
 def _final_step(k: int, theta: np.ndarray, state: dict) -> int:
     """Step number of the returned parameters: ``k``, unless they differ from the last
-    recorded iterate at that step (then they are one step later, so the history ends
-    with the returned network)."""
+    recorded iterate ``state["theta"]`` at that step ``state["k"]`` (then they are one step
+    later, so the history ends with the returned network)."""
     k = max(k, state["k"])
     if k == state["k"] and not np.array_equal(theta, state["theta"]):
         k += 1
     return k
+
+
+class _Iterates:
+    """The iterates an optimiser reports, recorded as steps ``1, 2, ...`` after the start (step 0).
+
+    ``k`` and ``theta`` are the last recorded step and its parameters; the progress bar advances
+    by one per step.
+    """
+
+    def __init__(self, prob: _Problem, net: ShallowReLU, *, steps: int, record_every: int,
+                 time_limit: float | None, label: str, progress: bool) -> None:
+        self.prob = prob
+        self.rec = Recorder(record_every, net.n, net.d, time_limit)
+        self.theta0 = net.to_vector()
+        self.k, self.theta = 0, self.theta0
+        ev0 = prob.evaluate(self.theta0)
+        self.rec.observe(0, ev0.active, ev0.loss, self.theta0)
+        self.bar = progress_bar(steps, label, progress)
+
+    def advance(self, theta: np.ndarray) -> None:
+        """Record ``theta`` as the next step."""
+        ev = self.prob.evaluate(theta)
+        self.k += 1
+        self.theta = theta
+        self.rec.observe(self.k, ev.active, ev.loss, theta)
+        self.bar.update(1)
+
+    def final_step(self, k: int, theta: np.ndarray) -> int:
+        """:func:`_final_step` after the last recorded step."""
+        return _final_step(k, theta, {"k": self.k, "theta": self.theta})
+
+    def finish(self, k: int, theta: np.ndarray, **outcome) -> TrainResult:
+        """The result, ending at step ``k`` with ``theta`` (``outcome``: method, counts, status, message)."""
+        ev = self.prob.evaluate(theta)
+        return self.rec.finish(k, ev.active, ev.loss, theta, grad_norm=gradient_norm(ev), **outcome)
 
 
 def _check_common(net, X, y, steps, record_every, time_limit):
@@ -119,7 +159,7 @@ def train_lbfgs(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    steps: int,
+    steps: int = LBFGS_STEPS,
     record_every: int = 1,
     gtol: float = 1e-10,
     progress: bool = False,
@@ -142,7 +182,7 @@ def train_lbfgs(
     X : array_like, shape (m, d)
     y : array_like, shape (m,)
     steps : int
-        Maximal number of iterations (scipy's ``maxiter``).
+        Maximal number of iterations (scipy's ``maxiter``; default :data:`LBFGS_STEPS`).
     record_every : int
         Record loss, counts and parameters every this many iterations; the pattern is
         checked at every iterate and every change is recorded.
@@ -182,44 +222,35 @@ def train_lbfgs(
 
     from scipy.optimize import minimize
 
-    prob = _Problem(net, X, y)
-    rec = Recorder(record_every, net.n, net.d, time_limit)
-    theta0 = net.to_vector()
-    state = {"k": 0, "theta": theta0, "timed_out": False}
-    ev0 = prob.evaluate(theta0)
-    rec.observe(0, ev0.active, ev0.loss, theta0)
-    bar = progress_bar(steps, "lbfgs", progress)
+    run = _Iterates(_Problem(net, X, y), net, steps=steps, record_every=record_every, time_limit=time_limit,
+                    label="lbfgs", progress=progress)
+    timed_out = False
 
     def callback(intermediate_result) -> None:
-        theta = np.array(intermediate_result.x, dtype=np.float64)
-        ev = prob.evaluate(theta)
-        state["k"] += 1
-        state["theta"] = theta
-        rec.observe(state["k"], ev.active, ev.loss, theta)
-        bar.update(1)
-        if rec.out_of_time():
-            state["timed_out"] = True
+        nonlocal timed_out
+        run.advance(np.array(intermediate_result.x, dtype=np.float64))
+        if run.rec.out_of_time():
+            timed_out = True
             raise StopIteration
 
     try:
-        res = minimize(prob.loss_and_grad, theta0, method="L-BFGS-B", jac=True, callback=callback, options=opts)
+        res = minimize(run.prob.loss_and_grad, run.theta0, method="L-BFGS-B", jac=True, callback=callback,
+                       options=opts)
     except KeyboardInterrupt:
         res = None
     finally:
-        bar.close()
+        run.bar.close()
     if res is None:
-        theta, k = state["theta"], state["k"]
-        nfev, status, message = prob.nres, INTERRUPTED, f"interrupted by the user at step {k}"
+        theta, k = run.theta, run.k
+        nfev, status, message = run.prob.nres, INTERRUPTED, f"interrupted by the user at step {k}"
     else:
         theta, nfev = np.asarray(res.x, dtype=np.float64), int(res.nfev)
-        k = _final_step(int(res.nit), theta, state)
-        status = CONVERGED if res.success else BUDGET if res.status == 1 or state["timed_out"] else STALLED
+        k = run.final_step(int(res.nit), theta)
+        status = CONVERGED if res.success else BUDGET if res.status == 1 or timed_out else STALLED
         message = f"reached steps={steps}" if status == BUDGET and k >= steps else str(res.message)
-        if state["timed_out"]:
+        if timed_out:
             message = time_limit_message(time_limit)
-    ev = prob.evaluate(theta)
-    return rec.finish(k, ev.active, ev.loss, theta, method="lbfgs", nfev=nfev, njev=nfev,
-                      status=status, message=message)
+    return run.finish(k, theta, method="lbfgs", nfev=nfev, njev=nfev, status=status, message=message)
 
 
 def train_lm(
@@ -227,7 +258,7 @@ def train_lm(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    steps: int,
+    steps: int = LM_STEPS,
     algorithm: str = "trf",
     record_every: int = 1,
     ftol: float = 1e-12,
@@ -259,7 +290,8 @@ def train_lm(
     X : array_like, shape (m, d)
     y : array_like, shape (m,)
     steps : int
-        Maximal number of iterations (accepted or attempted updates, see Notes).
+        Maximal number of iterations (accepted or attempted updates, see Notes; default
+        :data:`LM_STEPS`).
     algorithm : {"trf", "dogbox", "lm"}
         :func:`scipy.optimize.least_squares` method: trust-region reflective, dogleg
         with rectangular trust regions, or MINPACK's Levenberg-Marquardt (``lmder``,
@@ -280,8 +312,8 @@ def train_lm(
     Returns
     -------
     TrainResult
-        ``method`` is ``"lm-trf"``, ``"lm-dogbox"`` or ``"lm-minpack"``. ``nfev`` and
-        ``njev`` count residual and Jacobian evaluations (as scipy reports them).
+        ``method="lm"`` whatever the algorithm, which ``extra["algorithm"]`` names. ``nfev``
+        and ``njev`` count residual and Jacobian evaluations (as scipy reports them).
 
     Notes
     -----
@@ -303,93 +335,109 @@ def train_lm(
     """
     net, X, y, steps, record_every, time_limit = _check_common(net, X, y, steps, record_every, time_limit)
     algorithm = check_choice(algorithm, "algorithm", LSQ_METHODS)
+    tols = _check_lsq_tolerances(algorithm, ftol=ftol, xtol=xtol, gtol=gtol)
+    max_nfev = _check_max_nfev(max_nfev, steps, algorithm, m=X.shape[0], size=net.size)
+
+    label = "lm-minpack" if algorithm == "lm" else f"lm-{algorithm}"
+    run = _LeastSquaresRun(_Problem(net, X, y), net, steps=steps, record_every=record_every,
+                           time_limit=time_limit, label=label, progress=progress)
+    res, status, message = run.solve(algorithm, tols | {"max_nfev": max_nfev})
+    if res is None:
+        theta, nfev, njev = run.theta, run.prob.nres, run.prob.njac
+    else:
+        theta, nfev, njev, status, message = run.outcome(res, algorithm, max_nfev)
+    return run.finish(run.final_step(run.k, theta), theta, method="lm", nfev=nfev, njev=njev, status=status,
+                      message=message, extra={"algorithm": algorithm})
+
+
+def _check_lsq_tolerances(algorithm: str, **tolerances: float) -> dict[str, float]:
+    """``ftol``, ``xtol``, ``gtol`` checked: non-negative, at least machine epsilon for MINPACK, one of them so."""
     eps = float(np.finfo(float).eps)
     tols = {}
-    for name, value in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
+    for name, value in tolerances.items():
         tols[name] = check_positive_float(value, name, allow_zero=algorithm != "lm")
         if algorithm == "lm" and tols[name] < eps:
             raise ValueError(f"{name} must be >= machine epsilon {eps:.3g} for algorithm 'lm', got {value}")
     if all(v < eps for v in tols.values()):
         raise ValueError(f"at least one of ftol, xtol, gtol must be >= machine epsilon {eps:.3g}")
+    return tols
+
+
+def _check_max_nfev(max_nfev: int | None, steps: int, algorithm: str, *, m: int, size: int) -> int:
+    """The cap on residual evaluations, default ``100 * (steps + 1)`` (MINPACK: a C int, and ``m >= size``)."""
     max_nfev = 100 * (steps + 1) if max_nfev is None else check_positive_int(max_nfev, "max_nfev")
-    if algorithm == "lm":
-        max_nfev = min(max_nfev, _MINPACK_MAX_NFEV)
-        if X.shape[0] < net.size:
-            raise ValueError(
-                f"algorithm 'lm' (MINPACK) needs at least as many data points as parameters: "
-                f"m = {X.shape[0]} < n(d+2) = {net.size}; use algorithm='trf'"
-            )
+    if algorithm != "lm":
+        return max_nfev
+    if m < size:
+        raise ValueError(
+            f"algorithm 'lm' (MINPACK) needs at least as many data points as parameters: "
+            f"m = {m} < n(d+2) = {size}; use algorithm='trf'"
+        )
+    return min(max_nfev, _MINPACK_MAX_NFEV)
 
-    from scipy.optimize import least_squares
 
-    name = "lm-minpack" if algorithm == "lm" else f"lm-{algorithm}"
-    prob = _Problem(net, X, y)
-    rec = Recorder(record_every, net.n, net.d, time_limit)
-    theta0 = net.to_vector()
-    state = {"k": 0, "theta": theta0}
-    ev0 = prob.evaluate(theta0)
-    rec.observe(0, ev0.active, ev0.loss, theta0)
-    bar = progress_bar(steps, name, progress)
-    budget_message = f"reached steps={steps}"
+class _Budget(Exception):
+    """Raised from MINPACK's Jacobian request to stop at the budget (it has no callback)."""
 
-    class _Budget(Exception):
-        pass
 
-    def advance(theta: np.ndarray) -> None:
-        ev = prob.evaluate(theta)
-        state["k"] += 1
-        state["theta"] = theta
-        rec.observe(state["k"], ev.active, ev.loss, theta)
-        bar.update(1)
+class _LeastSquaresRun(_Iterates):
+    """One :func:`scipy.optimize.least_squares` run: its callbacks count steps and stop at the budget."""
 
-    def spent() -> bool:
-        nonlocal budget_message
-        if rec.out_of_time():
-            budget_message = time_limit_message(time_limit)
+    def __init__(self, prob: _Problem, net: ShallowReLU, *, steps: int, record_every: int,
+                 time_limit: float | None, label: str, progress: bool) -> None:
+        super().__init__(prob, net, steps=steps, record_every=record_every, time_limit=time_limit, label=label,
+                         progress=progress)
+        self.steps, self.time_limit = steps, time_limit
+        self.budget_message = f"reached steps={steps}"
+
+    def spent(self) -> bool:
+        """Whether the budget (steps or wall-clock time) is used up; the message says which."""
+        if self.rec.out_of_time():
+            self.budget_message = time_limit_message(self.time_limit)
             return True
-        return state["k"] >= steps
+        return self.k >= self.steps
 
-    def callback(intermediate_result) -> None:
-        advance(np.array(intermediate_result.x, dtype=np.float64))
-        if spent():
+    def callback(self, intermediate_result) -> None:
+        """trf and dogbox: one call per iteration."""
+        self.advance(np.array(intermediate_result.x, dtype=np.float64))
+        if self.spent():
             raise StopIteration
 
-    def jac_minpack(theta: np.ndarray) -> np.ndarray:
-        # MINPACK asks for J once per outer iteration, at the accepted iterate.
-        if not np.array_equal(theta, state["theta"]):
-            advance(np.array(theta, dtype=np.float64))
-        if spent():
+    def jac_minpack(self, theta: np.ndarray) -> np.ndarray:
+        """MINPACK asks for J once per outer iteration, at the accepted iterate: that is a step."""
+        if not np.array_equal(theta, self.theta):
+            self.advance(np.array(theta, dtype=np.float64))
+        if self.spent():
             raise _Budget
-        return prob.jacobian(theta)
+        return self.prob.jacobian(theta)
 
-    kwargs = {"ftol": tols["ftol"], "xtol": tols["xtol"], "gtol": tols["gtol"], "max_nfev": max_nfev}
-    res = None
-    try:
+    def solve(self, algorithm: str, options: dict) -> tuple[object | None, str | None, str | None]:
+        """Run scipy; ``(result, None, None)``, or ``(None, status, message)`` when stopped from inside."""
+        from scipy.optimize import least_squares
+
         if algorithm == "lm":
-            res = least_squares(prob.residual, theta0, jac=jac_minpack, method="lm", **kwargs)
+            options = options | {"jac": self.jac_minpack}
         else:
-            res = least_squares(prob.residual, theta0, jac=prob.jacobian, method=algorithm, callback=callback, **kwargs)
-    except _Budget:
-        status, message = BUDGET, budget_message
-    except KeyboardInterrupt:
-        status, message = INTERRUPTED, f"interrupted by the user at step {state['k']}"
-    finally:
-        bar.close()
-    if res is None:
-        theta, nfev, njev = state["theta"], prob.nres, prob.njac
-    else:
+            options = options | {"jac": self.prob.jacobian, "callback": self.callback}
+        try:
+            return least_squares(self.prob.residual, self.theta0, method=algorithm, **options), None, None
+        except _Budget:
+            return None, BUDGET, self.budget_message
+        except KeyboardInterrupt:
+            return None, INTERRUPTED, f"interrupted by the user at step {self.k}"
+        finally:
+            self.bar.close()
+
+    def outcome(self, res, algorithm: str, max_nfev: int) -> tuple[np.ndarray, int, int, str, str]:
+        """Final parameters, counts, status and message of a run scipy returned from."""
         theta = np.asarray(res.x, dtype=np.float64)
-        if algorithm == "lm" and not np.array_equal(theta, state["theta"]):
-            advance(theta)  # an accepted final update whose Jacobian MINPACK never asked for
-        nfev = int(res.nfev)
-        njev = int(res.njev) if res.njev is not None else prob.njac
+        if algorithm == "lm" and not np.array_equal(theta, self.theta):
+            self.advance(theta)  # an accepted final update whose Jacobian MINPACK never asked for
+        njev = int(res.njev) if res.njev is not None else self.prob.njac
         if res.status == -2:
-            status, message = BUDGET, budget_message
+            status, message = BUDGET, self.budget_message
         elif res.status == 0:
             status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
         else:
             status, message = CONVERGED if res.success else FAILED, str(res.message)
-    ev = prob.evaluate(theta)
-    k = _final_step(state["k"], theta, state)
-    return rec.finish(k, ev.active, ev.loss, theta, method=name, nfev=nfev, njev=njev,
-                      status=status, message=message)
+        return theta, int(res.nfev), njev, status, message

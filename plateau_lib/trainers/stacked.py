@@ -26,6 +26,7 @@ from ..network import ShallowReLU, check_problem
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
 from ._progress import progress_bar
+from .first_order import DEFAULT_STEPS, check_gd_step_size
 
 FloatArray = NDArray[np.float64]
 
@@ -82,7 +83,7 @@ def _dots(a: FloatArray) -> FloatArray:
 
 
 def grad_norms(ev: StackEvaluation) -> FloatArray:
-    r""":math:`\|\nabla L_k\|_2` of each network, as ``first_order._grad_norm`` forms it."""
+    r""":math:`\|\nabla L_k\|_2` of each network, as ``_gradient_norm.gradient_norm`` forms it."""
     squares = (ev.gW**2).reshape(len(ev.gW), -1)
     return np.sqrt(_dots(ev.gc) + np.add.reduce(squares, axis=1) + _dots(ev.gb))
 
@@ -103,8 +104,8 @@ def train_gd_stack(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    lr: float,
-    steps: int,
+    lr: float | None = None,
+    steps: int = DEFAULT_STEPS,
     record_every: int = 1,
     gtol: float = 0.0,
     progress: bool = False,
@@ -118,8 +119,9 @@ def train_gd_stack(
     X : array_like, shape (m, d)
     y : array_like, shape (m,)
     lr, steps, record_every, gtol, progress
-        As in :func:`~plateau_lib.trainers.first_order.train_gd`, for every network; the
-        progress bar counts the steps of the longest run.
+        As in :func:`~plateau_lib.trainers.first_order.train_gd` (``lr`` required, ``steps``
+        10 000 by default), for every network; the progress bar counts the steps of the longest
+        run.
 
     Returns
     -------
@@ -129,7 +131,7 @@ def train_gd_stack(
         (``status="interrupted"``).
     """
     nets, X, y = _check_stack(nets, X, y)
-    lr = check_positive_float(lr, "lr")
+    lr = check_gd_step_size(lr)
     steps = check_positive_int(steps, "steps")
     record_every = check_positive_int(record_every, "record_every")
     gtol = check_positive_float(gtol, "gtol", allow_zero=True)
@@ -141,17 +143,17 @@ def train_gd_stack(
     bar = progress_bar(steps, "gd", progress)
 
     def finish(rows: NDArray[np.intp], ev: StackEvaluation, k: int, status: str, message: str) -> None:
+        norms = grad_norms(ev) if len(rows) else None
         for row in rows:
             results[runs[row]] = recorders[runs[row]].finish(
                 k, ev.active[row], float(ev.loss[row]), theta[row],
-                method="gd", nfev=k + 1, njev=k + 1, status=status, message=message,
+                method="gd", nfev=k + 1, njev=k + 1, status=status, message=message, grad_norm=norms[row],
             )
 
     k, previous = 0, None
     try:
         while runs:
-            c, W, b = theta[:, :n], theta[:, n:n + n * d].reshape(-1, n, d), theta[:, n + n * d:]
-            ev = evaluate_stack(c, W, b, X, y)
+            ev = evaluate_stack(*_split_stack(theta, n, d), X, y)
             failed = ~np.isfinite(ev.loss)
             finish(np.flatnonzero(failed), ev, k, FAILED, _failed_message(k))
             if k == steps:
@@ -164,9 +166,7 @@ def train_gd_stack(
                 finish(np.flatnonzero(converged), ev, k, CONVERGED, f"gradient norm <= gtol={gtol:g}")
                 stop |= converged
             if stop.any():
-                keep = ~stop
-                runs = [run for run, kept in zip(runs, keep, strict=True) if kept]
-                theta, ev = theta[keep], StackEvaluation(*(part[keep] for part in ev))
+                runs, theta, ev = _drop_stopped(runs, theta, ev, stop)
                 if not runs:
                     break
             theta[:, :n] -= lr * ev.gc
@@ -177,14 +177,27 @@ def train_gd_stack(
             if k % record_every == 0:
                 bar.update(record_every)
     except KeyboardInterrupt:
-        c, W, b = theta[:, :n], theta[:, n:n + n * d].reshape(-1, n, d), theta[:, n + n * d:]
-        ev = evaluate_stack(c, W, b, X, y)
+        ev = evaluate_stack(*_split_stack(theta, n, d), X, y)
         failed = ~np.isfinite(ev.loss)
         finish(np.flatnonzero(failed), ev, k, FAILED, _failed_message(k))
         finish(np.flatnonzero(~failed), ev, k, INTERRUPTED, f"interrupted by the user at step {k}")
     finally:
         bar.close()
     return results
+
+
+def _split_stack(theta: FloatArray, n: int, d: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Views ``c`` (S, n), ``W`` (S, n, d), ``b`` (S, n) of the stacked parameter vectors."""
+    return theta[:, :n], theta[:, n:n + n * d].reshape(-1, n, d), theta[:, n + n * d:]
+
+
+def _drop_stopped(
+    runs: list[int], theta: FloatArray, ev: StackEvaluation, stop: NDArray[np.bool_]
+) -> tuple[list[int], FloatArray, StackEvaluation]:
+    """The runs still going, their parameter rows and their evaluation, without the rows ``stop``."""
+    keep = ~stop
+    kept = [run for run, going in zip(runs, keep, strict=True) if going]
+    return kept, theta[keep], StackEvaluation(*(part[keep] for part in ev))
 
 
 def _failed_message(k: int) -> str:

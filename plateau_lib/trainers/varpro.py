@@ -84,9 +84,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._validation import check_choice, check_positive_float, check_positive_int, time_limit_message
-from ..network import ShallowReLU, jacobian_from_preactivations
+from ..network import ShallowReLU, evaluate, jacobian_from_preactivations, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
+from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
 from .scipy_based import _check_common
 
@@ -296,8 +297,9 @@ def train_varpro(
             status, message = CONVERGED if res.success else FAILED, str(res.message)
     active, loss, theta = prob.state(alpha)
     k = _final_step(state["k"], alpha, (state["k"], state["theta"]))
+    final = evaluate(*split_params(theta, net.n, net.d), X, y)
     return rec.finish(k, active, loss, theta, method="varpro", nfev=nfev, njev=njev,
-                      status=status, message=message)
+                      status=status, message=message, grad_norm=gradient_norm(final))
 
 
 __all__ = ["JACOBIANS", "VARPRO_ALGORITHMS", "project", "reduced_jacobian", "train_varpro"]

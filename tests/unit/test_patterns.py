@@ -573,3 +573,18 @@ def test_debounce_keeps_flips_at_the_last_step_and_sorts_by_step_then_entry():
     empty = debounce_flips(np.zeros((0, 3), dtype=int), last_step=100, min_dwell=3, neurons=[0], n=2)
     assert empty.shape == (0, 3) and empty.dtype == np.int64
     assert debounce_flips(flips, last_step=100, min_dwell=3, neurons=[]).dtype == np.int64
+
+
+def test_final_plateau_reaches_as_far_as_the_windows_of_a_sparse_record():
+    """With records at 0, 10, ..., 990 and 998 (as a flow's last integrator steps fall), no window
+    ends at 998 (none starts in (495, 499]); a history flat since step 100 still ends on its plateau."""
+    from plateau_lib.patterns import final_plateau
+
+    steps = np.append(np.arange(0, 1000, 10), 998)
+    flat = np.where(steps < 100, 1.0, 0.25)
+    assert detect_plateaus(steps, flat)[-1].end < 998
+    assert final_plateau(steps, flat) == detect_plateaus(steps, flat)[-1]
+    falling = 1.0 / (1.0 + steps)
+    assert final_plateau(steps, falling) is None
+    early = np.where(steps < 100, 0.25, 0.25 / (1.0 + steps - 100))  # flat at first, then falling
+    assert detect_plateaus(steps, early) and final_plateau(steps, early) is None

@@ -14,7 +14,8 @@ import pytest
 
 from plateau_lib import ShallowReLU, init_network
 from plateau_lib.network import evaluate, split_params
-from plateau_lib.trainers import first_order, stacked
+from plateau_lib.trainers import stacked
+from plateau_lib.trainers._gradient_norm import gradient_norm
 from plateau_lib.trainers.first_order import train_gd
 from plateau_lib.trainers.stacked import evaluate_stack, grad_norms, train_gd_stack
 
@@ -54,7 +55,7 @@ def test_the_stacked_pass_is_each_networks_pass(m, n, d):
         alone = evaluate(*split_params(net.to_vector(), n, d), X, y)
         for name in ("active", "loss", "gc", "gW", "gb"):
             np.testing.assert_array_equal(getattr(ev, name)[k], getattr(alone, name), err_msg=name)
-        assert grad_norms(ev)[k] == first_order._grad_norm(alone)
+        assert grad_norms(ev)[k] == gradient_norm(alone)
 
 
 @pytest.mark.parametrize(
@@ -106,8 +107,8 @@ def test_the_gradient_tolerance_stops_at_equality_and_zero_never_stops():
     X, y = problem(25, 1)
     nets = nets_of(4, 1, [0.5, 1.0])
     dead = nets[1].with_params(W=np.ones((4, 1)), b=-2.0 * np.ones(4))  # w x + b < 0 on [-1, 1]
-    assert first_order._grad_norm(evaluate(*split_params(dead.to_vector(), 4, 1), X, y)) == 0.0
-    at_start = first_order._grad_norm(evaluate(*split_params(nets[0].to_vector(), 4, 1), X, y))
+    assert gradient_norm(evaluate(*split_params(dead.to_vector(), 4, 1), X, y)) == 0.0
+    at_start = gradient_norm(evaluate(*split_params(nets[0].to_vector(), 4, 1), X, y))
     for gtol in (0.0, at_start):
         options = {"lr": 0.1, "steps": 30, "gtol": gtol}
         alone = [train_gd(net, X, y, **options) for net in (nets[0], dead)]
