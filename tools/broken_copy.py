@@ -65,7 +65,8 @@ def _refingerprint(copy: Path, env: dict[str, str]) -> None:
     Otherwise Chapter 4 stops at its staleness check (the race was run with other trainer code)
     before any claim is checked; the race's numbers stay those of the intact trainers.
     """
-    code = ("import json; from plateau_lib.chapters.anls_race import RACE_PATH, trainers_fingerprint as f; "
+    code = ("import json; from plateau_lib.chapters.anls_race import trainers_fingerprint as f; "
+            "from plateau_lib.chapters.anls_race_results import RACE_PATH; "
             "d = json.loads(RACE_PATH.read_text()); d['trainers_fingerprint'] = f(); "
             "RACE_PATH.write_text(json.dumps(d))")
     subprocess.run([sys.executable, "-c", code], cwd=copy, env=env, check=True)

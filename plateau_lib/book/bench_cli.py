@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
-from ..chapters import anls_race
+from ..chapters import anls_race, anls_race_results
 from ..chapters.anls_benchmark import (
     BEST_KNOWN_PATH,
     DEFAULT_OUTPUT,
@@ -162,7 +162,7 @@ def _bench_race(args: argparse.Namespace) -> int:
         where = _where(executor, args)
         doc = anls_race.run_race(suite, executor=executor, progress=not args.no_progress)
     atomic_write(out, to_json(doc))
-    print(anls_race.format_pivot(doc))
+    print(anls_race_results.format_pivot(doc))
     for role in ("tuning", "held-out"):
         print(f"{role}: {anls_race.goal_summary(doc['goals'], role)}")
     print(f"\nbench race ({suite.name}): {len(doc['rows'])} tasks in {doc['seconds']:.1f}s on {where}; wrote {out}")
@@ -202,7 +202,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     race.add_argument("--seeds", type=positive_int, help="number of race seeds 0..N-1 (default: 3, quick: 1)")
     race.add_argument("--budget-scale", type=float, help="multiply every wall-clock budget by this")
     add_executor_arguments(race)
-    race.add_argument("--output", type=Path, default=anls_race.RACE_PATH, help="results file (default: %(default)s)")
+    race.add_argument("--output", type=Path, default=anls_race_results.RACE_PATH,
+                      help="results file (default: %(default)s)")
     race.add_argument("--no-progress", action="store_true", help="no progress bar")
     race.set_defaults(handler=_bench_race)
 

@@ -63,6 +63,10 @@ only wall times differ (:mod:`plateau_lib.parallel`).
 The cached best-known losses and the committed results live in the repository's
 ``benchmarks/`` folder (:data:`BENCHMARK_DIR`), next to the other benchmarks; this module is
 part of the library so that Chapter 4, the tests and the command line import it from anywhere.
+
+Why one module of about 630 lines: it is one pipeline (suite, task, best-known cache, runner,
+summaries and the results files), whose parts share the task and suite classes; the race
+(:mod:`~plateau_lib.chapters.anls_race`) reuses its restarts.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -226,10 +230,21 @@ def _curve_indices(k: int, points: int = CURVE_POINTS) -> np.ndarray:
     return np.union1d(np.r_[0, idx], [k - 1])
 
 
+class MethodRun(NamedTuple):
+    """One method's run on one (problem, seed) (:func:`run_method`)."""
+
+    #: The run.
+    result: TrainResult
+    #: Wall time spent before the run started (``gd+anls``: the GD run it starts from), seconds.
+    time_before: float
+    #: Loss evaluations spent before the run started.
+    evals_before: int
+
+
 def run_method(method: str, problem: BenchProblem, seed: int, budgets: Budgets,
                net: ShallowReLU, X: np.ndarray, y: np.ndarray,
-               previous: dict[str, TrainResult]) -> tuple[TrainResult, float, int]:
-    """Run ``method``; returns the result and the time / evaluations spent before it started."""
+               previous: dict[str, TrainResult]) -> MethodRun:
+    """Run ``method``; the result and the time / evaluations spent before it started."""
     b = budgets
     every = b.first_order_record_every
     joint = anls_joint_options(problem.d)
@@ -245,12 +260,12 @@ def run_method(method: str, problem: BenchProblem, seed: int, budgets: Budgets,
     if method == "gd+anls":
         gd = previous.get("gd")
         if gd is None:
-            gd = run_method("gd", problem, seed, budgets, net, X, y, previous)[0]
-        return train(gd.net, X, y, "anls", budget=b.anls_sweeps, **joint), gd.wall_time, gd.nfev
+            gd = run_method("gd", problem, seed, budgets, net, X, y, previous).result
+        return MethodRun(train(gd.net, X, y, "anls", budget=b.anls_sweeps, **joint), gd.wall_time, gd.nfev)
     if method not in calls:
         raise ValueError(f"unknown method {method!r}; known: {', '.join([*calls, 'gd+anls'])}")
     name, budget, options = calls[method]
-    return train(net, X, y, name, budget=budget, **options), 0.0, 0
+    return MethodRun(train(net, X, y, name, budget=budget, **options), 0.0, 0)
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
@@ -261,7 +276,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
     done: dict[str, TrainResult] = {}
     rows = []
     for method in task.methods:
-        res, t0, e0 = run_method(method, problem, task.seed, task.budgets, net, X, y, done)
+        run = run_method(method, problem, task.seed, task.budgets, net, X, y, done)
+        res, t0, e0 = run.result, run.time_before, run.evals_before
         done[method] = res
         evals, exact = _evals(res)
         times, evals = res.times + t0, evals + e0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -213,7 +213,7 @@ def one_sweep(net: ShallowReLU, X: ArrayLike, y: ArrayLike) -> SweepAnatomy:
         agrees = bool(int(np.sign(w)) == search.s and abs(tau - search.tau) <= 1e-12 * scale)
     x, t = search.x, search.target
     trainer_gain = _single_gain(np.maximum(w * x + b, 0.0), t)
-    best_gain = float(np.max(brute_force_gains(x, t)[2]))
+    best_gain = float(np.max(brute_force_gains(x, t).gain))
     return SweepAnatomy(start=net, search=search, result=result, agrees=agrees, best_gain=best_gain,
                         trainer_gain=trainer_gain)
 
@@ -223,7 +223,18 @@ def _single_gain(phi: FloatArray, t: FloatArray) -> float:
     return float(phi @ t) ** 2 / den if den > 0 else 0.0
 
 
-def brute_force_gains(x: ArrayLike, t: ArrayLike) -> tuple[FloatArray, NDArray[np.int64], FloatArray]:
+class BruteForceGains(NamedTuple):
+    """Every data threshold and orientation with its gain (:func:`brute_force_gains`), one entry per candidate."""
+
+    #: The thresholds :math:`\tau` (the distinct data points).
+    tau: FloatArray
+    #: The orientations :math:`s = \pm1`.
+    s: NDArray[np.int64]
+    #: The gains :math:`(\phi\cdot t)^2/(\phi\cdot\phi)` (0 when :math:`\phi = 0`).
+    gain: FloatArray
+
+
+def brute_force_gains(x: ArrayLike, t: ArrayLike) -> BruteForceGains:
     r"""The design's gain of every data threshold and orientation, one candidate at a time.
 
     For each distinct :math:`\tau \in \{x_i\}` and :math:`s = \pm1`,
@@ -233,8 +244,8 @@ def brute_force_gains(x: ArrayLike, t: ArrayLike) -> tuple[FloatArray, NDArray[n
 
     Returns
     -------
-    tau, s, gain : ndarray
-        One entry per candidate.
+    BruteForceGains
+        ``tau``, ``s`` and ``gain``, one entry per candidate.
     """
     x = as_float_array(x, "x", 1)
     t = as_float_array(t, "t", 1)
@@ -246,7 +257,7 @@ def brute_force_gains(x: ArrayLike, t: ArrayLike) -> tuple[FloatArray, NDArray[n
             taus.append(float(tau))
             signs.append(s)
             gains.append(_single_gain(np.maximum(s * (x - tau), 0.0), t))
-    return np.array(taus), np.array(signs, dtype=np.int64), np.array(gains)
+    return BruteForceGains(np.array(taus), np.array(signs, dtype=np.int64), np.array(gains))
 
 
 def plateau_choice_text(plateau: PlateauRow) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -161,53 +160,6 @@ def test_a_race_row_is_a_loss_of_the_network_it_reports():
     assert evaluate(c, W, b, X, y).loss == pytest.approx(res.final_loss, rel=1e-12)
 
 
-def _page_doc() -> dict:
-    """A hand-made race document: one tuning and one held-out problem, three methods, two seeds."""
-    problems = [race.TUNING[0], race.HELD_OUT[0]]
-    rows = []
-    for p in problems:
-        for method, events in (("anls", [(0.1, 4.0), (0.5, 1.0)]), ("lm", [(0.2, 3.0), (0.9, 1.5)]),
-                               ("gd", [(0.3, 8.0)])):
-            for seed in (0, 1):
-                ev = events if p.role == "tuning" or method != "lm" else [(0.2, 0.8)]
-                rows.append({"problem": p.name, "role": p.role, "d": p.d, "method": method, "seed": seed,
-                             "budget": 1.0, "events": ev, "restarts": 2, "best": ev[-1][1], "best_restart": 1})
-    best = race.best_known(problems, rows, [])
-    for r in rows:
-        ref = best[r["problem"]]["reference"]
-        r["ratio_at_budget"] = r["best"] / ref
-        r["time_to_2x"] = race.first_time_below(r["events"], 2 * ref)
-    suite = race.RaceSuite("test", tuple(problems), (0, 1), methods=("anls", "lm", "gd"))
-    doc = {"rows": rows, "best_known": best, "single_anls": {p.name: [1.0, 1.1] for p in problems},
-           "suite": {**dataclasses.asdict(dataclasses.replace(suite, problems=())),
-                     "problems": [dataclasses.asdict(p) for p in problems]},
-           "step_sizes": {"gd": {"chosen": 0.1}, "adam": {"chosen": 0.01}}, "seconds": 120.0,
-           "trainers_fingerprint": race.trainers_fingerprint()}
-    doc["pivot"] = race.pivot(doc)
-    doc["goals"] = race.race_goals(doc)
-    return doc, suite
-
-
-def test_page_helpers_report_what_the_rows_say():
-    doc, suite = _page_doc()
-    assert race.race_staleness(doc, suite) == []
-    assert "fingerprint" in race.race_staleness({**doc, "trainers_fingerprint": "0"}, suite)[0]
-    held = race.HELD_OUT[0].name
-    # on the held-out problem LM (0.8) beats ANLS (1.0); on the tuning problem ANLS is best
-    assert race.peer_wins(doc) == [(held, "lm", 1.0, 1.25)]
-    assert f"`{held}`" in race.peer_wins_text(doc) and "1 of 2 problems" in race.peer_wins_text(doc)
-    c = race.race_curve(doc, race.TUNING[0].name, "anls")
-    assert c["median"][-1] == 1.0 and np.isinf(c["median"][0])
-    text = race.verdict_text(doc)
-    assert "**Held-out problems:**" in text and "on 0 of 1 (0%" in text
-    assert "**Tuning problems:**" in text and "on 1 of 1 (100%" in text
-    values = race.race_values(doc)
-    assert values["held_out_equal_ok"] == 0 and values["tuning_equal_ok"] == 1
-    table = race.format_pivot(doc)
-    assert f"| {held} | held-out |" in table and "**0.8**" not in table  # ratios, not losses
-    assert "**1**" in table
-
-
 def test_dedicated_restarts_cap_lm_on_large_problems():
     small, large = race.TUNING[0], race.HELD_OUT[3]  # 41 x 10 and 10^4 x 200
     tasks = race.dedicated_tasks([small, large], 2)
@@ -218,25 +170,3 @@ def test_dedicated_restarts_cap_lm_on_large_problems():
     assert {t.lm_steps for t in tasks if t.problem is large} == {race.DEDICATED_LM_STEPS_LARGE}
 
 
-@pytest.mark.parametrize("load, command", [(race.load_race, "python -m plateau_lib bench race"),
-                                           (race.load_cost, "python -m benchmarks.bench_anls_cost")])
-def test_a_missing_results_file_names_the_command_that_writes_it(tmp_path, load, command):
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'none.json'}.*`{command}"):
-        load(tmp_path / "none.json")
-
-
-def test_held_out_versus_gd_sets_aside_problems_anls_never_iterated_on():
-    doc, _ = _page_doc()
-    held = race.HELD_OUT[0].name
-    # ANLS (ratio 1.0) is below GD (8.0) on the held-out problem; the tuning problem is not counted
-    assert race.held_out_vs_gd(doc) == race.HeldOutVsGd((held,), (), ())
-    assert race.untested_text(race.held_out_vs_gd(doc)) == "No held-out problem was set aside."
-    # one ANLS run that ended no iteration within the budget: the problem is set aside
-    rows = [dict(r, events=r["events"][:1]) if (r["problem"], r["method"], r["seed"]) == (held, "anls", 1) else r
-            for r in doc["rows"]]
-    versus = race.held_out_vs_gd({**doc, "rows": rows})
-    assert versus == race.HeldOutVsGd((), (), (held,))
-    assert f"`{held}`" in race.untested_text(versus)
-    # GD below ANLS: counted against ANLS
-    rows = [dict(r, ratio_at_budget=0.5) if (r["problem"], r["method"]) == (held, "gd") else r for r in doc["rows"]]
-    assert race.held_out_vs_gd({**doc, "rows": rows}) == race.HeldOutVsGd((), (held,), ())

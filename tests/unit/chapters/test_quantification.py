@@ -221,7 +221,7 @@ def test_segment_helpers_describe_ratios_and_failures(short_flow):
     broken = replace(segs[-1], check=replace(segs[-1].check, holds=False))
     assert failed_segments([*segs[:-1], broken], t) == {float(t[broken.a]): broken.check}
     lines = describe_segments(segs, t).splitlines()
-    assert len(lines) == len(segs) and all(line.startswith("t = ") for line in lines)
+    assert len(lines) == len(segs) and all(line.startswith("t ") and ": exact " in line for line in lines)
     summary = summarize_segments(segs, t)
     assert describe_summary(summary).startswith(f"{summary.n_hold} of {summary.n} segments")
     values = summary_values(summary, np.ones(5))
