@@ -45,3 +45,37 @@ def test_the_science_imports_alone():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_the_live_explorer_does_not_import_the_grid():
+    """The grid of precomputed states builds on the live explorers, never the other way round: the live
+    explorer needs only the StaticStates protocol its frames satisfy."""
+    explorers = PACKAGE / "chapters" / "explorers.py"
+    assert "plateau_lib.chapters.explorer_grid" not in _imported_modules(explorers)
+    assert "plateau_lib.chapters.explorers" in _imported_modules(PACKAGE / "chapters" / "explorer_grid.py")
+
+
+def test_parallel_spelling_is_one_name():
+    """One parameter for how to run many tasks, ``executor``: no ``max_workers``/``workers``/``jobs`` keyword
+    in the signatures of the science's sweeps and the chapters' studies."""
+    import inspect
+
+    from plateau_lib import sweeps
+    from plateau_lib.chapters import (
+        anls_benchmark,
+        anls_race,
+        anls_variants,
+        anls_vs_gd,
+        explanation,
+        explorer_grid,
+        quantification,
+        stationary,
+    )
+
+    functions = [sweeps.sweep, sweeps.sweep_groups, anls_benchmark.run_benchmark, anls_benchmark.compute_best_known,
+                 anls_race.run_race, anls_race.tune_step_sizes, anls_variants.variant_study, anls_vs_gd.exit_study,
+                 explanation.plateau_statistics, explorer_grid.compute_frames, quantification.regime_sweep,
+                 stationary.stationary_catalogue]
+    for fn in functions:
+        names = set(inspect.signature(fn).parameters)
+        assert "executor" in names and not names & {"max_workers", "workers", "jobs"}, fn.__qualname__
