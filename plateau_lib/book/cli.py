@@ -27,16 +27,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import math
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from ..command_line import ArgumentParser, non_negative_float, non_negative_int, positive_int
+
 __all__ = [
     "COMMAND_MODULES",
-    "ArgumentParser",
     "CommandFailed",
     "UsageError",
     "build_parser",
@@ -61,14 +61,6 @@ class CommandFailed(Exception):
     """A command that cannot proceed for a reason outside the command line (one line, exit status 1)."""
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        message = " ".join(message.split())
-        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
-
-
 def register_command(name: str, *, help: str) -> Callable[[Configure], Configure]:
     """Register a top-level subcommand ``name``; the decorated function configures its parser."""
 
@@ -79,42 +71,6 @@ def register_command(name: str, *, help: str) -> Callable[[Configure], Configure
         return configure
 
     return decorator
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 # --------------------------------------------------------------------------------------
@@ -323,7 +279,7 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     run.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
     run.add_argument("--quick", action="store_true", help="quick mode (small budgets; CI and references)")
     run.add_argument(
-        "--seed", type=_non_negative_int, default=DEFAULT_SEED, help="seed for the chapters (default: %(default)s)"
+        "--seed", type=non_negative_int, default=DEFAULT_SEED, help="seed for the chapters (default: %(default)s)"
     )
     run.add_argument("--jobs", type=positive_int, default=1, help="chapters executed at once (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -340,10 +296,10 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     check = sub.add_parser("check", help="compare _build/figures data with tests/reference")
     check.add_argument("chapters", nargs="*", metavar="CHAPTER", help=chapters_help)
     check.add_argument(
-        "--rtol", type=_non_negative_float, default=DEFAULT_RTOL, help="relative tolerance (default: %(default)g)"
+        "--rtol", type=non_negative_float, default=DEFAULT_RTOL, help="relative tolerance (default: %(default)g)"
     )
     check.add_argument(
-        "--atol", type=_non_negative_float, default=DEFAULT_ATOL, help="absolute tolerance (default: %(default)g)"
+        "--atol", type=non_negative_float, default=DEFAULT_ATOL, help="absolute tolerance (default: %(default)g)"
     )
     check.set_defaults(handler=_book_check)
 
