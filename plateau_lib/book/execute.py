@@ -214,10 +214,43 @@ def display_path(path: Path) -> str:
 
 
 def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> ChapterRun:
-    import papermill
+    """Execute chapter ``name`` into the staging book: prepare its files, run it, keep the outcome.
+
+    A failure leaves the executed notebook in ``paths.failed`` and no record of an earlier
+    success (:func:`_forget`); Ctrl-C leaves neither a temporary notebook nor such a record.
+    """
     from papermill.exceptions import PapermillExecutionError
 
-    source = paths.notebook(name)
+    files = _prepare(paths, name)
+    start = time.perf_counter()
+    try:
+        _execute(paths, files, quick=quick, seed=seed)
+    except PapermillExecutionError as err:
+        return _failed_in_a_cell(paths, files, err, time.perf_counter() - start)
+    except Exception as err:  # kernel died, could not start, ...
+        return _not_executed(paths, files, err, time.perf_counter() - start)
+    except BaseException:  # Ctrl-C: no temporary file, no record of a chapter whose figures are gone
+        files.running.unlink(missing_ok=True)
+        _forget(paths, files)
+        raise
+    return _succeeded(paths, files, quick=quick, seed=seed, seconds=time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class _ChapterFiles:
+    """Where one execution of chapter ``name`` reads and writes."""
+
+    name: str
+    source: Path  # the committed notebook
+    figures: Path  # its figure folder, emptied before the run
+    output_dir: str  # the figure folder as the notebook's parameter (relative to the book if inside it)
+    running: Path  # the notebook papermill writes while executing
+    staged: Path  # where a success is kept
+    failed: Path  # where a failure is kept
+
+
+def _prepare(paths: BookPaths, name: str) -> _ChapterFiles:
+    """Empty the chapter's figure folder, make the staging folders, remove a leftover running notebook."""
     figures = paths.figures / name
     shutil.rmtree(figures, ignore_errors=True)
     figures.mkdir(parents=True)
@@ -228,89 +261,105 @@ def _run_chapter(paths: BookPaths, name: str, *, quick: bool, seed: int) -> Chap
     running = paths.running / f"{name}.ipynb"
     running.parent.mkdir(parents=True, exist_ok=True)
     running.unlink(missing_ok=True)
-    staged, failed = paths.staged_notebook(name), paths.failed / f"{name}.ipynb"
-    staged.parent.mkdir(parents=True, exist_ok=True)
+    files = _ChapterFiles(name, paths.notebook(name), figures, output_dir, running, paths.staged_notebook(name),
+                          paths.failed / f"{name}.ipynb")
+    files.staged.parent.mkdir(parents=True, exist_ok=True)
+    return files
 
-    def forget() -> None:  # a failed chapter keeps no earlier success around
-        staged.unlink(missing_ok=True)
-        with _RUNS_LOCK:
-            runs = read_runs(paths)
-            if runs.pop(name, None) is not None:
-                write_runs(paths, runs)
 
-    start = time.perf_counter()
-    try:
-        with _kernel_config() as config:
-            papermill.execute_notebook(
-                str(source),
-                str(running),
-                parameters={"quick": bool(quick), "seed": int(seed), "output_dir": output_dir},
-                kernel_name=KERNEL_NAME,
-                progress_bar=False,
-                log_output=False,
-                start_timeout=120,
-                cwd=str(paths.source),
-                config=config,
-                # The book shows an explorer's static fallback, never its widget view, so the
-                # widget state (large, useless without a kernel) is not saved with the notebook.
-                store_widget_state=False,
-                kernel_manager_class=_tracked_kernel_manager(),
-            )
-    except PapermillExecutionError as err:
-        seconds = time.perf_counter() - start
-        if err.ename == "KeyboardInterrupt":
-            running.unlink(missing_ok=True)
-            forget()
-            raise KeyboardInterrupt from None
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(running, failed)
-        forget()
-        cell = _source_cell_index(err.cell_index, source)
-        message = (
-            f"chapter {name!r} failed in cell {cell} (0-based) of book/{name}.ipynb: "
-            f"{err.ename}: {one_line(err.evalue)} [executed notebook: {display_path(failed)}]"
+def _execute(paths: BookPaths, files: _ChapterFiles, *, quick: bool, seed: int) -> None:
+    """Run the notebook with papermill into ``files.running`` (raises what papermill raises)."""
+    import papermill
+
+    with _kernel_config() as config:
+        papermill.execute_notebook(
+            str(files.source),
+            str(files.running),
+            parameters={"quick": bool(quick), "seed": int(seed), "output_dir": files.output_dir},
+            kernel_name=KERNEL_NAME,
+            progress_bar=False,
+            log_output=False,
+            start_timeout=120,
+            cwd=str(paths.source),
+            config=config,
+            # The book shows an explorer's static fallback, never its widget view, so the
+            # widget state (large, useless without a kernel) is not saved with the notebook.
+            store_widget_state=False,
+            kernel_manager_class=_tracked_kernel_manager(),
         )
-        return ChapterRun(name, False, seconds, failed, message)
-    except Exception as err:  # kernel died, could not start, ...
-        seconds = time.perf_counter() - start
-        kept = None
-        if running.exists():
-            failed.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(running, failed)
-            kept = failed
-        forget()
-        message = f"chapter {name!r} could not be executed: {type(err).__name__}: {one_line(err)}"
-        return ChapterRun(name, False, seconds, kept, message)
-    except BaseException:  # Ctrl-C: no temporary file, no record of a chapter whose figures are gone
-        running.unlink(missing_ok=True)
-        forget()
-        raise
-    seconds = time.perf_counter() - start
-    executed = json.loads(running.read_text())
+
+
+def _forget(paths: BookPaths, files: _ChapterFiles) -> None:
+    """A failed chapter keeps no earlier success around: its staged notebook and its record go."""
+    files.staged.unlink(missing_ok=True)
+    with _RUNS_LOCK:
+        runs = read_runs(paths)
+        if runs.pop(files.name, None) is not None:
+            write_runs(paths, runs)
+
+
+def _keep_failed(files: _ChapterFiles) -> Path | None:
+    """Move the executed notebook, if any, to ``files.failed``; return where it is kept."""
+    if not files.running.exists():
+        return None
+    files.failed.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(files.running, files.failed)
+    return files.failed
+
+
+def _failed_in_a_cell(paths: BookPaths, files: _ChapterFiles, err, seconds: float) -> ChapterRun:
+    """The outcome of an exception in a cell, in one line naming the committed notebook's cell."""
+    if err.ename == "KeyboardInterrupt":
+        files.running.unlink(missing_ok=True)
+        _forget(paths, files)
+        raise KeyboardInterrupt from None
+    failed = files.failed
+    failed.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(files.running, failed)
+    _forget(paths, files)
+    cell = _source_cell_index(err.cell_index, files.source)
+    message = (
+        f"chapter {files.name!r} failed in cell {cell} (0-based) of book/{files.name}.ipynb: "
+        f"{err.ename}: {one_line(err.evalue)} [executed notebook: {display_path(failed)}]"
+    )
+    return ChapterRun(files.name, False, seconds, failed, message)
+
+
+def _not_executed(paths: BookPaths, files: _ChapterFiles, err: Exception, seconds: float) -> ChapterRun:
+    """The outcome of a failure outside the cells (the kernel died or could not start, ...)."""
+    kept = _keep_failed(files)
+    _forget(paths, files)
+    message = f"chapter {files.name!r} could not be executed: {type(err).__name__}: {one_line(err)}"
+    return ChapterRun(files.name, False, seconds, kept, message)
+
+
+def _succeeded(paths: BookPaths, files: _ChapterFiles, *, quick: bool, seed: int, seconds: float) -> ChapterRun:
+    """Present the executed notebook, stage it and record the run (mode, seed, digests, versions, kernel)."""
+    executed = json.loads(files.running.read_text())
     stderr_cells = tuple(
-        _source_cell_index(i, source)
+        _source_cell_index(i, files.source)
         for i, cell in enumerate(executed["cells"])
         if any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in cell.get("outputs", []))
     )
     presented = json.dumps(present_run(executed, quick=quick, seed=seed), indent=1, ensure_ascii=False) + "\n"
-    atomic_write(running, lambda fh: fh.write(presented.encode()))
-    os.replace(running, staged)
-    failed.unlink(missing_ok=True)
+    atomic_write(files.running, lambda fh: fh.write(presented.encode()))
+    os.replace(files.running, files.staged)
+    files.failed.unlink(missing_ok=True)
     record = {
         "quick": bool(quick),
         "seed": int(seed),
         "seconds": round(seconds, 3),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "notebook_sha256": notebook_digest(source),
+        "notebook_sha256": notebook_digest(files.source),
         "library_sha256": library_digest(),
         "versions": versions(),
         "blas_kernel": os.environ.get(BLAS_VARIABLE),
     }
     with _RUNS_LOCK:
         runs = read_runs(paths)
-        runs[name] = record
+        runs[files.name] = record
         write_runs(paths, runs)
-    return ChapterRun(name, True, seconds, staged, stderr_cells=stderr_cells)
+    return ChapterRun(files.name, True, seconds, files.staged, stderr_cells=stderr_cells)
 
 
 def run_chapters(
