@@ -4,6 +4,7 @@ staleness, curves, tables, sentences, the files found as package data, also from
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,9 +100,13 @@ def test_the_committed_results_are_package_data():
 def test_an_installed_wheel_finds_chapter_4s_results(tmp_path):
     """A wheel (not an editable install) carries race.json and anls_cost.json, and the chapter's loaders find
     them in the installed package, outside the repository."""
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    src, wheel_dir, target = tmp_path / "src", tmp_path / "wheel", tmp_path / "site"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):  # built from a copy, so the tree stays clean
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "plateau_lib", src / "plateau_lib", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-                    "-w", str(wheel_dir), str(ROOT)], check=True, capture_output=True, text=True)
+                    "-w", str(wheel_dir), str(src)], check=True, capture_output=True, text=True)
     (wheel,) = wheel_dir.glob("plateau_lib-*.whl")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target),
                     str(wheel)], check=True, capture_output=True, text=True)
