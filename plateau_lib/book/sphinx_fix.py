@@ -2,6 +2,8 @@ r"""A Sphinx extension the book loads (``sphinx: extra_extensions`` in ``_config
 
 from __future__ import annotations
 
+import os
+
 __all__ = ["setup"]
 
 
@@ -28,6 +30,7 @@ def setup(app: object) -> dict[str, object]:
     """Sphinx extension (``sphinx: extra_extensions`` in ``_config.yml``): see :func:`_inline_scripts_once`."""
     app.connect("builder-inited", _inline_scripts_once)
     app.connect("autodoc-skip-member", _skip_field_aliases)
+    app.connect("config-inited", _scorer_from_source)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -40,4 +43,15 @@ def _skip_field_aliases(app: object, what: str, name: str, obj: object, skip: bo
     if doc.startswith("Alias for field number"):
         return True
     return None
+
+
+def _scorer_from_source(app: object, config: object) -> None:
+    """Read ``html_search_scorer`` relative to the book's source folder.
+
+    Jupyter Book builds without a configuration folder, so Sphinx would open the scorer relative
+    to the working directory, which is the source folder only when the build is started there.
+    """
+    scorer = getattr(config, "html_search_scorer", "")
+    if scorer and not os.path.isabs(scorer):
+        config.html_search_scorer = os.path.join(app.srcdir, scorer)
 
