@@ -56,7 +56,7 @@ from scipy.sparse import csr_matrix  # noqa: E402
 
 import plateau_lib  # noqa: E402
 from plateau_lib import figures  # noqa: E402
-from plateau_lib.book.cli import ArgumentParser, positive_int  # noqa: E402
+from plateau_lib.command_line import ArgumentParser, positive_int  # noqa: E402
 from plateau_lib.network import augment, evaluate, init_network  # noqa: E402
 from plateau_lib.trainers import _anls_linalg, anls, anls_moves, anls_neuron, anls_threshold  # noqa: E402
 from plateau_lib.trainers.anls import train_anls  # noqa: E402

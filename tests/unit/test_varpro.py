@@ -7,9 +7,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from plateau_lib.experiments import get_experiment
-from plateau_lib.network import ShallowReLU, activation_pattern, init_network, loss
+from plateau_lib.network import ShallowReLU, activation_pattern, gradient, init_network, loss
 from plateau_lib.theory import feature_matrix, local_ls_level
 from plateau_lib.trainers import front_door, varpro
+from plateau_lib.trainers.scipy_based import train_lm
 from plateau_lib.trainers.varpro import project, reduced_jacobian, train_varpro
 
 
@@ -77,14 +78,20 @@ def test_eliminated_weights_are_the_minimum_norm_least_squares_solution():
     assert abs(proj.c[1]) < 1e-12 and proj.U.shape[1] == net.n - 1
 
 
-def test_reduced_loss_at_a_frozen_pattern_is_the_local_least_squares_level():
-    """At the network built from Phi(D)'s least-squares solution, pattern D kept, the reduced loss is L*(D)."""
+def near_a_network():
+    """A 3-neuron network, 80 points of [-1, 1]^2 none within 0.1 of a kink, its outputs plus noise."""
     rng = np.random.default_rng(7)
     true = ShallowReLU(c=np.array([1.0, -1.5, 2.0]), W=np.array([[1.0, 0.5], [-0.7, 1.0], [0.3, -1.0]]),
                        b=np.array([0.2, -0.1, 0.05]))
     X = rng.uniform(-1.0, 1.0, (400, 2))
-    X = X[np.abs(X @ true.W.T + true.b).min(axis=1) > 0.1][:80]  # no point near a kink
+    X = X[np.abs(X @ true.W.T + true.b).min(axis=1) > 0.1][:80]
     y = np.maximum(X @ true.W.T + true.b, 0.0) @ true.c + 0.02 * rng.standard_normal(80)
+    return true, X, y, rng
+
+
+def test_reduced_loss_at_a_frozen_pattern_is_the_local_least_squares_level():
+    """At the network built from Phi(D)'s least-squares solution, pattern D kept, the reduced loss is L*(D)."""
+    true, X, y, rng = near_a_network()
     D = activation_pattern(true, X)
     beta = np.linalg.lstsq(feature_matrix(X, D), y, rcond=None)[0].reshape(3, 3)
     c = np.sign(true.c) * np.linalg.norm(beta, axis=1)  # beta_j = c_j v_j, v_j on the side that fires on D_j
@@ -173,3 +180,17 @@ def test_step_budget_and_front_door():
     assert front_door.BUDGETS["varpro"] == "steps"
     assert_array_equal(front_door.train(net, X, y, "varpro", budget=3, gtol=0.0, xtol=0.0).loss, short.loss)
 
+
+
+def test_a_reduced_stationary_point_is_one_of_the_full_problem_that_full_least_squares_keeps():
+    """Golub-Pereyra: where the pattern is locally constant, stationary points of the reduced functional
+    are stationary points of L in (c, W, b). From varpro's end, full-parameter least squares gains nothing."""
+    true, X, y, _ = near_a_network()
+    start = true.with_params(W=true.W + 0.05, b=true.b - 0.03)
+    res = train_varpro(start, X, y, steps=300)
+    assert res.status == "converged", res.message
+    assert_array_equal(activation_pattern(res.net, X), activation_pattern(true, X))  # a smooth point
+    assert np.abs(gradient(start, X, y).to_vector()).max() > 0.05
+    assert np.abs(gradient(res.net, X, y).to_vector()).max() < 1e-8
+    full = train_lm(res.net, X, y, steps=50)
+    assert full.final_loss == pytest.approx(res.final_loss, rel=1e-9)
