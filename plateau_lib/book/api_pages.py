@@ -54,10 +54,13 @@ def module_page(module: str) -> str:
 def write_api_pages(book_dir: str | Path) -> list[Path]:
     """Write ``book_dir/api/<module>.md`` for every module and the table into ``book_dir/api.md``.
 
-    Pages of modules that no longer exist are removed. Returns the pages written.
+    Pages of modules that no longer exist are removed. A book without ``api.md`` has no API
+    reference and gets no pages. Returns the pages written.
     """
     book_dir = Path(book_dir)
     index = book_dir / "api.md"
+    if not index.exists():
+        return []
     text = index.read_text()
     if MARKER not in text:
         raise ValueError(f"{index} has no line {MARKER!r} to replace with the module table")

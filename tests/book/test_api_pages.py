@@ -37,3 +37,8 @@ def test_an_index_without_the_marker_is_refused(tmp_path):
     (tmp_path / "api.md").write_text("# API reference\n")
     with pytest.raises(ValueError, match="has no line"):
         write_api_pages(tmp_path)
+
+
+def test_a_book_without_an_api_page_gets_no_pages(tmp_path):
+    assert write_api_pages(tmp_path) == []
+    assert not (tmp_path / "api").exists()
