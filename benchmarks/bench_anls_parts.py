@@ -137,6 +137,77 @@ def make_problem(m: int, n: int, d: int):
     return init_network(n, d, scale=INIT_SCALE, rng=rng), X, y
 
 
+def _seconds(fn: Callable[[], object], target: float = 0.02) -> float:
+    """Median seconds of one call of ``fn`` (batches of about ``target`` seconds, five of them)."""
+    fn()
+    t0, calls = time.perf_counter(), 0
+    while time.perf_counter() - t0 < target / 4 or calls < 2:
+        fn()
+        calls += 1
+    k = max(1, int(target * calls / (time.perf_counter() - t0)))
+    out = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            fn()
+        out.append((time.perf_counter() - t0) / k)
+    return statistics.median(out)
+
+
+def floor_parts(net, X, y) -> dict[str, float]:
+    r"""The operation count of one sweep (``benchmarks/README.md``), each part timed as the numpy/BLAS calls it needs.
+
+    Per neuron (times n): the target and its projection (``Q @ g``, an O(m) update), the
+    projection :math:`Xw` and, for d > 1, the direction fit (least squares on an m x (d+1)
+    matrix), the stable sort (d > 1; once per sweep in 1-D), the prefix sums (10 cumulative sums of
+    length m), the joint-gain forms (d > 1: one pass over Q for the sorted block sums; 1-D: four
+    cumulative sums of length m and ``Q @ z``), the output-weight solve as a rank-one update
+    (two n x n matrix-vector products), the basis update (one rank-one ``dger`` on Q) and the new
+    residual (one ``A @ c``). Per sweep: the pattern solve (Gram matrix of the m x n(d+1)
+    frozen-pattern design, its Cholesky factor, one evaluation), the basis build (QR of A) and the
+    closing evaluation. ``Q`` is a dense m x n orthonormal stand-in; values are discarded.
+    """
+    from scipy.linalg import qr as sla_qr
+    from scipy.linalg.blas import dger
+
+    from plateau_lib.network import augment, evaluate
+
+    m, d = X.shape
+    n = net.n
+    rng = np.random.default_rng(0)
+    ev = evaluate(net.c, net.W, net.b, X, y)
+    A = np.maximum(ev.Z, 0.0)
+    Q = np.ascontiguousarray(np.linalg.qr(rng.standard_normal((m, n)))[0])
+    g, z, c, u = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(m)
+    Sn = rng.standard_normal((n, n))
+    Xt = augment(X)
+    p = X @ rng.standard_normal(d)
+    rows = rng.standard_normal((5, m))
+    block = np.ones((2 * (-(-m // 16)), m)) / m
+    per_neuron = {
+        "target update + projection": _seconds(lambda: (Q @ g, u - u)),
+        "projection Xw (+ direction fit)": _seconds(lambda: (X @ z[:d], d > 1 and np.linalg.lstsq(Xt, u, rcond=None))),
+        "sort": _seconds(lambda: np.argsort(p, kind="stable")) if d > 1 else 0.0,
+        "prefix sums": 2 * _seconds(lambda: np.cumsum(rows, axis=1)),
+        "joint-gain forms": (_seconds(lambda: Q.T @ block[:2].T) if d > 1
+                             else _seconds(lambda: (Q @ z, np.cumsum(rows[:4], axis=1)))),
+        "output-weight solve (rank-one update)": _seconds(lambda: (Sn @ g, Sn.T @ z)),
+        "basis update (rank one)": _seconds(lambda: dger(1e-300, z, u, a=Q.T, overwrite_a=True)),
+        "new residual": _seconds(lambda: A @ c),
+    }
+    out = {k: n * v for k, v in per_neuron.items()}
+    if d == 1:
+        out["sort"] = _seconds(lambda: np.argsort(p, kind="stable"))
+    Phi = (ev.active[:, :, None] * Xt[:, None, :]).reshape(m, -1)
+    gram = Phi.T @ Phi + np.eye(Phi.shape[1])
+    out["pattern solve (Gram, Cholesky, one evaluation)"] = (
+        _seconds(lambda: Phi.T @ Phi) + _seconds(lambda: np.linalg.cholesky(gram))
+        + _seconds(lambda: evaluate(net.c, net.W, net.b, X, y)))
+    out["basis build (QR) + closing evaluation"] = (_seconds(lambda: sla_qr(A, mode="economic"))
+                                                    + _seconds(lambda: evaluate(net.c, net.W, net.b, X, y)))
+    return out
+
+
 def measure(m: int, n: int, d: int, repeats: int) -> dict:
     """Medians over ``repeats`` of the yardstick, the unwrapped sweep and each part of the wrapped sweep."""
     net, X, y = make_problem(m, n, d)
@@ -159,8 +230,10 @@ def measure(m: int, n: int, d: int, repeats: int) -> dict:
             parts[part].append(timer.totals.get(part, 0.0))
         parts["outside"].append(total[-1] - claimed)
     med = {k: statistics.median(v) for k, v in parts.items()}
+    floor = floor_parts(net1, X, y)
     return {"m": m, "n": n, "d": d, "gd_100_steps_s": statistics.median(gd), "sweep_s": statistics.median(bare),
-            "sweep_wrapped_s": statistics.median(total), "parts_s": med, "samples": {"gd": gd, "sweep": bare},
+            "sweep_wrapped_s": statistics.median(total), "parts_s": med, "floor_s": floor,
+            "floor_total_s": sum(floor.values()), "samples": {"gd": gd, "sweep": bare},
             "updates_kept": int(res.extra["update_accepted"].sum()), "goal_ratio": GOALS.get((m, n, d))}
 
 
@@ -177,6 +250,11 @@ def markdown(rows: list[dict]) -> str:
     lines.append("| sweep, wrapped | " + " | ".join(cell(r["sweep_wrapped_s"], r) for r in rows) + " |")
     for part in rows[0]["parts_s"]:
         lines.append(f"| {part} | " + " | ".join(cell(r["parts_s"][part], r) for r in rows) + " |")
+    lines.append("| **operation count, executed** | " + " | ".join(cell(r["floor_total_s"], r) for r in rows) + " |")
+    for part in rows[0]["floor_s"]:
+        lines.append(f"| count: {part} | " + " | ".join(cell(r["floor_s"][part], r) for r in rows) + " |")
+    lines.append("| sweep / operation count | " + " | ".join(f"{r['sweep_s'] / r['floor_total_s']:.1f}" for r in rows)
+                 + " |")
     def verdict(r: dict) -> str:
         if r["goal_ratio"] is None:
             return "—"

@@ -340,6 +340,7 @@ class FeatureBasis:
     def _set(self, Q: FloatArray, S: FloatArray) -> None:
         self.Q, self.S = Q, S
         self._q: tuple[FloatArray, FloatArray] | None = None  # (z, Qz) of the last q() since Q last changed
+        self._y_perp: FloatArray | None = None  # y - Q Q^T y once asked for (perp_y_without), then kept
         self.qty = Q.T @ self.y
         self._derived = None
 
@@ -431,9 +432,23 @@ class FeatureBasis:
         """:math:`q_j = Qz` (one pass over ``Q``), or None; kept until ``Q`` changes, for :meth:`replace`."""
         if loo.z is None:
             return None
-        q = self.Q @ loo.z
+        q = self._q_of(loo.z)
         self._q = (loo.z, q)
         return q
+
+    def perp_y_without(self, loo: LeaveOneOut) -> FloatArray:
+        r""":math:`P_{-j}^\perp y`, the part of :math:`y` outside the span of the other features.
+
+        :math:`P_{-j}^\perp = I - QQ^\top + q_jq_j^\top` (essential) or :math:`I - QQ^\top`
+        (spare), so it is :math:`y_\perp + (z\cdot Q^\top y)\,q_j` with :math:`y_\perp = y -
+        QQ^\top y`, which is kept across :meth:`replace` by :math:`O(m)` updates. It equals
+        :math:`P_{-j}^\perp t` for every :math:`t = y - \sum_{l\ne j} c_lA_l`.
+        """
+        if self._y_perp is None:
+            self._y_perp = self.y - self.Q @ self.qty
+        if loo.z is None:
+            return self._y_perp.copy()
+        return self._y_perp + float(loo.z @ self.qty) * self.q(loo)
 
     def _q_of(self, z: FloatArray) -> FloatArray:
         """:math:`Qz`: the :meth:`q` computed for this very ``z`` if ``Q`` has not changed since, else a new pass."""
@@ -551,8 +566,11 @@ class FeatureBasis:
                 sla.blas.dger(1.0, z, v - q, a=self.Q.T, overwrite_a=True)  # Q += (v - q) z^T, in place
                 self.S = S - np.outer(z, z @ S)
                 self.S[:, j] += rho * z
-                vy = (ext.perp_y + gamma * float(z @ self.qty)) / rho
-                self.qty = self.qty + z * (vy - float(z @ self.qty))
+                qy = float(z @ self.qty)
+                vy = (ext.perp_y + gamma * qy) / rho
+                self.qty = self.qty + z * (vy - qy)
+                if self._y_perp is not None:  # the projector gains v v^T and loses q q^T
+                    self._y_perp += qy * q - vy * v
                 self._derived = None
                 return BasisChange(q, v)
             self._remove_direction(z)  # the new feature lies in the span of the others
@@ -568,6 +586,8 @@ class FeatureBasis:
             row[0, j] = ext.rho
             S = np.vstack([S, row])
             self.qty = np.append(self.qty, float(v @ self.y))
+            if self._y_perp is not None:
+                self._y_perp -= self.qty[-1] * v
             change = BasisChange(None, v)
         else:
             self._neglect(ext.rho, cut)
@@ -589,7 +609,7 @@ class FeatureBasis:
             S = S - np.outer(2 * u, u @ S)
             qty = qty - 2 * u * float(u @ qty)
         self.Q, self.S, self.qty = np.ascontiguousarray(Q[:, :-1]), S[:-1], qty[:-1]
-        self._q = None
+        self._q, self._y_perp = None, None
 
     def _neglect(self, rho: float, cut: float) -> None:
         self.resid = math.hypot(self.resid, rho)

@@ -253,9 +253,12 @@ def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
     loo = basis.leave_one_out(j) if basis.reliable else la.UNCLEAR
     if loo.kind == "unclear":
         return _visit_exact(state, j, t, active)
-    g = basis.drop(basis.target_coords(j, state.c), loo)  # coordinates of P_{-j} t
-    t_perp = t - basis.Q @ g
     joint = state.opts.joint
+    if joint and state.opts.continuous and state.d == 1 and basis.r:
+        t_perp = basis.perp_y_without(loo)  # = P_{-j}^perp t, from the kept y - QQ^T y and q = Qz (O(m))
+    else:
+        g = basis.drop(basis.target_coords(j, state.c), loo)  # coordinates of P_{-j} t
+        t_perp = t - basis.Q @ g
     proposal = _propose(state, j, t, t_perp if joint else t, active, loo, None)
     if proposal is None:
         return None

@@ -236,6 +236,35 @@ def test_forms_follow_the_changes_of_the_basis(case):
         assert kinds & {"appended", "unchanged"}, kinds
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_part_of_y_outside_the_other_features_is_kept_across_replacements(case):
+    """perp_y_without(loo) is P_{-j}^perp y (projector of a fresh basis) after every replacement:
+    the kept y - QQ^T y follows rotated and appended directions by O(m) updates."""
+    rng = np.random.default_rng(60 + len(case))
+    m = 150
+    A, X = features(rng, m, 8, **CASES[case])
+    y = rng.standard_normal(m)
+    basis = la.FeatureBasis(A, y)
+    checked = 0
+    for step in range(30):
+        j = int(rng.integers(8))
+        loo = basis.leave_one_out(j)
+        if loo.kind == "unclear" or not basis.reliable:
+            basis = la.FeatureBasis(A, y)
+            continue
+        want = y - projector_without(A, j) @ y
+        assert_allclose(basis.perp_y_without(loo), want, rtol=0, atol=1e-10 * np.linalg.norm(y))
+        checked += 1
+        a = A[:, (j + 5) % 8].copy() if step % 5 == 4 else \
+            np.maximum(X @ rng.standard_normal(2) + rng.uniform(-0.5, 0.5), 0.0)
+        if basis.replace(j, loo, basis.extension(a), a) is None or not basis.reliable:
+            A[:, j] = a
+            basis = la.FeatureBasis(A, y)
+            continue
+        A[:, j] = a
+    assert checked >= 20
+
+
 def test_near_dependent_columns_are_unclear():
     rng = np.random.default_rng(5)
     A, _ = features(rng, 120, 6)
