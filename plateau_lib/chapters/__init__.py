@@ -1,15 +1,23 @@
 """The chapters' studies: what each chapter of the book runs, measures and checks.
 
-One module per chapter, named after it, built on the science of ``plateau_lib`` (which
-never imports this package):
+One module per subject a chapter studies, named after it, with the page helpers of that study
+beside it, built on the science of ``plateau_lib`` (which never imports this package):
 
 - :mod:`~plateau_lib.chapters.explanation`: plateaus and their patterns over seeds (Chapter 1);
 - :mod:`~plateau_lib.chapters.quantification`: the flow's segments, the regime sweep, sliding
   (Chapter 2);
 - :mod:`~plateau_lib.chapters.stationary`: catalogues of runs to stationary points (Chapter 3);
-- :mod:`~plateau_lib.chapters.anls`: ANLS against gradient descent, the variants (Chapter 4),
-  and :mod:`~plateau_lib.chapters.anls_benchmark`, the benchmark against its peers;
-- :mod:`~plateau_lib.chapters.explorers`: the interactive explorers of Chapters 1 and 4.
+- Chapter 4: :mod:`~plateau_lib.chapters.anls_vs_gd` (ANLS against gradient descent in
+  iterations, over seeds), :mod:`~plateau_lib.chapters.anls_sweep` (one sweep pictured),
+  :mod:`~plateau_lib.chapters.anls_from_stationary`, :mod:`~plateau_lib.chapters.anls_variants`,
+  :mod:`~plateau_lib.chapters.anls_checks`, the wall-clock race
+  :mod:`~plateau_lib.chapters.anls_race` and its committed results
+  :mod:`~plateau_lib.chapters.anls_race_results`, and the step-budget benchmark
+  :mod:`~plateau_lib.chapters.anls_benchmark`;
+- :mod:`~plateau_lib.chapters.explorers` and :mod:`~plateau_lib.chapters.explorer_grid`: the
+  interactive explorers of Chapters 1 and 4 and their precomputed states;
+- :mod:`~plateau_lib.chapters.page`, :mod:`~plateau_lib.chapters.claims`,
+  :mod:`~plateau_lib.chapters.tables`: what the pages share.
 
 A *study* runs registered experiments (:mod:`plateau_lib.experiments`) many times: the
 lazy-to-adaptive regime sweep (``regime_1d``), the stationary-point catalogues
