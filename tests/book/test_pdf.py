@@ -1,9 +1,9 @@
 """The PDF edition (plateau_lib.book.pdf): its copy of the stage, LaTeX's log, and the built PDF.
 
 The fast tests check the pieces on small inputs. The slow ones need TeX (``make pdf`` installs
-it; without it they are skipped, saying so): they build the PDF of the quick-mode stage that
-the session fixture ``executed`` (tests/conftest.py) fills, read it back with ``pdftotext``
-and ``pdfimages`` (poppler-utils), and show that a broken reference fails the build.
+it; without it they are skipped, saying so): they build the PDF of the quick-mode book that the
+session fixture ``built_html`` (tests/conftest.py) executes and builds, read it back with
+``pdftotext`` and ``pdfimages`` (poppler-utils), and show that a broken reference fails the build.
 """
 
 from __future__ import annotations
@@ -115,12 +115,12 @@ def test_pdf_source_drops_the_api_page_and_replaces_explorers(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def built_pdf(executed):
-    paths, runs = executed
-    if not all(r.ok for r in runs):
-        pytest.fail("the quick execution of the chapters failed (see test_book.py)")
-    status = build_pdf(paths, quiet=True)
-    return paths, status
+def built_pdf(built_html):
+    """The PDF of the quick-mode book, built after its HTML (whose ``objects.inv`` it links to)."""
+    if built_html.status != 0:
+        pytest.fail("the HTML build of the quick-mode book failed (see test_book.py)")
+    paths = built_html.paths
+    return paths, build_pdf(paths, quiet=True)
 
 
 def _pdf_text(pdf: Path) -> str:
@@ -171,8 +171,14 @@ def test_pdf_build_fails_on_a_broken_reference(tmp_path, capfd):
     shutil.copy(ROOT / "book" / "references.bib", source / "book" / "references.bib")
     shutil.copytree(ROOT / "book" / "_static", source / "book" / "_static")
     (source / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
-    (source / "book" / "intro.md").write_text("# A page\n\nSee {ref}`no-such-label`.\n")
+    page = source / "book" / "intro.md"
+    page.write_text("# A page\n\n(a-label)=\n## A section\n\nSee {ref}`a-label`.\n")
     broken = BookPaths.for_source(source)
+    assert book.build_html(broken, strict=False, quiet=True) == 0  # the inventory the PDF links to
+    assert build_pdf(broken, quiet=True) == 0, "the same page with a working reference must build"
+    assert "See A section." in _pdf_text(pdf_path(broken))  # the reference, resolved
+    pdf_path(broken).unlink()
+    page.write_text("# A page\n\n(a-label)=\n## A section\n\nSee {ref}`no-such-label`.\n")
     capfd.readouterr()
     assert build_pdf(broken, quiet=True) != 0
     assert "no-such-label" in capfd.readouterr().err
