@@ -134,11 +134,12 @@ class TrainResult:
         return ShallowReLU.from_vector(self.params[index], self.net.n, self.net.d)
 
     def __repr__(self) -> str:
+        # One short line (the book prints results): what ended the run and whether it is a
+        # minimum or a stall; message, counts and timings are attributes.
         return (
-            f"TrainResult(method={self.method!r}, nit={self.nit}, final_loss={self.final_loss:.6g}, "
-            f"grad_norm={self.grad_norm:.3g}, ends_on_plateau={self.ends_on_plateau}, "
-            f"pattern_changes={len(self.pattern_changes)}, nfev={self.nfev}, "
-            f"wall_time={self.wall_time:.3g}s, status={self.status!r}, message={self.message!r})"
+            f"TrainResult(method={self.method!r}, status={self.status!r}, nit={self.nit}, "
+            f"final_loss={self.final_loss:.6g}, grad_norm={self.grad_norm:.3g}, "
+            f"ends_on_plateau={self.ends_on_plateau})"
         )
 
 
