@@ -204,8 +204,11 @@ class _Ordering(NamedTuple):
 def _ordering(p: FloatArray) -> _Ordering:
     """Sort, centre and sum the projections ``p`` (:class:`_Ordering`)."""
     m = p.shape[0]
-    order = np.argsort(p, kind="stable")
+    order = np.argsort(p)  # the stable order whenever the values are distinct (the permutation is then unique)
     ps = p[order]
+    if m > 1 and not (ps[1:] > ps[:-1]).all():  # ties (or NaN): the stable sort decides their order
+        order = np.argsort(p, kind="stable")
+        ps = p[order]
     centre = 0.5 * (ps[0] + ps[-1])
     pc = ps - centre
     rows = np.empty((3, m))

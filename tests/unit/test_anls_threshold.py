@@ -160,3 +160,17 @@ def test_grid_gains_are_the_pointwise_gains():
         for s in (1, -1):
             expected = [brute_gain(p, t, tau, s, basis) for tau in taus]
             assert_allclose(brute_gains_on_grid(p, t, taus, s, basis), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_the_sort_is_the_stable_one_with_and_without_ties(ties):
+    """_ordering sorts by the default argsort and falls back to the stable one when values repeat:
+    its order is that of a stable argsort either way (ties keep their index order)."""
+    from plateau_lib.trainers.anls_threshold import _ordering
+
+    p = np.random.default_rng(7).uniform(-1, 1, 500)
+    if ties:
+        p = np.round(p * 4) / 4
+    o = _ordering(p)
+    np.testing.assert_array_equal(o.order, np.argsort(p, kind="stable"))
+    np.testing.assert_array_equal(o.u, np.unique(p))
