@@ -191,6 +191,19 @@ def _check_tolerances(ftol: float, xtol: float, gtol: float) -> dict[str, float]
     return tols
 
 
+def _outcome(res, prob: _Reduced, budget_message: str, max_nfev: int | None):
+    """The end point, evaluation counts, status and message of a finished ``least_squares`` run."""
+    alpha = np.asarray(res.x, dtype=np.float64)
+    njev = int(res.njev) if res.njev is not None else prob.njac
+    if res.status == -2:
+        status, message = BUDGET, budget_message
+    elif res.status == 0:
+        status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
+    else:
+        status, message = CONVERGED if res.success else FAILED, str(res.message)
+    return alpha, int(res.nfev), njev, status, message
+
+
 def train_varpro(
     net: ShallowReLU,
     X: ArrayLike,
@@ -281,20 +294,16 @@ def train_varpro(
                             max_nfev=max_nfev, **tols)
     except KeyboardInterrupt:
         status, message = INTERRUPTED, f"interrupted by the user at step {state['k']}"
+    except np.linalg.LinAlgError as exc:
+        # The trust-region step's SVD of the Jacobian can fail to converge (far from the data, an
+        # ill-scaled Jacobian): the run ends there, as a failure, with its last accepted point.
+        status, message = FAILED, f"the trust-region step failed at step {state['k']}: {exc}"
     finally:
         bar.close()
     if res is None:
         alpha, nfev, njev = state["theta"], prob.nres, prob.njac
     else:
-        alpha = np.asarray(res.x, dtype=np.float64)
-        nfev = int(res.nfev)
-        njev = int(res.njev) if res.njev is not None else prob.njac
-        if res.status == -2:
-            status, message = BUDGET, budget_message
-        elif res.status == 0:
-            status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
-        else:
-            status, message = CONVERGED if res.success else FAILED, str(res.message)
+        alpha, nfev, njev, status, message = _outcome(res, prob, budget_message, max_nfev)
     active, loss, theta = prob.state(alpha)
     k = _final_step(state["k"], alpha, (state["k"], state["theta"]))
     final = evaluate(*split_params(theta, net.n, net.d), X, y)

@@ -194,3 +194,20 @@ def test_a_reduced_stationary_point_is_one_of_the_full_problem_that_full_least_s
     assert np.abs(gradient(res.net, X, y).to_vector()).max() < 1e-8
     full = train_lm(res.net, X, y, steps=50)
     assert full.final_loss == pytest.approx(res.final_loss, rel=1e-9)
+
+
+def test_a_failed_trust_region_step_ends_the_run_as_a_failure_at_its_last_point(monkeypatch):
+    """scipy's trust-region step raises LinAlgError when its SVD does not converge (seen in the race)."""
+    import scipy.optimize
+
+    X = np.linspace(-1, 1, 21)[:, None]
+    y = np.sin(np.pi * X[:, 0])
+    net = init_network(4, 1, scale=1.0, rng=np.random.default_rng(3))
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(scipy.optimize, "least_squares", broken)
+    result = train_varpro(net, X, y, steps=5)
+    assert result.status == "failed" and "SVD did not converge" in result.message
+    assert np.isfinite(result.final_loss) and result.nit == 0
