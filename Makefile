@@ -79,9 +79,11 @@ pdf: install tex
 	$(BIN)/python -m plateau_lib book pdf
 
 # Debian's TeX for the PDF (about 500 MB installed, no texlive-full): XeLaTeX, the LaTeX packages
-# Sphinx's LaTeX writer loads, their fonts, latexmk; poppler-utils reads the PDF back in the tests.
+# Sphinx's LaTeX writer loads, their fonts, latexmk; FreeSerif/FreeSans/FreeMono, the fonts Sphinx
+# sets for XeLaTeX (fonts-freefont-otf: no TeX package depends on it); poppler-utils reads the
+# PDF back in the tests.
 TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
-  latexmk poppler-utils
+  fonts-freefont-otf latexmk poppler-utils
 tex:
 	@if ! command -v xelatex >/dev/null 2>&1 || ! command -v latexmk >/dev/null 2>&1 \
 	    || ! command -v pdftotext >/dev/null 2>&1; then \

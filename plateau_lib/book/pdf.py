@@ -245,7 +245,7 @@ def _check_programs() -> None:
     if missing:
         raise PdfUnavailable(
             f"{', '.join(missing)} not found: install TeX (make pdf does, with apt-get: "
-            "texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk)"
+            "texlive-xetex texlive-latex-extra texlive-fonts-recommended fonts-freefont-otf latexmk)"
         )
 
 
