@@ -17,6 +17,7 @@ A verdict is one of three words, decided by counts alone (:func:`verdict`):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -24,7 +25,7 @@ from numbers import Integral
 import numpy as np
 
 __all__ = ["FAILS", "HOLDS", "SOME", "VERDICTS", "Claim", "claims_table", "glue_claims",
-           "require_consistent", "verdict"]
+           "plain_text", "require_consistent", "verdict"]
 
 HOLDS = "holds"
 SOME = "holds on some runs"
@@ -103,15 +104,38 @@ def claims_table(claims: Sequence[Claim]) -> str:
 def glue_claims(output_dir: str, chapter: str, claims: Sequence[Claim]) -> None:
     """Glue the chapter's claims table (``claims_<chapter>``) and each claim's verdict and numbers.
 
-    Keys: ``claims_<chapter>``, ``claim_<key>_verdict``, ``claim_<key>_numbers``; saved with the
-    chapter's other texts (:func:`plateau_lib.figures.glue_texts`).
+    Keys: ``claims_<chapter>`` (Markdown), ``claim_<key>_verdict`` and ``claim_<key>_numbers`` (plain
+    text, :func:`plain_text`, which other pages can paste).
     """
-    from ..figures import glue_texts
+    from ..figures import glue_texts, glue_values
 
     require_consistent(claims)
-    texts = {f"claims_{chapter}": claims_table(claims)}
-    for c in claims:
-        texts[f"claim_{c.key}_verdict"] = c.verdict_md
-        texts[f"claim_{c.key}_numbers"] = c.numbers
     # Saved apart from the compared texts: every number in them is already compared where it is glued.
-    glue_texts(output_dir, unchecked=True, **texts)
+    glue_texts(output_dir, unchecked=True, **{f"claims_{chapter}": claims_table(claims)})
+    # Other pages paste these (myst-nb pastes another page's values only as plain text).
+    values = {}
+    for c in claims:
+        values[f"claim_{c.key}_verdict"] = c.verdict
+        values[f"claim_{c.key}_numbers"] = plain_text(c.numbers)
+    glue_values(output_dir, unchecked=True, **values)
+
+
+def plain_text(markdown: str) -> str:
+    """``markdown`` as plain text: inline math without ``$`` and TeX commands, no emphasis or code marks.
+
+    ``"$L^*(D,S)$ to 1e-12; *determined* cells $\\le$ 3"`` becomes
+    ``"L*(D,S) to 1e-12; determined cells ≤ 3"``.
+    """
+    def math(match: re.Match[str]) -> str:
+        tex = match.group(1)
+        for command, symbol in _SYMBOLS.items():
+            tex = tex.replace(command, symbol)
+        return re.sub(r"\\[a-zA-Z]+\s*|[{}^$]", "", tex)
+
+    text = re.sub(r"\$([^$]*)\$", math, markdown)
+    text = re.sub(r"(?<![\w)])\*(\S[^*]*?)\*", r"\1", text)
+    return text.replace("`", "")
+
+
+#: TeX commands of the claims' numbers and their plain-text symbols.
+_SYMBOLS = {"\\le": "≤", "\\ge": "≥", "\\times": "×", "\\alpha": "α", "\\lambda": "λ"}

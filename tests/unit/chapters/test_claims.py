@@ -46,3 +46,10 @@ def test_a_checked_claim_must_be_reported_as_holding():
                         Claim("C2", "patterns", SOME, "n", "s")])
     with pytest.raises(AssertionError, match=r"claims \['C3'\] are checked"):
         require_consistent([Claim("C3", "rates", SOME, "n", "s", checked=True)])
+
+
+def test_plain_text_keeps_the_words_and_symbols_of_the_markdown():
+    from plateau_lib.chapters.claims import plain_text
+
+    text = plain_text("45 runs at $L^*(D,S)$ to 1e-12; every *determined* cell of `plateau_1d` $\\le$ 3")
+    assert text == "45 runs at L*(D,S) to 1e-12; every determined cell of plateau_1d ≤ 3"
