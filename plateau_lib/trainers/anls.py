@@ -55,12 +55,8 @@ the sweep :math:`O(mnd)`:
   certified upper bound on its gain (its residual differs from the knot's by at most
   :math:`|\varphi - \psi|`, a sum over the few points in between); only the blocks whose bound
   reaches the best exact gain are evaluated exactly, so the choice is that of the full search.
-  With ``thresholds="continuous"`` every position is evaluated. In 1-D every neuron sorts the
-  data the same way: the sort is done once, the forms at every position once per basis build
-  (:math:`O(mn)`) and then carried over each kept update by the sums of the one basis direction
-  it replaces (:math:`O(m)`), and the target's part outside the other features is
-  :math:`P_{-j}^\perp y`, kept across updates (:math:`O(m)`); these two agree with a fresh
-  computation to round-off, not bit for bit (``benchmarks/README.md``);
+  With ``thresholds="continuous"`` every position is evaluated (:math:`O(mn)`, computed once per
+  change of the features in 1-D, where every neuron sorts the data the same way);
 * :math:`Q`, with :math:`S = Q^\top A` and :math:`Q^\top y`, is rebuilt (pivoted QR) at the start
   of each sweep and updated after each kept change by one rank-1 update in place
   (:math:`O(mn)`); the projector onto the other features is :math:`Q(I - zz^\top)Q^\top` with
