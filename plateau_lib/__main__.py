@@ -1,4 +1,4 @@
-"""``python -m plateau_lib``: the command line (:mod:`plateau_lib.book.cli`)."""
+"""``python -m plateau_lib``: the command line (``plateau_lib.book.cli``)."""
 
 from .book.cli import main
 

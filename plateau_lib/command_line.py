@@ -1,6 +1,6 @@
 """Generic command-line helpers: a parser whose errors are one line, and argparse types for numbers.
 
-Used by the library's command line (:mod:`plateau_lib.book.cli`) and by the scripts of
+Used by the library's command line (``plateau_lib.book.cli``) and by the scripts of
 ``benchmarks/``, so that every command reports a mistake the same way: one line on stderr naming
 the option, exit status 2, before any work.
 """

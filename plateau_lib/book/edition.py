@@ -42,8 +42,16 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-.+][0-9A-Za-z.]+)?$")
 
 
 def book_version(source: str | os.PathLike[str]) -> str:
-    """``project.version`` of ``<source>/pyproject.toml``; ``ValueError`` if it is missing or malformed."""
+    """``project.version`` of ``<source>/pyproject.toml``; ``ValueError`` if it is malformed.
+
+    A book folder without ``pyproject.toml`` (a copy of the pages alone) takes the version of the
+    installed library.
+    """
     path = Path(source) / "pyproject.toml"
+    if not path.exists():
+        from importlib.metadata import version as installed_version
+
+        return installed_version("plateau-lib")
     with path.open("rb") as fh:
         version = tomllib.load(fh).get("project", {}).get("version")
     if not isinstance(version, str) or not _VERSION.match(version):

@@ -4,7 +4,7 @@ The race itself (:mod:`plateau_lib.chapters.anls_race`) runs for hours; Chapter 
 committed results, ``race.json``, and the committed cost measurements of a sweep,
 ``anls_cost.json`` (``python -m benchmarks.bench_anls_cost``), both package data of
 ``plateau_lib.chapters`` (``plateau_lib/chapters/results/``), found through
-:mod:`importlib.resources` so that an installed package builds the chapter too, or passed in
+``importlib.resources`` so that an installed package builds the chapter too, or passed in
 as a path. :func:`race_staleness` says why a results file no longer describes the race run by
 the current trainers. The page: :func:`format_pivot` and :func:`format_problems` (tables),
 :func:`race_curve` (the figure), :func:`race_values`, :func:`verdict_text`,

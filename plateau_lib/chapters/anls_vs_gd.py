@@ -51,7 +51,7 @@ SWEEPS = 30
 FAR_FEWER = 0.01
 
 
-#: The performance goals set for ANLS (:func:`benchmark_goals`): median final loss within
+#: The performance goals set for ANLS (``benchmark_goals``): median final loss within
 #: ``GOAL_FACTOR`` times the best-known loss, and reaching ``GOAL_LEVEL`` times it at least
 #: ``GOAL_SPEEDUP`` times faster than the fastest peer.
 GOAL_FACTOR, GOAL_SPEEDUP, GOAL_LEVEL = 1.5, 10.0, 2.0
