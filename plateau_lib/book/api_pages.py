@@ -48,7 +48,7 @@ def _summary(module: str) -> str:
 
 def module_page(module: str) -> str:
     """The MyST page of one module: its name as title, then its members by ``automodule``."""
-    return f"# `{module}`\n\n```{{eval-rst}}\n.. automodule:: {module}\n   :members:\n   :undoc-members:\n```\n"
+    return f"# `{module}`\n\n```{{eval-rst}}\n.. automodule:: {module}\n   :members:\n```\n"
 
 
 def write_api_pages(book_dir: str | Path) -> list[Path]:

@@ -42,7 +42,7 @@ class ThresholdSearch:
         the orientation :math:`s`).
     target : ndarray, shape (m,)
         :math:`t = y - \sum_{l\ne j} c_l\,\mathrm{relu}(w_l x + b_l)`.
-    candidates : ThresholdCandidates
+    candidates : plateau_lib.trainers.anls_threshold.ThresholdCandidates
         Every candidate :math:`(\tau, s)` with its gain
         :math:`G = (\varphi\cdot t)^2/(\varphi\cdot\varphi)`, :math:`\varphi = \mathrm{relu}(s(x - \tau))`.
     chosen : int
