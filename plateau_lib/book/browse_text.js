@@ -5,7 +5,8 @@
 //     math (the raw delimiters \( \[ $$ \begin{ are the inspection's "raw TeX" already);
 //   - repr: an object's repr ("<IPython.core.display.Markdown object>", "<... at 0x...>",
 //     "TrainResult(method=...", "np.float64(...") in prose or in printed output;
-//   - none: the word None in prose or printed output (API entries, dl.py, document None).
+//   - none: the word None in prose or printed output (API entries, dl.py, document None; the
+//     English "None of ..." is not the value None).
 // "where" is "prose" or "output" (a block of a notebook cell's output).
 () => {
   const never = "script, style, noscript, template";
@@ -15,7 +16,7 @@
   const patterns = {
     tex: /\$|\\[A-Za-z]+/,
     repr: /<[A-Za-z_][\w.]*(?: object(?: at 0x[0-9a-fA-F]+)?| at 0x[0-9a-fA-F]+)>|\b[A-Z][A-Za-z0-9_]+\([a-z_][a-z0-9_]*=|\bnp\.[a-z0-9_]+\(/,
-    none: /\bNone\b/,
+    none: /\bNone\b(?! of\b)/,
   };
   const excerpt = (value, pattern) => {
     const match = value.match(pattern);

@@ -161,6 +161,45 @@ def race_curve(doc: dict[str, Any], problem: str, method: str, points: int = 80)
     return {"time": t, "low": curves.min(axis=0), "median": np.median(curves, axis=0),
             "high": curves.max(axis=0)}
 
+def race_curves_figure(doc: dict[str, Any], role: str) -> tuple[Any, dict[str, np.ndarray]]:
+    """Chapter 4's race figure of the problems of ``role`` ("tuning" or "held-out") and its data.
+
+    One panel per problem, three to a row, drawn for the book's column (7.8 in): the median best
+    loss so far over the reference against wall time (:func:`race_curve`) of every raced method,
+    its range over the race seeds as a band, ANLS thicker, and the level ``LEVELS[0]`` dashed;
+    the legend below the panels. Returns the figure and its curves' medians by
+    ``<problem>__<method>``.
+    """
+    from .. import plotting as pl
+
+    problems = [p["name"] for p in doc["suite"]["problems"] if p["role"] == role]
+    if not problems:
+        raise ValueError(f"role must name problems of the race (tuning or held-out), got {role!r}")
+    rows = -(-len(problems) // 3)
+    fig, axes = pl.figure(nrows=rows, ncols=3, width=7.8, height=2.15 * rows + 0.6)
+    arrays: dict[str, np.ndarray] = {}
+    level = LEVELS[0]
+    for ax, problem in zip(axes.flat[:len(problems)], problems, strict=True):
+        for m in doc["suite"]["methods"]:
+            c = race_curve(doc, problem, m)
+            pl.plot_median_band(ax, c["time"], c["low"], c["median"], c["high"], label=m,
+                                color=pl.METHOD_COLOURS[m], lw=2.0 if m.startswith("anls") else 1.1,
+                                alpha=0.12)
+            arrays[f"{problem}__{m.replace('-', '_')}"] = c["median"]
+        ax.axhline(level, color="k", lw=0.8, ls="--", label=f"{level:g} x best known")
+        ax.set(xscale="log", yscale="log")
+        ax.set_title(problem, fontsize=10)
+    for ax in axes.flat[len(problems):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("best / best known")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("wall time [s]")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
+    return fig, arrays
+
+
 
 def peer_wins(doc: dict[str, Any]) -> list[tuple[str, str, float, float]]:
     """Every (problem, peer) whose median best at the budget is below ANLS's: (problem, peer, peer, anls)."""

@@ -228,6 +228,7 @@ _READER_CLEAN = _column(
     "<pre style='overflow-x:auto'>$ python -m plateau_lib \\max None TrainResult(method='gd')</pre>"
     "<p>Inline <code>$x$ and \\frac</code> code and <code>None</code>.</p>"
     "<dl class='py function'><dt class='sig'>f(x=None)</dt><dd><p>Returns None when x is None.</p></dd></dl>"
+    "<p>None of these options is part of the design.</p>"
 )
 
 _TEX = "literal TeX ($ or a \\command) in the prose:"
