@@ -57,7 +57,7 @@ this module: ``browse_inspect.js`` (everything below up to ``widget``), ``browse
   screenshotted in its first and last state (``explorer-<name>-first.png``, ``-last.png``).
 
 **What a reader sees broken**, at each viewport (the detail starts ``at <width> px:``); the
-content column is the theme's article (:data:`COLUMN_SELECTOR`; ``<body>`` on a page without
+content column is the theme's article (:data:`COLUMN_SELECTOR`; ``<main>``, else ``<body>``, on a page without
 one), and full-width or margin content (:data:`WIDE_SELECTOR`) may reach the right edge of the
 main area:
 

@@ -28,7 +28,7 @@
 
   // The column: the article's content box; a theme's full-width and margin content may reach
   // the right edge of the main area (never past the viewport).
-  const column = document.querySelector(columnSelector) || document.body;
+  const column = document.querySelector(columnSelector) || document.querySelector("main") || document.body;
   const box = column.getBoundingClientRect();
   const cs = style(column);
   const inner = {
