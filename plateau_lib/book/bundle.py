@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import io
 import json
 import zipfile
@@ -131,12 +132,27 @@ def _dotted(node: ast.expr) -> list[str] | None:
 
 
 def _calls(tree: ast.Module, imports: Mapping[str, str]) -> list[tuple[str, ast.Call]]:
-    """Every call of the cell to a ``plateau_lib`` name, resolved, in source order."""
+    """Every call of the cell to a ``plateau_lib`` name, resolved, in source order.
+
+    A name is an imported function or a function of a module (``pl.figure``,
+    ``plateau_lib.theory.kernel``); a method of an object the library holds
+    (``var_study.VARIANTS.n_seeds``) is not a function of the library and is left out.
+    """
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and (parts := _dotted(node.func)) and parts[0] in imports:
-            found.append((".".join([imports[parts[0]], *parts[1:]]), node))
+            name = ".".join([imports[parts[0]], *parts[1:]])
+            if len(parts) == 1 or _is_module(name.rpartition(".")[0]):
+                found.append((name, node))
     return sorted(found, key=lambda item: (item[1].lineno, item[1].col_offset))
+
+
+def _is_module(name: str) -> bool:
+    """Whether ``name`` is an importable module (not an object inside one)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _literal(call: ast.Call, index: int) -> str | None:

@@ -32,11 +32,11 @@ def _cell(source: str, tags: tuple[str, ...] = ()) -> dict:
 def test_drawing_cells_name_their_figure_and_library_functions():
     notebook = {"cells": [
         _cell("quick = True", ("injected-parameters",)),
-        _cell("from plateau_lib import plotting as pl\nfrom plateau_lib.chapters import anls as ch\n"
+        _cell("from plateau_lib import plotting as pl\nfrom plateau_lib.chapters import anls_sweep as ch\n"
               "from plateau_lib.figures import save_figure, glue_figure\nimport plateau_lib.theory\n"
               "from plateau_lib.chapters.explorer_grid import compute_frames, explorer_grid\nimport numpy as np"),
         {"cell_type": "markdown", "source": "save_figure(fig, 'not_code', d)"},
-        _cell("%matplotlib inline\nfig, ax = pl.figure()\nch.draw_sweep(ax, np.zeros(3))\n"
+        _cell("%matplotlib inline\nfig, ax = pl.figure()\nch.draw_sweep(ax, np.zeros(3))\nch.SETTINGS.n_seeds(1)\n"
               "plateau_lib.theory.kernel(x)\nsave_figure(fig, 'sweep', output_dir, x=1)\n"
               "glue_figure('fig_sweep', fig)"),
         _cell("save_figure(fig, name, output_dir, x=1)"),  # not a literal name: not a recorded figure
@@ -45,7 +45,7 @@ def test_drawing_cells_name_their_figure_and_library_functions():
     drawings = _drawings(notebook)
     assert [(d.name, d.kind, d.executed_cell) for d in drawings] == [
         ("sweep", "figure", 3), ("explorer_anls", "explorer", 5)]
-    assert drawings[0].functions == ("plateau_lib.plotting.figure", "plateau_lib.chapters.anls.draw_sweep",
+    assert drawings[0].functions == ("plateau_lib.plotting.figure", "plateau_lib.chapters.anls_sweep.draw_sweep",
                                      "plateau_lib.theory.kernel")
     assert drawings[1].functions == ("plateau_lib.chapters.explorer_grid.compute_frames",
                                      "plateau_lib.chapters.explorer_grid.explorer_grid")
