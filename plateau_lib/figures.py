@@ -20,7 +20,11 @@ processors that take different SIMD code paths. Such data go to the subfolder
 saved beside the figure for the reader, left out of the comparison with the references.
 
 Images are written without timestamps or software-version metadata, so re-running a
-chapter produces byte-identical images when the pixels do not change (clean diffs).
+chapter produces byte-identical images when the pixels do not change (clean diffs). A PNG
+carries instead what a reader's check needs to tell whether its text is legible as displayed
+(:data:`PNG_TEXT_KEYS`, tEXt chunks): the size in points of the smallest text the figure draws,
+that text, the figure's width in inches and the resolution of the file. ``book browse`` reads
+them and reports a figure whose smallest text shows below 9 pt at the column's width.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "IMAGE_FORMATS",
+    "PNG_TEXT_KEYS",
     "UNCHECKED",
     "atomic_write",
     "glue_texts",
@@ -47,6 +52,7 @@ __all__ = [
     "save_data",
     "save_figure",
     "save_values",
+    "smallest_text",
 ]
 
 #: Subfolder of a chapter's output folder for data that ``book check`` does not compare.
@@ -58,6 +64,17 @@ IMAGE_FORMATS: dict[str, dict[str, None]] = {
     "png": {"Software": None},
     "svg": {"Date": None, "Creator": None},
 }
+
+#: tEXt keys of the PNGs :func:`save_figure` writes: the smallest font size (points) of any text
+#: the figure draws, that text (at most 60 characters), the figure's width (inches) and the
+#: file's resolution (pixels per inch). A figure without text has only the last two.
+PNG_TEXT_KEYS = {
+    "smallest_pt": "plateau:smallest-text-pt",
+    "smallest_text": "plateau:smallest-text",
+    "width_in": "plateau:figure-width-in",
+    "dpi": "plateau:dpi",
+}
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -139,6 +156,49 @@ def save_data(name: str, output_dir: str | os.PathLike[str], /, **arrays: ArrayL
     return atomic_write(Path(output_dir) / f"{name}.npz", lambda fh: np.savez(fh, **data))
 
 
+def smallest_text(fig: Any) -> tuple[float, str] | None:
+    """The smallest font size (points) of any text ``fig`` draws, and that text; ``None`` without text.
+
+    Counted are the texts a draw of the figure actually draws, visible and not blank: titles,
+    axis labels, the tick labels in view, legend texts, annotations, colourbar labels, offset
+    texts. The figure is drawn without output (:meth:`~matplotlib.figure.Figure.draw_without_rendering`,
+    which also runs its layout engine) while :meth:`matplotlib.text.Text.draw` records them, so
+    texts of invisible axes or outside the view limits (tick labels a draw would not place) are not
+    counted. Of equal sizes the first text drawn is returned.
+    """
+    from matplotlib.text import Text
+
+    original = Text.draw
+    smallest: list[tuple[float, str]] = []
+
+    def recording_draw(self: Text, renderer: Any) -> Any:
+        text = self.get_text()
+        if self.get_visible() and text.strip() and self.get_figure(root=True) is fig:
+            size = float(self.get_fontsize())
+            if not smallest or size < smallest[0][0]:
+                smallest[:] = [(size, " ".join(text.split()))]
+        return original(self, renderer)
+
+    Text.draw = recording_draw
+    try:
+        fig.draw_without_rendering()
+    finally:
+        Text.draw = original
+    return smallest[0] if smallest else None
+
+
+def _png_metadata(fig: Any, dpi: float) -> dict[str, str | None]:
+    """The PNG metadata :func:`save_figure` writes: no software version, :data:`PNG_TEXT_KEYS`."""
+    meta: dict[str, str | None] = dict(IMAGE_FORMATS["png"])
+    found = smallest_text(fig)
+    if found is not None:
+        meta[PNG_TEXT_KEYS["smallest_pt"]] = f"{found[0]:g}"
+        meta[PNG_TEXT_KEYS["smallest_text"]] = found[1][:60]
+    meta[PNG_TEXT_KEYS["width_in"]] = f"{fig.get_figwidth():g}"
+    meta[PNG_TEXT_KEYS["dpi"]] = f"{dpi:g}"
+    return meta
+
+
 def save_figure(
     fig: Any,
     name: str,
@@ -172,6 +232,9 @@ def save_figure(
         ``formats``, ``dpi`` and ``unchecked``). They are what ``book check`` compares with
         the committed references.
 
+    The PNG records the smallest text the figure draws and its size (:data:`PNG_TEXT_KEYS`;
+    :func:`smallest_text`), for the reader's check of ``book browse``.
+
     Returns
     -------
     dict
@@ -195,12 +258,13 @@ def save_figure(
     # canvas; "tight" would draw it once more only to measure it.
     bbox = None if fig.get_layout_engine() is not None else "tight"
     for fmt in formats:
+        metadata = _png_metadata(fig, dpi) if fmt == "png" else IMAGE_FORMATS[fmt]
         # a fixed salt makes the SVG element ids, hence the file, reproducible
         with matplotlib.rc_context({"svg.hashsalt": name}):
             paths[fmt] = atomic_write(
                 out_dir / f"{name}.{fmt}",
-                lambda fh, fmt=fmt: fig.savefig(
-                    fh, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=IMAGE_FORMATS[fmt]
+                lambda fh, fmt=fmt, metadata=metadata: fig.savefig(
+                    fh, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=metadata
                 ),
             )
     if "png" in paths:
