@@ -20,7 +20,8 @@ Notation as in :mod:`plateau_lib.theory`: data :math:`X \in \mathbb{R}^{m\times 
 4. **Sliding.** :func:`sliding_phases` finds where gradient descent flickers a data point across a
    breakpoint; :func:`pinned_ls_level` is the level such a phase converges to.
 
-Chapter 2's studies built on these live in :mod:`plateau_lib.chapters.quantification`.
+Chapter 2's studies built on these live in ``plateau_lib.chapters.quantification_*``, a module per
+fact and one for sliding.
 """
 
 from __future__ import annotations

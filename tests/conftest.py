@@ -74,7 +74,7 @@ def problem_1d():
 
 # --------------------------------------------------------------------------------------
 # Problems shared by the science's tests (tests/unit/test_fixed_pattern.py, test_stationarity.py)
-# and the chapters' (tests/unit/chapters/test_quantification.py, test_stationary.py)
+# and the chapters' (tests/unit/chapters/test_quantification_*.py, test_stationary*.py)
 
 
 def sin_problem(seed=0, n=4, scale=0.7, m=21):

@@ -4,8 +4,12 @@ One module per subject a chapter studies, named after it, with the page helpers 
 beside it, built on the science of ``plateau_lib`` (which never imports this package):
 
 - :mod:`~plateau_lib.chapters.explanation`: plateaus and their patterns over seeds (Chapter 1);
-- :mod:`~plateau_lib.chapters.quantification`: the flow's segments, the regime sweep, sliding
-  (Chapter 2);
+- Chapter 2: :mod:`~plateau_lib.chapters.quantification_segments` (fact 1 on the flow's
+  segments), :mod:`~plateau_lib.chapters.quantification_balances` (fact 2 and the rate),
+  :mod:`~plateau_lib.chapters.quantification_regimes` (the regime sweep and its rows),
+  :mod:`~plateau_lib.chapters.quantification_exit_times` (fact 3 over the sweep),
+  :mod:`~plateau_lib.chapters.quantification_sliding` (sliding phases), and the chapter's glued
+  settings :mod:`~plateau_lib.chapters.quantification_page`;
 - :mod:`~plateau_lib.chapters.stationary`: catalogues of runs to stationary points (Chapter 3);
 - Chapter 4: :mod:`~plateau_lib.chapters.anls_vs_gd` (ANLS against gradient descent in
   iterations, over seeds), :mod:`~plateau_lib.chapters.anls_sweep` (one sweep pictured),
@@ -38,7 +42,7 @@ __all__ = ["STUDY_MODULES", "get_study", "register_study", "study_names"]
 #: imports them first, so a study can be looked up by name from anywhere.
 STUDY_MODULES = (
     "plateau_lib.chapters.explanation",
-    "plateau_lib.chapters.quantification",
+    "plateau_lib.chapters.quantification_regimes",
     "plateau_lib.chapters.stationary",
     "plateau_lib.chapters.anls_vs_gd",
     "plateau_lib.chapters.anls_variants",

@@ -6,7 +6,8 @@ output; these helpers give one short line instead, with numbers rounded to what 
 
 Beside them, what the chapters' page helpers share: the words of their sentences
 (:func:`plural`, :func:`share`, :func:`join_words`, :func:`relation`), the check of a mapping's
-keys (:func:`require_keys`), and :class:`FigureData`, the arrays a figure draws as they are saved.
+keys (:func:`require_keys`), :class:`FigureData`, the arrays a figure draws as they are saved, and
+:class:`DrawnFigure`, a figure with those arrays.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from numpy.typing import NDArray
 
 from ..result import TrainResult
 
-__all__ = ["FigureData", "fields_line", "join_words", "number", "plural", "relation", "require_keys", "run_line",
-           "share"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["DrawnFigure", "FigureData", "fields_line", "join_words", "number", "plural", "relation", "require_keys",
+           "run_line", "share"]
 
 
 def number(value: Any, digits: int = 4) -> str:
@@ -117,3 +123,23 @@ class FigureData:
     arrays: dict[str, Any] = field(default_factory=dict)
     unchecked: dict[str, Any] = field(default_factory=dict)
     timing: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class DrawnFigure:
+    """A figure of a chapter and the arrays it draws, for :func:`~plateau_lib.figures.save_figure`.
+
+    Attributes
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    data : dict of str to ndarray
+        Arrays compared with the committed references (``save_figure(fig, name, dir, **data)``).
+    unchecked : dict of str to ndarray
+        Arrays that amplify round-off (the gradient flow's): saved, not compared
+        (``save_figure(..., unchecked=unchecked)``).
+    """
+
+    fig: Figure
+    data: dict[str, NDArray] = field(default_factory=dict)
+    unchecked: dict[str, NDArray] = field(default_factory=dict)

@@ -13,13 +13,13 @@ def test_studies_are_registered_by_name():
         anls_vs_gd,
         explanation,
         get_study,
-        quantification,
+        quantification_regimes,
         stationary,
         study_names,
     )
 
     expected = {
-        "regime_1d": quantification.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
+        "regime_1d": quantification_regimes.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
         "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
         "anls_variants": anls_variants.VARIANTS, "anls_exits": anls_vs_gd.EXITS, "anls_benchmark": anls_benchmark.FULL,
         "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation.SEED_STATISTICS,
