@@ -23,7 +23,7 @@ This module turns that into two tools:
   cell whether the network is the least-squares affine fit of the cell's data, and whether
   fact 4 *implies* that it is (the cell's affine functions lie in the pattern's span).
 
-Chapter 3's catalogues of runs live in :mod:`plateau_lib.chapters.stationary`.
+Chapter 3's catalogues of runs live in :mod:`plateau_lib.chapters.stationary_catalogue`.
 """
 
 from __future__ import annotations

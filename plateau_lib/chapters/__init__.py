@@ -10,7 +10,10 @@ beside it, built on the science of ``plateau_lib`` (which never imports this pac
   :mod:`~plateau_lib.chapters.quantification_exit_times` (fact 3 over the sweep),
   :mod:`~plateau_lib.chapters.quantification_sliding` (sliding phases), and the chapter's glued
   settings :mod:`~plateau_lib.chapters.quantification_page`;
-- :mod:`~plateau_lib.chapters.stationary`: catalogues of runs to stationary points (Chapter 3);
+- Chapter 3: :mod:`~plateau_lib.chapters.stationary_catalogue` (catalogues of runs to stationary
+  points), :mod:`~plateau_lib.chapters.stationary_showcase` (the polish shown),
+  :mod:`~plateau_lib.chapters.stationary_cells` (stationary points cell by cell, the examples) and
+  :mod:`~plateau_lib.chapters.stationary_page` (the catalogues' tables and numbers);
 - Chapter 4: :mod:`~plateau_lib.chapters.anls_vs_gd` (ANLS against gradient descent in
   iterations, over seeds), :mod:`~plateau_lib.chapters.anls_sweep` (one sweep pictured),
   :mod:`~plateau_lib.chapters.anls_from_stationary`, :mod:`~plateau_lib.chapters.anls_variants`,
@@ -43,7 +46,7 @@ __all__ = ["STUDY_MODULES", "get_study", "register_study", "study_names"]
 STUDY_MODULES = (
     "plateau_lib.chapters.explanation",
     "plateau_lib.chapters.quantification_regimes",
-    "plateau_lib.chapters.stationary",
+    "plateau_lib.chapters.stationary_catalogue",
     "plateau_lib.chapters.anls_vs_gd",
     "plateau_lib.chapters.anls_variants",
     "plateau_lib.chapters.anls_benchmark",

@@ -1,7 +1,7 @@
 r"""ANLS started where gradient descent comes to rest: an exact stationary point of Chapter 3.
 
 :func:`anls_from_stationary` finds the first seed whose gradient-descent run polishes to an exact
-stationary point (:func:`~plateau_lib.chapters.stationary.first_polished_run`) and runs ANLS
+stationary point (:func:`~plateau_lib.chapters.stationary_showcase.first_polished_run`) and runs ANLS
 variants from it (:class:`AnlsFromStationary`); the page of this study is
 :func:`from_stationary_figure_data` and :func:`stationary_values`.
 """
@@ -23,7 +23,8 @@ from ..stationarity import PolishResult
 from ..trainers.anls import train_anls
 from .anls_vs_gd import SWEEPS
 from .page import FigureData, require_keys, run_line
-from .stationary import POLISH_DEMO, SHOWCASE_TRIES, first_polished_run
+from .stationary_catalogue import POLISH_DEMO
+from .stationary_showcase import SHOWCASE_TRIES, first_polished_run
 
 FloatArray = NDArray[np.float64]
 

@@ -28,7 +28,7 @@ def test_anls_from_stationary_point(rest):
 
 
 def test_anls_from_stationary_reports_its_search():
-    """The start is chosen by first_polished_run's rule (tested in test_stationary.py): one seed that
+    """The start is chosen by first_polished_run's rule (tested in test_stationary_showcase.py): one seed that
     does not polish within a tiny budget raises, listing why."""
     with pytest.raises(RuntimeError, match=r"no seed of 9\.\.9 .*seed 9: rejected"):
         anls_from_stationary("plateau_1d", 9, sweeps=1, steps=2_000, max_tries=1)

@@ -14,13 +14,13 @@ def test_studies_are_registered_by_name():
         explanation,
         get_study,
         quantification_regimes,
-        stationary,
+        stationary_catalogue,
         study_names,
     )
 
     expected = {
-        "regime_1d": quantification_regimes.REGIME_SWEEP, "polish_demo": stationary.POLISH_DEMO,
-        "catalogue_1d": stationary.CATALOGUE_1D, "catalogue_2d": stationary.CATALOGUE_2D,
+        "regime_1d": quantification_regimes.REGIME_SWEEP, "polish_demo": stationary_catalogue.POLISH_DEMO,
+        "catalogue_1d": stationary_catalogue.CATALOGUE_1D, "catalogue_2d": stationary_catalogue.CATALOGUE_2D,
         "anls_variants": anls_variants.VARIANTS, "anls_exits": anls_vs_gd.EXITS, "anls_benchmark": anls_benchmark.FULL,
         "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation.SEED_STATISTICS,
         "anls_race": anls_race.FULL_RACE, "anls_race_quick": anls_race.QUICK_RACE,
