@@ -68,7 +68,7 @@ lab: install $(LAB_STAMP)
 	$(BIN)/jupyter lab book/
 
 book: install
-	$(BIN)/python -m plateau_lib book run --jobs 4
+	$(BIN)/python -m plateau_lib book run --workers 4
 	$(BIN)/python -m plateau_lib book build
 
 # The whole book as one PDF (_build/pdf/plateau-companion.pdf), from the executed chapters of
@@ -121,8 +121,8 @@ mutation: install
 # chapter x seed table and writes it to book/seed-table-*.txt, which book/reproducibility.md shows.
 SEEDS ?= 0-9
 test-seeds: install
-	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --table book/seed-table-full.txt
-	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --jobs 2 --quick --table book/seed-table-quick.txt
+	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --workers 2 --table book/seed-table-full.txt
+	$(BIN)/python -m plateau_lib book seeds --seeds $(SEEDS) --workers 2 --quick --table book/seed-table-quick.txt
 
 # The unit tests and a quick run of every chapter on the oldest dependency versions pyproject.toml
 # allows (Python 3.11) and on the newest the package index has (Python 3.13), each in its own

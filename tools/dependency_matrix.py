@@ -1,6 +1,6 @@
 """Run the unit tests and a quick execution of every chapter on the oldest and the newest dependencies.
 
-usage: python tools/dependency_matrix.py [--only oldest|newest] [--jobs N]
+usage: python tools/dependency_matrix.py [--only oldest|newest] [--workers N]
 
 Two variants, each in a virtual environment of its own under ``_build/matrix/<variant>/``, with
 a copy of the committed sources (``git archive HEAD``) installed editable with the ``book``
@@ -131,7 +131,7 @@ def versions(python: Path) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines())
 
 
-def run_variant(variant: Variant, jobs: int) -> Outcome:
+def run_variant(variant: Variant, workers: int) -> Outcome:
     """Create the environment, install, run the unit tests and the chapters; the outcome."""
     outcome = Outcome(variant)
     home = OUT / variant.name
@@ -152,7 +152,7 @@ def run_variant(variant: Variant, jobs: int) -> Outcome:
     env = {**os.environ, "PYTHONPATH": str(src), "MPLBACKEND": "Agg"}
     env.pop("VIRTUAL_ENV", None)
     started = time.perf_counter()
-    ok = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(jobs), "tests/unit"], log,
+    ok = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "tests/unit"], log,
              cwd=src, env=env)
     outcome.steps["unit tests"] = f"{'pass' if ok else 'FAIL'} ({time.perf_counter() - started:.0f} s)"
     started = time.perf_counter()
@@ -184,12 +184,12 @@ def write_atomically(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(VARIANTS), help="run one variant")
-    parser.add_argument("--jobs", type=int, default=2, help="pytest workers (default: 2)")
+    parser.add_argument("--workers", type=int, default=2, help="pytest workers (default: 2)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
     chosen = [VARIANTS[args.only]] if args.only else list(VARIANTS.values())
-    outcomes = [run_variant(v, args.jobs) for v in chosen]
+    outcomes = [run_variant(v, args.workers) for v in chosen]
     table = report(outcomes)
     write_atomically(OUT / "report.md", table)
     print(table, end="")

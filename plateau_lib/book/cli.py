@@ -122,7 +122,7 @@ def _book_run(args: argparse.Namespace) -> int:
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
     _check_kernel()
-    runs = run_chapters(paths, chapters, quick=args.quick, seed=args.seed, jobs=args.jobs,
+    runs = run_chapters(paths, chapters, quick=args.quick, seed=args.seed, workers=args.workers,
                         progress=not args.no_progress)
     status = _report_runs(runs, "book run")
     if status == 0:
@@ -189,7 +189,8 @@ def _book_seeds(args: argparse.Namespace) -> int:
     paths = _book_paths()
     chapters = _validated_chapters(paths, args.chapters)
     _check_kernel()
-    sweep = run_seeds(paths, chapters, args.seeds, quick=args.quick, jobs=args.jobs, progress=not args.no_progress)
+    sweep = run_seeds(paths, chapters, args.seeds, quick=args.quick, executor=args.workers,
+                      progress=not args.no_progress)
     table = sweep.markdown(commit=source_commit(paths.source))
     print(table, end="")
     if args.table is not None:
@@ -281,7 +282,8 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--seed", type=non_negative_int, default=DEFAULT_SEED, help="seed for the chapters (default: %(default)s)"
     )
-    run.add_argument("--jobs", type=positive_int, default=1, help="chapters executed at once (default: %(default)s)")
+    run.add_argument("--workers", type=positive_int, default=1,
+                     help="chapters executed at once (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_book_run)
 
@@ -320,7 +322,8 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
         help="seeds as ranges and lists, e.g. 0-9 or 1,4,7 (default: 0-9)",
     )
     seeds.add_argument("--quick", action="store_true", help="quick mode (small budgets)")
-    seeds.add_argument("--jobs", type=positive_int, default=1, help="seeds run at once (default: %(default)s)")
+    seeds.add_argument("--workers", type=positive_int, default=1,
+                       help="seeds run at once, in worker processes (default: %(default)s)")
     seeds.add_argument("--table", metavar="FILE", help="also write the markdown table to FILE")
     seeds.add_argument("--no-progress", action="store_true", help="no progress bar")
     seeds.set_defaults(handler=_book_seeds)

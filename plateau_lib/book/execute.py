@@ -31,7 +31,7 @@ chapters still run; the exit status is 1. Cells that wrote to stderr are named i
 line too (the strict build would reject them). Ctrl-C stops the run, deletes the
 temporary notebook and exits with status 130.
 
-**Chapters at once (``book run --jobs N``).** With ``jobs > 1`` up to ``N`` chapters execute
+**Chapters at once (``book run --workers N``).** With ``workers > 1`` up to ``N`` chapters execute
 at the same time, each in its own kernel (a thread of this process waits on each); the runs
 record (``_build/runs.json``) is updated under a lock. On Ctrl-C (or SIGTERM, which the command
 line turns into Ctrl-C) every running kernel is interrupted, as Ctrl-C in Jupyter does, so each
@@ -368,7 +368,7 @@ def run_chapters(
     *,
     quick: bool = False,
     seed: int = DEFAULT_SEED,
-    jobs: int = 1,
+    workers: int = 1,
     progress: bool = True,
 ) -> list[ChapterRun]:
     """Execute chapters (all by default, in toc order) into the staging book.
@@ -382,7 +382,7 @@ def run_chapters(
         Quick mode (small budgets, what CI and the references use).
     seed : int
         Seed injected into every chapter.
-    jobs : int
+    workers : int
         Chapters executed at once (see the module docstring); ``1``: one after the other.
     progress : bool
         Show a progress bar over chapters (papermill's per-cell bar is off: one bar, one
@@ -393,14 +393,14 @@ def run_chapters(
     list of ChapterRun
         One per chapter, in the order of ``names``; a failure does not stop the remaining
         chapters. ``KeyboardInterrupt`` propagates after the temporary notebooks are removed
-        (and, with ``jobs > 1``, after every running kernel was interrupted).
+        (and, with ``workers > 1``, after every running kernel was interrupted).
     """
     names = check_chapter_names(names, chapter_names(paths.source))
     config_overrides()  # a malformed deployment setting fails before anything runs
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     kernel_interpreter()
     _prewarm_matplotlib()
     sync_stage(paths)
@@ -420,17 +420,17 @@ def run_chapters(
 
     try:
         with _kernel_environment():
-            if jobs == 1 or len(names) == 1:
+            if workers == 1 or len(names) == 1:
                 return [report(_run_chapter(paths, name, quick=quick, seed=int(seed))) for name in names]
-            return _run_at_once(paths, names, quick=quick, seed=int(seed), jobs=int(jobs), report=report)
+            return _run_at_once(paths, names, quick=quick, seed=int(seed), workers=int(workers), report=report)
     finally:
         bar.close()
 
 
-def _run_at_once(paths: BookPaths, names: list[str], *, quick: bool, seed: int, jobs: int,
+def _run_at_once(paths: BookPaths, names: list[str], *, quick: bool, seed: int, workers: int,
                  report: object) -> list[ChapterRun]:
-    """:func:`_run_chapter` for every chapter, ``jobs`` at once on threads; Ctrl-C interrupts every kernel."""
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="book-run")
+    """:func:`_run_chapter` for every chapter, ``workers`` at once on threads; Ctrl-C interrupts every kernel."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="book-run")
     futures = [pool.submit(_run_chapter, paths, name, quick=quick, seed=seed) for name in names]
     for future in futures:
         future.add_done_callback(lambda f: not f.cancelled() and f.exception() is None and report(f.result()))

@@ -7,10 +7,10 @@ own (``_build/seeds/<mode>-seed<S>/``, so the published stage is never touched),
 chapter x seed table. ``make test`` runs the quick mode on two seeds besides the reference seed
 (``tests/book/test_book.py``).
 
-Seeds run in parallel worker processes (``jobs``); each worker drives one papermill kernel at a
-time through :func:`plateau_lib.book.run_chapters`, so a run is exactly what ``book run --seed S``
-would do. The table records the mode, the seeds, the commit of the sources when known, and the
-first line of every failure.
+Seeds run in parallel worker processes (``executor``: ``book seeds --workers N``); each worker
+drives one papermill kernel at a time through :func:`plateau_lib.book.run_chapters`, so a run is
+exactly what ``book run --seed S`` would do. The table records the mode, the seeds, the commit of
+the sources when known, and the first line of every failure.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..figures import atomic_write
+from ..parallel import ExecutorLike, check_executor
 from ..sweeps import sweep
 from .execute import ChapterRun, run_chapters
 from .paths import BookPaths, chapter_names, check_chapter_names
@@ -111,8 +111,7 @@ def run_seeds(
     seeds: Sequence[int] = tuple(range(10)),
     *,
     quick: bool = False,
-    jobs: int = 1,
-    executor: Executor | None = None,
+    executor: ExecutorLike = 1,
     progress: bool = True,
 ) -> SeedSweep:
     """Execute chapters for every seed, each seed in its own build folder (:func:`seed_paths`).
@@ -127,12 +126,10 @@ def run_seeds(
         Non-negative seeds, each injected as the chapters' ``seed`` parameter.
     quick : bool
         Quick mode (small budgets) or the full mode the published book uses.
-    jobs : int
-        Worker processes, one seed at a time each (ignored when ``executor`` is given; ``1``
-        runs the seeds one after the other in this process).
-    executor : concurrent.futures.Executor, optional
-        Where the seeds run (:func:`plateau_lib.sweeps.sweep`: a local process pool of ``jobs``
-        workers by default).
+    executor : int or concurrent.futures.Executor
+        Where the seeds run (:data:`plateau_lib.parallel.ExecutorLike`, through
+        :func:`plateau_lib.sweeps.sweep`): ``n`` local worker processes, one seed at a time each
+        (``1``, the default: one after the other in this process), or an executor.
     progress : bool
         A progress bar over seeds on stderr.
     """
@@ -140,11 +137,10 @@ def run_seeds(
     seeds = tuple(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty sequence of non-negative integers, got {seeds!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    executor = check_executor(executor)
     start = time.perf_counter()
     items = [(paths, chapters, seed, quick) for seed in seeds]
-    per_seed = sweep(_run_one_seed, items, executor=jobs if executor is None else executor, progress=progress,
+    per_seed = sweep(_run_one_seed, items, executor=executor, progress=progress,
                      desc="book seeds")
     runs = {(r.chapter, seed): r for seed, results in per_seed for r in results}
     return SeedSweep(quick, chapters, seeds, runs, time.perf_counter() - start)

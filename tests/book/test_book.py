@@ -413,14 +413,14 @@ def _tiny_book(source: Path, cells: dict[str, list[str]]) -> BookPaths:
 def test_chapters_at_once_report_in_order_and_record_each_success(tmp_path):
     paths = _tiny_book(tmp_path / "src", {"first": ["import time\n", "time.sleep(1.0)"],
                                          "broken": ["1 / 0"], "third": ["x = 3"]})
-    runs = book.run_chapters(paths, quick=True, seed=4, jobs=2, progress=False)
+    runs = book.run_chapters(paths, quick=True, seed=4, workers=2, progress=False)
     assert [(r.chapter, r.ok) for r in runs] == [("first", True), ("broken", False), ("third", True)]
     assert "ZeroDivisionError" in runs[1].message
     recorded = json.loads(paths.runs.read_text())
     assert set(recorded) == {"first", "third"} and {r["seed"] for r in recorded.values()} == {4}
     assert not list(paths.running.glob("*"))
-    with pytest.raises(ValueError, match="jobs must be a positive integer"):
-        book.run_chapters(paths, jobs=0, progress=False)
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        book.run_chapters(paths, workers=0, progress=False)
 
 
 # --------------------------------------------------------------------------------------

@@ -63,8 +63,8 @@ def test_help(args):
         (["book", "run", "--seed", "x"], "--seed"),
         (["book", "run", "--seed", "-1"], "--seed"),
         (["book", "seeds", "--seeds", "3-1"], "--seeds"),
-        (["book", "seeds", "--jobs", "0"], "--jobs"),
-        (["book", "run", "--jobs", "0"], "--jobs"),
+        (["book", "seeds", "--workers", "0"], "--workers"),
+        (["book", "run", "--workers", "0"], "--workers"),
         (["book", "seeds", "nochapter"], "unknown chapter"),
         (["book", "run", "no-such-chapter"], "unknown chapter 'no-such-chapter'"),
         (["book", "check", "no-such-chapter"], "unknown chapter"),
@@ -179,11 +179,11 @@ def _descendants(pid: int) -> dict[int, str]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 @pytest.mark.parametrize("chapters", [("quantification",), ("quantification", "stationary")])
 def test_sigterm_shuts_the_kernel_down_and_leaves_no_process(tmp_path, chapters):
-    """One chapter (the kernel is interrupted in this thread), and two at once (``--jobs 2``: each
+    """One chapter (the kernel is interrupted in this thread), and two at once (``--workers 2``: each
     kernel is interrupted from the main thread)."""
     book = copy_book(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "plateau_lib", "book", "run", "--quick", "--no-progress",
-                             "--jobs", str(len(chapters)), *chapters], cwd=book, start_new_session=True,
+                             "--workers", str(len(chapters)), *chapters], cwd=book, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -35,10 +35,10 @@ def test_parse_seeds_rejects(text):
         parse_seeds(text)
 
 
-@pytest.mark.parametrize("kwargs", [{"seeds": ()}, {"seeds": (-1,)}, {"seeds": (True,)}, {"jobs": 0}])
+@pytest.mark.parametrize("kwargs", [{"seeds": ()}, {"seeds": (-1,)}, {"seeds": (True,)}, {"executor": 0}])
 def test_run_seeds_refuses_bad_input_before_work(tmp_path, kwargs):
     paths = BookPaths.for_source(ROOT, output_root=tmp_path)
-    with pytest.raises(ValueError, match="seeds|jobs"):
+    with pytest.raises(ValueError, match="seeds|executor"):
         run_seeds(paths, **kwargs, progress=False)
     assert not (tmp_path / "_build").exists()
 

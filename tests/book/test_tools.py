@@ -137,7 +137,7 @@ def test_the_matrix_pins_the_test_tools_from_the_lock_and_reports_each_variant()
     assert "| **unit tests** | FAIL (12 s) | not run |" in rows and "| **install** | pass | FAIL |" in rows
 
 
-def test_the_matrix_rejects_a_bad_job_count_in_one_line():
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "dependency_matrix.py"), "--jobs", "0"],
+def test_the_matrix_rejects_a_bad_worker_count_in_one_line():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "dependency_matrix.py"), "--workers", "0"],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].endswith("--jobs must be >= 1, got 0")
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].endswith("--workers must be >= 1, got 0")
