@@ -23,6 +23,11 @@ Speed: with the defaults (the ``plateau_1d`` experiment's quick budget, 8000 GD 
 points and 10 neurons) an update of the GD explorer takes about 0.3 s on one core, training,
 pattern analysis and PNG rendering included; the ANLS explorer adds 30 ANLS sweeps (about
 0.01 s in the design's variant).
+
+One module although over 600 lines: the widget layer is bound field by field to the settings (each
+:class:`Control` names a settings field) and shows nothing but what the draw functions return, so
+a reader who changes one control reads both halves; the precomputed states for the page, which
+use only the plain pieces, are apart in :mod:`~plateau_lib.chapters.explorer_grid`.
 """
 
 from __future__ import annotations
