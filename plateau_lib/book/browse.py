@@ -114,6 +114,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -742,6 +743,70 @@ def _check_links(
 # The check
 
 
+def _book_and_browser(html: str | os.PathLike[str], executable: str | os.PathLike[str] | None) -> tuple[Path, str]:
+    """The HTML folder (resolved) and the Chromium to drive, both checked before any page is opened
+    (:func:`check_book`'s ``FileNotFoundError`` and :class:`BrowserUnavailable`)."""
+    root = Path(html).resolve()
+    if not root.is_dir() or not any(root.glob("*.html")):
+        raise FileNotFoundError(f"no HTML book at {root} (build it: python -m plateau_lib book build)")
+    reason = browser_unavailable_reason(executable)
+    if reason is not None:
+        raise BrowserUnavailable(reason)
+    return root, find_chromium(executable)
+
+
+class _Visits(NamedTuple):
+    """What :func:`check_book` visits (:func:`_plan_visits`)."""
+
+    #: The pages to open, redirect stubs left out, in the order of :func:`_pages`.
+    pages: list[str]
+    #: Page -> the file stem of its screenshots (:func:`_screenshot_names`), for the pages to shoot.
+    shot_names: dict[str, str]
+    #: Page -> the number of explorers it must have.
+    expected: dict[str, int]
+
+
+def _plan_visits(root: Path, screenshot_pages: Iterable[str] | None, expected_explorers: Mapping[str, int] | None,
+                 problems: list[Problem]) -> _Visits:
+    """The pages of ``root`` to visit, to screenshot and to count explorers on.
+
+    A page to screenshot or with expected explorers that is not in the book, and a redirect stub
+    whose target does not exist, are problems (added to ``problems``).
+    """
+    pages = _pages(root)
+    redirects = {p: t for p in pages if (t := _redirect_target(root / p)) is not None}
+    visit = [p for p in pages if p not in redirects]
+    if screenshot_pages is None:
+        wanted_shots = [p for p in visit if p not in GENERATED_PAGES]
+    else:
+        wanted_shots = list(screenshot_pages)
+    expected = dict(expected_explorers or {})
+    for page_name in sorted(set(wanted_shots) - set(visit)):
+        _add_problem(problems, page_name, "link", "page to screenshot is missing from the book")
+    for page_name in sorted(set(expected) - set(visit)):
+        _add_problem(problems, page_name, "explorer", "page with expected explorers is missing from the book")
+    for page_name, target in redirects.items():
+        resolved = (root / page_name).parent / urllib.parse.unquote(urllib.parse.urlsplit(target).path)
+        if not resolved.is_file():
+            _add_problem(problems, page_name, "link", f"redirects to {target!r}, which does not exist")
+    return _Visits(visit, _screenshot_names(wanted_shots), expected)
+
+
+def _outside_blocked(base: str, report: BrowseReport, current: Mapping[str, str]) -> Callable[[object], None]:
+    """A Playwright route handler: a request under ``base`` (the local server) goes through; any other
+    is aborted and recorded in ``report.blocked`` against ``current["page"]``, the page being inspected."""
+
+    def on_route(route: object) -> None:
+        request = route.request
+        if request.url.startswith(base):
+            route.continue_()
+        else:
+            report.blocked.append((current["page"], request.resource_type, request.url))
+            route.abort("blockedbyclient")
+
+    return on_route
+
+
 def check_book(
     html: str | os.PathLike[str],
     *,
@@ -798,36 +863,14 @@ def check_book(
     """
     start = time.perf_counter()
     viewports = _check_viewports(viewports)
-    root = Path(html).resolve()
-    if not root.is_dir() or not any(root.glob("*.html")):
-        raise FileNotFoundError(f"no HTML book at {root} (build it: python -m plateau_lib book build)")
-    reason = browser_unavailable_reason(executable)
-    if reason is not None:
-        raise BrowserUnavailable(reason)
-    chromium = find_chromium(executable)
+    root, chromium = _book_and_browser(html, executable)
 
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
     from tqdm.auto import tqdm
 
     report = BrowseReport()
-    pages = _pages(root)
-    redirects = {p: t for p in pages if (t := _redirect_target(root / p)) is not None}
-    visit = [p for p in pages if p not in redirects]
-    if screenshot_pages is None:
-        wanted_shots = [p for p in visit if p not in GENERATED_PAGES]
-    else:
-        wanted_shots = list(screenshot_pages)
-    shot_names = _screenshot_names(wanted_shots)
-    expected = dict(expected_explorers or {})
-    for page_name in sorted(set(wanted_shots) - set(visit)):
-        _add_problem(report.problems, page_name, "link", "page to screenshot is missing from the book")
-    for page_name in sorted(set(expected) - set(visit)):
-        _add_problem(report.problems, page_name, "explorer", "page with expected explorers is missing from the book")
-    for page_name, target in redirects.items():
-        resolved = (root / page_name).parent / urllib.parse.unquote(urllib.parse.urlsplit(target).path)
-        if not resolved.is_file():
-            _add_problem(report.problems, page_name, "link", f"redirects to {target!r}, which does not exist")
+    visit, shot_names, expected = _plan_visits(root, screenshot_pages, expected_explorers, report.problems)
 
     findings: dict[str, _PageFindings] = {}
     with _serve(root) as base, sync_playwright() as playwright:
@@ -837,15 +880,7 @@ def check_book(
             raise BrowserUnavailable(f"Chromium ({chromium}) did not start: {_short(err, 300)}") from None
         try:
             current = {"page": ""}
-
-            def on_route(route: object) -> None:
-                request = route.request
-                if request.url.startswith(base):
-                    route.continue_()
-                else:
-                    report.blocked.append((current["page"], request.resource_type, request.url))
-                    route.abort("blockedbyclient")
-
+            on_route = _outside_blocked(base, report, current)
             bar = tqdm(visit, desc="book browse", unit="page", disable=not progress, file=sys.stderr)
             try:
                 for page_name in bar:
