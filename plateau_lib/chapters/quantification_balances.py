@@ -1,4 +1,6 @@
-r"""Fact 2 and the rate along a gradient-flow run: the balances :math:`c_j^2 - |v_j|^2`, gradient descent's drift.
+r"""Fact 2 and the rate along a gradient-flow run: each neuron's conserved balance, gradient descent's drift.
+
+The balance of neuron :math:`j` is :math:`Q_j = c_j^2 - |v_j|^2`.
 
 Chapter 2 (claim C3). The study: the balances along the flow and the change its integrator
 allows (:func:`flow_balances`), gradient descent's drift of them against the step

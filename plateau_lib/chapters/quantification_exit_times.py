@@ -1,4 +1,7 @@
-r"""Fact 3 over the regime sweep: exit time against :math:`\log(1/\alpha)`, the lazy and adaptive ends, stalls.
+r"""Fact 3 over the regime sweep: the exit time against the initial scale, the lazy and adaptive ends, stalls.
+
+Fact 3 predicts that the time to leave the first plateau from an initialisation of scale
+:math:`\alpha` grows linearly in :math:`\log(1/\alpha)`; this module measures it.
 
 Chapter 2 (claim C3), read from the rows of
 :func:`~plateau_lib.chapters.quantification_regimes.regime_sweep`. The study: the exit-time fit
