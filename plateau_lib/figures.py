@@ -212,6 +212,9 @@ def save_figure(
 ) -> dict[str, Path]:
     """Save a matplotlib figure and the data it plots.
 
+    The PNG records the smallest text the figure draws and its size (:data:`PNG_TEXT_KEYS`;
+    :func:`smallest_text`), for the reader's check of ``book browse``.
+
     Parameters
     ----------
     fig : matplotlib.figure.Figure
@@ -231,9 +234,6 @@ def save_figure(
         The arrays the figure draws, by name (at least one here or in ``unchecked``; any identifier except
         ``formats``, ``dpi`` and ``unchecked``). They are what ``book check`` compares with
         the committed references.
-
-    The PNG records the smallest text the figure draws and its size (:data:`PNG_TEXT_KEYS`;
-    :func:`smallest_text`), for the reader's check of ``book browse``.
 
     Returns
     -------

@@ -19,7 +19,8 @@ context: no storage, no cache), so an error a reader meets on arriving at any pa
 Every check runs at the first viewport; the tab is then resized to each further viewport for
 the layout check and the screenshot. The scripts that run in the page are package data beside
 this module: ``browse_inspect.js`` (everything below up to ``widget``), ``browse_layout.js``
-(the ``wide-*`` kinds) and ``browse_text.js`` (``literal-tex``, ``repr``, ``none``).
+(the ``wide-*`` kinds), ``browse_text.js`` (``literal-tex``, ``repr``, ``none``) and
+``browse_figures.js`` (``small-text``).
 
 **What fails** (one :class:`Problem` each, with the page and a one-line detail):
 
@@ -82,8 +83,17 @@ once per page (the same text at every width):
 - ``none``: the word ``None`` in prose or printed output (outside code, and outside API
   entries, ``dl.py``, where ``None`` is the value being documented).
 
-Figures whose text would be too small as displayed are not checked: the smallest font of a
-figure is not in its PNG, so the check could only guess it.
+and once per page, at the first viewport (a desktop's column):
+
+- ``small-text``: a figure whose smallest text a reader sees below :data:`MIN_TEXT_PT` points.
+  Every image of the column whose PNG carries the text chunks of
+  :func:`plateau_lib.figures.save_figure` (:data:`plateau_lib.figures.PNG_TEXT_KEYS`: the smallest
+  font size ``f`` in points, the resolution ``dpi``) is read from the HTML folder (or its
+  ``data:`` URL) with Pillow. Text of ``f`` points is ``f * dpi / 72`` image pixels high; the
+  page shows the image's ``natural`` pixels in ``shown`` CSS pixels, and a CSS pixel is 72/96
+  of a point, so the text is displayed at ``f * (dpi / 72) * (shown / natural) * (72 / 96)
+  = f * dpi * shown / (96 * natural)`` points. Images without those chunks (photographs,
+  explorer frames, figures a cell only displays) are not checked.
 
 Pages are the ``*.html`` files of the folder, Sphinx's ``genindex``, ``search`` and
 ``py-modindex`` included (they pass), except the folders Sphinx fills with assets
@@ -120,6 +130,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "COLUMN_SELECTOR",
     "DEFAULT_CHROMIUM",
+    "MIN_TEXT_PT",
     "VIEWPORTS",
     "BrowseReport",
     "BrowserUnavailable",
@@ -156,6 +167,11 @@ COLUMN_SELECTOR = "article.bd-article"
 #: Content a theme lays out past the column (sphinx-book-theme's full-width and margin content):
 #: it may reach the right edge of the main area.
 WIDE_SELECTOR = ".full-width, .full_width, aside.margin, aside.sidebar, .margin"
+#: Smallest size (points, as displayed at the first viewport) of the text of a figure: below it,
+#: ``small-text``.
+MIN_TEXT_PT = 9.0
+#: CSS pixels per inch (the CSS reference pixel; a point is 1/72 in).
+CSS_PX_PER_IN = 96.0
 #: Folders of a Sphinx HTML build that hold assets, not pages.
 ASSET_FOLDERS = frozenset({"_static", "_sources", "_images", "_downloads"})
 #: Sphinx's generated pages: visited, but not screenshotted by default.
@@ -424,12 +440,14 @@ def _inspect_page(
     expected_explorer_count: int | None,
     figures: Path | None = None,
     viewports: Sequence[tuple[int, int]] = VIEWPORTS,
+    root: Path | None = None,
 ) -> _PageFindings:
     """Open ``page_name`` in a new tab of ``context`` and run every check on it.
 
-    The whole-page inspection, the reader's text check and the explorers run once, at the
-    first viewport; the layout check and the screenshot (``<screenshot stem>-<width>.png``)
-    at every viewport, the tab resized in turn.
+    The whole-page inspection, the reader's text check, the figure text check (its PNGs read
+    from ``root``, the HTML folder) and the explorers run once, at the first viewport; the layout
+    check and the screenshot (``<screenshot stem>-<width>.png``) at every viewport, the tab
+    resized in turn.
     """
     found = _PageFindings()
 
@@ -446,6 +464,8 @@ def _inspect_page(
             "mathTimeout": timeout * 1000, "imageTimeout": timeout * 1000, "widgetViewMimetype": WIDGET_VIEW_MIMETYPE,
         })
         _report_reader_text(add, page.evaluate(_script("browse_text.js")))
+        images = page.evaluate(_script("browse_figures.js"), {"columnSelector": COLUMN_SELECTOR})
+        _report_small_text(add, images, viewports[0][0], root, base)
         for width, height in viewports:
             if (width, height) != viewports[0]:
                 page.set_viewport_size({"width": width, "height": height})
@@ -569,6 +589,64 @@ def _report_reader_text(add: Callable[[str, str], None], text: dict) -> None:
     for key, (kind, what) in _TEXT_PROBLEMS.items():
         for where, excerpt in text[key]:
             add(kind, f"{what.format(where=where)}: {_short(excerpt, 120)!r}")
+
+
+def _png_text_chunks(src: str, root: Path | None, base: str) -> dict[str, str]:
+    """The text chunks of the PNG an ``<img>`` shows: a file of the book under ``root`` or a ``data:`` URL.
+
+    Empty for another image (not a PNG, not the book's, unreadable).
+    """
+    import base64
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if src.startswith("data:image/png;base64,"):
+        try:
+            source: object = io.BytesIO(base64.b64decode(src.partition(",")[2]))
+        except ValueError:
+            return {}
+    elif root is not None and src.startswith(base):
+        path = root / urllib.parse.unquote(urllib.parse.urlsplit(src[len(base):]).path)
+        if path.suffix.lower() != ".png" or not path.is_file():
+            return {}
+        source = path
+    else:
+        return {}
+    try:
+        with Image.open(source) as image:
+            return dict(getattr(image, "text", {}) or {})
+    except (OSError, UnidentifiedImageError, SyntaxError):
+        return {}
+
+
+def _report_small_text(add: Callable[[str, str], None], images: list[dict], width: int,
+                       root: Path | None, base: str) -> None:
+    """``small-text``: a figure whose smallest text shows below :data:`MIN_TEXT_PT` points (see the module)."""
+    from ..figures import PNG_TEXT_KEYS
+
+    for image in images:
+        chunks = _png_text_chunks(image["src"], root, base)
+        try:
+            size = float(chunks[PNG_TEXT_KEYS["smallest_pt"]])
+            dpi = float(chunks[PNG_TEXT_KEYS["dpi"]])
+        except (KeyError, ValueError):
+            continue
+        shown, natural = float(image["shown"]), int(image["natural"])
+        if natural <= 0 or shown <= 0:
+            continue
+        scale = dpi * shown / (CSS_PX_PER_IN * natural)  # displayed points per point of the figure
+        displayed = size * scale
+        if displayed >= MIN_TEXT_PT - 0.05:
+            continue
+        text = chunks.get(PNG_TEXT_KEYS["smallest_text"], "")
+        name = _short(image["name"], 70) or "(no caption)"
+        advice = f"it needs text of at least {MIN_TEXT_PT / scale:.1f} pt"
+        if chunks.get(PNG_TEXT_KEYS["width_in"]):
+            advice += f", or a figure at most {size * shown / (CSS_PX_PER_IN * MIN_TEXT_PT):.1f} in wide"
+        add("small-text", f"at {width} px: figure {name!r}: its smallest text ({_short(text, 40)!r}, {size:g} pt) "
+                          f"shows at {displayed:.1f} pt ({natural} px at {dpi:g} dpi shown {shown:.0f} px wide); "
+                          f"{advice}")
 
 
 #: Reads what a static explorer shows: its state key, the frame's ``src`` and the numbers.
@@ -900,6 +978,7 @@ def check_book(
                             context, base, page_name, report, timeout=timeout, screenshot=shot,
                             expected_explorer_count=expected.get(page_name),
                             figures=None if figures is None else Path(figures), viewports=viewports,
+                            root=root,
                         )
                     except PlaywrightError as err:
                         detail = f"could not inspect the page: {_short(err)}"

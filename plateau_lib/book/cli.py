@@ -334,7 +334,8 @@ def _configure_book(parser: argparse.ArgumentParser) -> None:
         description="Open every page of the built book in headless Chromium without network access and "
         "report broken images, links and anchors, tracebacks, unrendered math, console errors and "
         "explorers without widget or fallback, and what a reader sees broken at each window size (content "
-        "wider than the column, pages that scroll sideways, TeX, reprs and None in the text); save a "
+        "wider than the column, pages that scroll sideways, TeX, reprs and None in the text, figure text "
+        "shown below 9 pt at the first size); save a "
         "screenshot of each toc page at each size. Exit status: 0 no "
         "problems, 1 problems (one line each on stderr), 2 nothing checked (no built book, or no "
         "Chromium/Playwright).",

@@ -405,11 +405,35 @@ CASES: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {
         [("none", "the word None in the prose: 'GD from step 1578 needs None steps.'"),
          ("none", "the word None in the output: 'budget None'")],
     ),
+    # Figures saved by save_figure (see FIGURE_PNGS): 5-pt text shown at its natural size is too
+    # small; 10-pt text of a 900 px picture scaled into the 580 px column shows at 10.1 pt and passes.
+    "small-text": (
+        {"index.html": _column("<figure style='margin:0'><img src='small.png' alt='small' style='width:288px'>"
+                               "<figcaption><p>Fig. 1.3 Five-point text.</p></figcaption></figure>"
+                               "<figure style='margin:0'><img src='fine.png' alt='fine' style='max-width:100%'>"
+                               "<figcaption><p>Fig. 1.4 Ten-point text.</p></figcaption></figure>")},
+        [("small-text", "at 1280 px: figure 'Fig. 1.3 Five-point text.': its smallest text ('tiny', 5 pt) shows at "
+                        "5.0 pt (288 px at 96 dpi shown 288 px wide); it needs text of at least 9.0 pt, or a figure "
+                        "at most 1.7 in wide")],
+    ),
 }
+#: PNGs of the cases drawn by save_figure: file -> (font size in pt, width in inches, dpi).
+FIGURE_PNGS = {"small-text/small.png": (5.0, 3.0, 96), "small-text/fine.png": (10.0, 6.0, 150)}
 EXPECTED_EXPLORERS = {"clean/index.html": 1, "explorer-count/index.html": 2, "missing/index.html": 1}
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _figure_png(target: Path, fontsize: float, width: float, dpi: int) -> None:
+    """A figure whose only text is ``fontsize`` points, saved by save_figure as ``target``."""
+    from plateau_lib.figures import save_figure
+    from plateau_lib.plotting import figure
+
+    fig, axes = figure(width=width, height=1.0, detached=True)
+    axes[0, 0].axis("off")
+    fig.text(0.1, 0.5, "tiny" if fontsize < 9 else "legible", fontsize=fontsize)
+    save_figure(fig, target.stem, target.parent, dpi=dpi, x=[0])
 
 
 def _png_width(path: Path) -> int:
@@ -437,6 +461,8 @@ def test_each_defect_is_exactly_its_problem(tmp_path):
     for case, (files, _) in CASES.items():
         _write_book(html / case, files)
     (html / "clean" / "pic.png").write_bytes(base64.b64decode(PNG))
+    for name, (fontsize, width, dpi) in FIGURE_PNGS.items():
+        _figure_png(html / name, fontsize, width, dpi)
     (html / "index.html").write_text(_HEAD + "<h1>Cases</h1>" + _TAIL)
     shots = tmp_path / "shots"
     figures = tmp_path / "figures"
@@ -479,7 +505,7 @@ def test_each_defect_is_exactly_its_problem(tmp_path):
 # --------------------------------------------------------------------------------------
 # The in-page scripts and the viewports (no browser)
 
-SCRIPTS = ("browse_inspect.js", "browse_layout.js", "browse_text.js")
+SCRIPTS = ("browse_inspect.js", "browse_layout.js", "browse_text.js", "browse_figures.js")
 
 
 def test_the_in_page_scripts_are_package_data_found_in_an_installed_package(tmp_path):
