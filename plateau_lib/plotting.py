@@ -29,10 +29,14 @@ STYLE = {
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "legend.fontsize": 8,
+    "legend.fontsize": 9,
     "legend.frameon": False,
     "lines.linewidth": 1.4,
 }
+#: Width (inches) of the book's content column at a desktop's width (672 CSS px at 1280 px, 96 CSS px
+#: per inch): a figure this wide is shown at its own size, so its text shows at the points it is
+#: drawn in (at least 9; ``book browse`` checks it). A wider figure is scaled down to fit.
+COLUMN_WIDTH_IN = 7.0
 SEGMENT_COLOURS = ("#dbe9f6", "#f6e7d7")
 PLATEAU_COLOUR = "#d62728"
 CHANGE_COLOUR = "0.35"
@@ -60,6 +64,17 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 7.0, height: float 
     for ax in axes.flat:
         _style_axes(ax)
     return fig, axes
+
+
+def span_row(fig: Figure, axes: np.ndarray, row: int) -> Axes:
+    """Replace the axes of row ``row`` of a :func:`figure` by one styled axes spanning the whole row."""
+    spec = axes[row, 0].get_subplotspec().get_gridspec()
+    for ax in axes[row]:
+        ax.remove()
+    with mpl.rc_context(STYLE):
+        ax = fig.add_subplot(spec[row, :])
+    _style_axes(ax)
+    return ax
 
 
 def _style_axes(ax: Axes) -> None:
@@ -115,12 +130,24 @@ def plot_plateaus(ax: Axes, plateaus: Sequence, levels: Sequence[float] | None =
     return ax
 
 
-def plot_counts(ax: Axes, result: TrainResult, *, logx: bool = True, neurons: Sequence[int] | None = None) -> Axes:
-    """Activation counts :math:`a_j` of each neuron against step, as step functions."""
+def plot_counts(ax: Axes, result: TrainResult, *, logx: bool = True, neurons: Sequence[int] | None = None,
+                highlight: Sequence[int] | None = None) -> Axes:
+    """Activation counts :math:`a_j` of each neuron against step, as step functions.
+
+    With ``highlight``, those neurons are drawn in colour (``C0``, ``C1``, ... in their order) over
+    the others in light grey: many neurons' counts overlap, and a reader can follow a few.
+    """
     cols = range(result.counts.shape[1]) if neurons is None else neurons
     cmap = plt.get_cmap("tab20")
+    picked = {j: k for k, j in enumerate(highlight)} if highlight is not None else None
     for j in cols:
-        ax.step(result.steps + 1, result.counts[:, j], where="post", color=cmap(j % 20), lw=1.0)
+        if picked is None:
+            style = {"color": cmap(j % 20), "lw": 1.0}
+        elif j in picked:
+            style = {"color": f"C{picked[j] % 10}", "lw": 1.3, "zorder": 3}
+        else:
+            style = {"color": "0.8", "lw": 0.7, "zorder": 2}
+        ax.step(result.steps + 1, result.counts[:, j], where="post", **style)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel("step + 1")
@@ -168,13 +195,40 @@ def _breakpoint_line(ax: Axes, w: np.ndarray, b: float, span: float, **style) ->
     return norm
 
 
-def plot_network_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, *, levels: int = 15,
-                    neurons: Sequence[int] | None = None) -> Axes:
-    """Filled contours of a 2-D network on the data's bounding box, with the lines
-    :math:`w_j \\cdot x + b_j = 0` of the neurons in ``neurons`` (default: all)."""
+def _grid_2d(net: ShallowReLU, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 121 x 121 grid over the data's bounding box and the network on it."""
     lo, hi = X.min(axis=0), X.max(axis=0)
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 121), np.linspace(lo[1], hi[1], 121), indexing="ij")
-    values = net(np.column_stack([g0.ravel(), g1.ravel()])).reshape(g0.shape)
+    return g0, g1, net(np.column_stack([g0.ravel(), g1.ravel()])).reshape(g0.shape)
+
+
+def shared_levels_2d(nets: Sequence[ShallowReLU], X: np.ndarray, n: int = 15) -> np.ndarray:
+    """``n + 1`` contour levels spanning the values of every network in ``nets`` on the grid of
+    :func:`plot_network_2d`: panels drawn with them share one colour scale (see :func:`levels_colorbar`)."""
+    values = [_grid_2d(net, X)[2] for net in nets]
+    lo, hi = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+    return mpl.ticker.MaxNLocator(nbins=n).tick_values(lo, hi)  # round values that cover [lo, hi]
+
+
+def levels_colorbar(fig: Figure, axes, levels: np.ndarray, *, label: str, cmap: str = "viridis", **kwargs):
+    """One colourbar for panels filled with the contour ``levels`` (:func:`shared_levels_2d`), about
+    six of them labelled; ``kwargs`` go to :meth:`~matplotlib.figure.Figure.colorbar`."""
+    norm = mpl.colors.BoundaryNorm(levels, plt.get_cmap(cmap).N)
+    bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=label, **kwargs)
+    bar.locator = mpl.ticker.MaxNLocator(nbins=6)
+    return bar
+
+
+def plot_network_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, *, levels: int | np.ndarray = 15,
+                    neurons: Sequence[int] | None = None) -> Axes:
+    """Filled contours of a 2-D network on the data's bounding box, with the lines
+    :math:`w_j \\cdot x + b_j = 0` of the neurons in ``neurons`` (default: all).
+
+    ``levels``: the number of levels, chosen for this network, or the level values (the same for
+    panels that compare: :func:`shared_levels_2d`).
+    """
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    g0, g1, values = _grid_2d(net, X)
     ax.contourf(g0, g1, values, levels=levels, cmap="viridis")
     span = 3 * float(np.max(hi - lo))
     for j in range(net.n) if neurons is None else neurons:
@@ -185,6 +239,13 @@ def plot_network_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, *, levels: int = 
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.grid(False)
+    return ax
+
+
+def shade_plateaus(ax: Axes, rows: Sequence, *, label: str | None = None) -> Axes:
+    """A light red band over each detected plateau (rows with ``start``, ``end``), for panels against step."""
+    for k, r in enumerate(rows):
+        ax.axvspan(max(r.start, 1), r.end, color="C3", alpha=0.08, lw=0, label=label if k == 0 else None)
     return ax
 
 
@@ -233,10 +294,19 @@ def plot_snapshots_1d(axes: Sequence[Axes], nets: Sequence[ShallowReLU], titles:
     return axes
 
 
-def plot_plateau_timeline(ax: Axes, rows: Sequence, *, last_step: float) -> Axes:
+def snapshot_legend_handles() -> list:
+    """Legend handles that explain a panel of :func:`plot_snapshots_1d` (data, network, breakpoints)."""
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], ls="", marker="o", ms=3, color="0.4", label="data"),
+            Line2D([], [], color="C0", label="network $N(x)$"),
+            Line2D([], [], ls="", marker="|", ms=10, mew=1.5, color="C0", label="breakpoint $-b_j/w_j$")]
+
+
+def plot_plateau_timeline(ax: Axes, rows: Sequence, *, last_step: float, legend: bool = True) -> Axes:
     """One line per seed: each detected plateau as a bar on a log-step axis, coloured by
     whether it lies within one constant-pattern segment (rows with ``seed``, ``start``,
-    ``end``, ``within``)."""
+    ``end``, ``within``). ``legend=False``: the labels only (for a legend of the figure)."""
     seeds = sorted({r.seed for r in rows})
     position = {s: k for k, s in enumerate(seeds)}
     for r in rows:
@@ -244,17 +314,22 @@ def plot_plateau_timeline(ax: Axes, rows: Sequence, *, last_step: float) -> Axes
         ax.plot([max(r.start, 1), r.end], [position[r.seed]] * 2, color=colour, lw=4, solid_capstyle="butt")
     ax.set_xscale("log")
     ax.set_xlim(1, last_step + 1)
-    ax.set_yticks(range(len(seeds)), [str(s) for s in seeds], fontsize=6)
+    every = 1 if len(seeds) <= 12 else 2 if len(seeds) <= 24 else 5  # labels of the body size that fit
+    ax.set_yticks(range(0, len(seeds), every), [str(s) for s in seeds[::every]])
+    ax.set_ylim(-0.7, len(seeds) - 0.3)
     ax.set_ylabel("seed")
     ax.set_xlabel("step + 1")
     ax.plot([], [], color="C2", lw=4, label="within one segment")
     ax.plot([], [], color=PLATEAU_COLOUR, lw=4, label="pattern changes inside")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    if legend:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     return ax
 
 
-def plot_level_agreement(ax: Axes, levels: np.ndarray, lstars: np.ndarray, mask: np.ndarray | None = None) -> Axes:
-    """Observed plateau level against :math:`L^*(D, S)` of its pattern, with the diagonal."""
+def plot_level_agreement(ax: Axes, levels: np.ndarray, lstars: np.ndarray, mask: np.ndarray | None = None, *,
+                         legend: bool = True) -> Axes:
+    """Observed plateau level against :math:`L^*(D, S)` of its pattern, with the diagonal.
+    ``legend=False``: the labels only (for a legend of the figure)."""
     mask = np.ones(len(levels), bool) if mask is None else np.asarray(mask, bool)
     lo = min(levels.min(), lstars.min()) / 2
     hi = max(levels.max(), lstars.max()) * 2
@@ -267,7 +342,8 @@ def plot_level_agreement(ax: Axes, levels: np.ndarray, lstars: np.ndarray, mask:
         axis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.set_xlabel(r"$L^*(D, S)$ of the plateau's pattern")
     ax.set_ylabel("median loss on the plateau")
-    ax.legend(loc="lower right")
+    if legend:
+        ax.legend(loc="lower right")
     return ax
 
 
@@ -638,7 +714,7 @@ def plot_sweep_updates(ax: Axes, neurons: np.ndarray, proposed: np.ndarray, acce
     ax.step(np.r_[0, k], np.r_[start_loss, kept], where="post", color="C3", lw=1.2, label="loss the sweep keeps")
     ax.plot(k[accepted], proposed[accepted], "o", color="C3", ms=5, label="update kept")
     ax.plot(k[~accepted], proposed[~accepted], "o", mfc="none", color="0.4", ms=5, label="update rejected")
-    ax.set_xticks(np.r_[0, k], ["start"] + [str(j) for j in neurons], fontsize=7)
+    ax.set_xticks(np.r_[0, k], ["start"] + [str(j) for j in neurons])
     ax.set_xlabel("neuron updated (in sweep order)")
     ax.set_ylabel("loss $L$")
     ax.set_yscale("log")

@@ -164,7 +164,8 @@ def race_curve(doc: dict[str, Any], problem: str, method: str, points: int = 80)
 def race_curves_figure(doc: dict[str, Any], role: str) -> tuple[Any, dict[str, np.ndarray]]:
     """Chapter 4's race figure of the problems of ``role`` ("tuning" or "held-out") and its data.
 
-    One panel per problem, three to a row, drawn for the book's column (7.8 in): the median best
+    One panel per problem, three to a row, drawn for the book's column (``COLUMN_WIDTH_IN``, so
+    its text shows at the size it is drawn in, at least 9 pt): the median best
     loss so far over the reference against wall time (:func:`race_curve`) of every raced method,
     its range over the race seeds as a band, ANLS thicker, and the level ``LEVELS[0]`` dashed;
     the legend below the panels. Returns the figure and its curves' medians by
@@ -176,7 +177,7 @@ def race_curves_figure(doc: dict[str, Any], role: str) -> tuple[Any, dict[str, n
     if not problems:
         raise ValueError(f"role must name problems of the race (tuning or held-out), got {role!r}")
     rows = -(-len(problems) // 3)
-    fig, axes = pl.figure(nrows=rows, ncols=3, width=7.8, height=2.15 * rows + 0.6)
+    fig, axes = pl.figure(nrows=rows, ncols=3, width=pl.COLUMN_WIDTH_IN, height=2.15 * rows + 0.7)
     arrays: dict[str, np.ndarray] = {}
     level = LEVELS[0]
     for ax, problem in zip(axes.flat[:len(problems)], problems, strict=True):

@@ -37,7 +37,13 @@ from ..patterns import (
 )
 from ..result import TrainResult
 from ..sweeps import sweep_groups
-from ..theory import SIGNIFICANCE_RTOL, local_ls_level, lstar_of_network, significant_neurons
+from ..theory import (
+    SIGNIFICANCE_RTOL,
+    local_ls_level,
+    lstar_of_network,
+    neuron_contributions,
+    significant_neurons,
+)
 from . import register_study
 from .tables import markdown_table
 
@@ -580,6 +586,13 @@ def plateau_snapshots(
     if start:
         nets, titles = [result.net_at(0), *nets], ["start", *titles]
     return nets, titles
+
+
+def leading_neurons(net: ShallowReLU, X: NDArray, k: int = 4) -> list[int]:
+    """The ``k`` neurons whose output is largest on the data (RMS, :func:`~plateau_lib.theory.neuron_contributions`),
+    largest first: the few a figure of many neurons' counts draws in colour."""
+    k = check_positive_int(k, "k")
+    return [int(j) for j in np.argsort(-neuron_contributions(net, X), kind="stable")[:k]]
 
 
 # --------------------------------------------------------------------------- seed statistics

@@ -306,3 +306,17 @@ def test_seed_values():
         seed_values(_study("plateau_1d", [_row(0, exits=False)], (0,)), study_2d)
     with pytest.raises(ValueError, match="study_1d"):
         seed_values(_study("plateau_1d", [], (0,)), study_2d)
+
+
+def test_leading_neurons_are_those_of_largest_output_largest_first():
+    from plateau_lib.chapters.explanation import leading_neurons
+    from plateau_lib.network import ShallowReLU
+    from plateau_lib.theory import neuron_contributions
+
+    net = ShallowReLU(np.array([0.1, -3.0, 1.0, 0.0]), np.array([[1.0], [1.0], [-1.0], [1.0]]),
+                      np.array([0.0, 0.0, 0.0, 0.0]))
+    X = np.linspace(-1, 1, 11)[:, None]
+    assert leading_neurons(net, X, k=2) == [1, 2]
+    assert leading_neurons(net, X, k=10) == list(np.argsort(-neuron_contributions(net, X), kind="stable"))
+    with pytest.raises(ValueError):
+        leading_neurons(net, X, k=0)
