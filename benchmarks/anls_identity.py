@@ -8,12 +8,14 @@ d = 2 and 3, the design preset, bounded moves, random order, pair moves, and the
 problems of the race) and either records their final parameters, loss histories, update rows
 and evaluation counts (``record PATH``) or compares them with a recording (``compare PATH``),
 reporting every array that differs and its largest difference. Exit status 0 when all are
-identical, 1 otherwise.
+identical, 1 otherwise. ``--large`` adds two sweeps at each of issue 28's three sizes
+(:data:`LARGE_SIZES`, the problem of ``bench_sweep_parts``), about a minute more.
 
 Run on one thread, so that BLAS sums in the same order both times::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.anls_identity record /tmp/anls_before.npz
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.anls_identity compare /tmp/anls_before.npz
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.anls_identity --large record PATH
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ CASES: tuple[tuple[str, tuple[int, int, int], int, dict[str, Any]], ...] = (
 )
 #: The tuning problems of the race (default preset), by name, with their sweeps.
 TUNING_SWEEPS = 12
+#: ``--large``: issue 28's three sizes (m, n, d), two default sweeps each.
+LARGE_SIZES: tuple[tuple[int, int, int], ...] = ((1_000, 40, 3), (10_000, 200, 1), (10_000, 100, 3))
 
 
 def problem(m: int, n: int, d: int, seed: int):
@@ -68,8 +72,16 @@ def _tuning_runs():
             yield f"tuning_{p.name}_{restart}", net, X, y, {"sweeps": TUNING_SWEEPS}
 
 
-def runs():
-    """Every (name, net, X, y, options) to run."""
+def _large_runs():
+    from benchmarks.bench_sweep_parts import make_problem
+
+    for m, n, d in LARGE_SIZES:
+        net, X, y = make_problem(m, n, d)
+        yield f"large_{m}_{n}_{d}", net, X, y, {"sweeps": 2}
+
+
+def runs(large: bool = False):
+    """Every (name, net, X, y, options) to run (``large``: with :data:`LARGE_SIZES`)."""
     for name, (m, n, d), seed, opts in CASES:
         net, X, y = problem(m, n, d, seed)
         opts = dict(opts)
@@ -77,12 +89,14 @@ def runs():
             opts["rng"] = np.random.default_rng(opts["rng"])
         yield name, net, X, y, opts
     yield from _tuning_runs()
+    if large:
+        yield from _large_runs()
 
 
-def outputs() -> dict[str, np.ndarray]:
+def outputs(large: bool = False) -> dict[str, np.ndarray]:
     """The arrays a run must reproduce, keyed ``<case>/<array>``."""
     out: dict[str, np.ndarray] = {}
-    for name, net, X, y, opts in runs():
+    for name, net, X, y, opts in runs(large):
         res = train_anls(net, X, y, **opts)
         ex = res.extra
         arrays = {"theta": res.net.to_vector(), "loss": res.loss, "steps": res.steps, "params": res.params,
@@ -111,15 +125,18 @@ def compare(recorded: dict[str, np.ndarray], now: dict[str, np.ndarray]) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    large = "--large" in args
+    if large:
+        args.remove("--large")
     if len(args) != 2 or args[0] not in ("record", "compare"):
-        print("usage: python -m benchmarks.anls_identity {record|compare} PATH", file=sys.stderr)
+        print("usage: python -m benchmarks.anls_identity [--large] {record|compare} PATH", file=sys.stderr)
         return 2
     action, path = args
     if action == "compare" and not os.path.isfile(path):
         print(f"no recording at {path!r}", file=sys.stderr)
         return 2
-    now = outputs()
+    now = outputs(large)
     if action == "record":
         tmp = path + ".tmp.npz"
         np.savez(tmp, **now)

@@ -161,10 +161,8 @@ def _partial_sums(Q: FloatArray, order: IntArray, pc: FloatArray, block: int, bl
     if not valid.all():
         L1 *= valid[:, :, None]
     Lp = L1 * np.where(valid, pc[posc], 0.0)[:, :, None]
-    for i in range(1, block):
-        L1[:, i] += L1[:, i - 1]
-        Lp[:, i] += Lp[:, i - 1]
-    return L1, Lp
+    # running sums along the block (numpy accumulates sequentially: L[i] = L[i-1] + x[i])
+    return np.cumsum(L1, axis=1), np.cumsum(Lp, axis=1)
 
 
 def sums_at(Q: FloatArray, order: IntArray, pc: FloatArray, block: int, pre: FloatArray, suf: FloatArray,

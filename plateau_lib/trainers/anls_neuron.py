@@ -108,11 +108,12 @@ class _State:
             self.basis = la.FeatureBasis(self.A, self.y)
         return self.basis
 
-    def residual_with(self, j: int, a: FloatArray, c_new: FloatArray) -> tuple[FloatArray, float]:
-        """Residual and loss when column j becomes ``a`` and the output weights ``c_new`` (one pass over A)."""
+    def residual_with(self, j: int, a: FloatArray, c_new: FloatArray, old: FloatArray | None = None
+                      ) -> tuple[FloatArray, float]:
+        """Residual and loss when column j (``old``, if given) becomes ``a`` and the output weights ``c_new``."""
         self.counter.nfev += 1
         r = self.A @ c_new
-        r += c_new[j] * (a - self.A[:, j])
+        r += c_new[j] * (a - (self.A[:, j] if old is None else old))
         r -= self.y
         return r, float(r @ r) / (2 * self.m)
 
@@ -245,8 +246,9 @@ def _search_one(state: _State, p: FloatArray, t: FloatArray, loo, B, rule) -> tu
 def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
     """Propose a new neuron j and keep it if it lowers the loss: ``(kept, column changed, loss)``, or None."""
     A = state.A
-    t = state.c[j] * A[:, j] - state.r  # y - sum_{l != j} c_l A_l
-    active = A[:, j] > 0
+    a_old = A[:, j].copy()  # the column, read once (a strided read of A)
+    t = state.c[j] * a_old - state.r  # y - sum_{l != j} c_l A_l
+    active = a_old > 0
     if straightforward(state):
         return _visit_exact(state, j, t, active)
     basis = state.get_basis()
@@ -280,7 +282,7 @@ def _visit(state: _State, j: int) -> tuple[bool, bool, float] | None:
         return False, False, estimate  # clearly no better: rejected without forming the new network
     ext = basis.extension(phi, coef)
     c_new = basis.solve_replacing(j, ext)
-    r_new, loss_new = state.residual_with(j, phi, c_new)
+    r_new, loss_new = state.residual_with(j, phi, c_new, a_old)
     if not loss_new < threshold:
         return False, False, loss_new
     col_changed = not np.array_equal(phi > 0, active)

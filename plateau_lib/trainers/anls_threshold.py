@@ -185,24 +185,25 @@ class _Ordering(NamedTuple):
 
     ``order`` sorts :math:`p` (stably), ``pc`` the sorted values centred at their midrange
     ``centre``; ``C3``/``R3`` the prefix and suffix sums of :math:`(1, p^c, (p^c)^2)` (as
-    :class:`_Sorted`'s first three rows); ``start``/``end`` the sorted positions of each distinct
-    value (first, one past the last), ``u`` the distinct values and ``uc`` them centred.
+    :class:`_Sorted`'s first three rows; None when :class:`_Sorted` sums them with its own
+    rows); ``start``/``end`` the sorted positions of each distinct value (first, one past the
+    last), ``u`` the distinct values and ``uc`` them centred.
     """
 
     p: FloatArray
     order: NDArray[np.int64]
     centre: float
     pc: FloatArray
-    C3: FloatArray
-    R3: FloatArray
+    C3: FloatArray | None
+    R3: FloatArray | None
     start: NDArray[np.int64]
     end: NDArray[np.int64]
     u: FloatArray
     uc: FloatArray
 
 
-def _ordering(p: FloatArray) -> _Ordering:
-    """Sort, centre and sum the projections ``p`` (:class:`_Ordering`)."""
+def _ordering(p: FloatArray, sums: bool = True) -> _Ordering:
+    """Sort, centre and sum the projections ``p`` (:class:`_Ordering`; ``sums=False``: ``C3``, ``R3`` left None)."""
     m = p.shape[0]
     order = np.argsort(p)  # the stable order whenever the values are distinct (the permutation is then unique)
     ps = p[order]
@@ -211,15 +212,22 @@ def _ordering(p: FloatArray) -> _Ordering:
         ps = p[order]
     centre = 0.5 * (ps[0] + ps[-1])
     pc = ps - centre
-    rows = np.empty((3, m))
-    rows[0], rows[1] = 1.0, pc
-    np.multiply(pc, pc, out=rows[2])
-    C3, R3 = _both_sums(rows)
+    C3 = R3 = None
+    if sums:
+        rows = np.empty((3, m))
+        _power_rows(pc, rows)
+        C3, R3 = _both_sums(rows)
     first = np.ones(m, dtype=bool)
     first[1:] = ps[1:] > ps[:-1]
     start = np.flatnonzero(first)
     u = ps[start]
     return _Ordering(p, order, centre, pc, C3, R3, start, np.append(start[1:], m), u, u - centre)
+
+
+def _power_rows(pc: FloatArray, rows: FloatArray) -> None:
+    """Rows 0-2 of ``rows`` become :math:`(1, p^c, (p^c)^2)`."""
+    rows[0], rows[1] = 1.0, pc
+    np.multiply(pc, pc, out=rows[2])
 
 
 def _both_sums(rows: FloatArray, C: FloatArray | None = None, R: FloatArray | None = None
@@ -246,28 +254,72 @@ class _Sorted:
 
     def __init__(self, p: FloatArray, t: FloatArray, q: FloatArray | None = None,
                  ordering: _Ordering | None = None) -> None:
-        o = _ordering(p) if ordering is None else ordering
+        o = _ordering(p, sums=False) if ordering is None else ordering
         m = p.shape[0]
         self.m, self.order, self.centre, self.pc = m, o.order, o.centre, o.pc
         self.start, self.end, self.u, self.uc = o.start, o.end, o.u, o.uc
         order, pc = o.order, o.pc
         k = 5 if q is None else 7
-        rows = np.empty((k - 3, m))
-        np.take(t, order, out=rows[0])
-        np.multiply(pc, rows[0], out=rows[1])
+        own = 3 if o.C3 is None else 0  # rows of (1, p, p^2) summed here (one cumsum per direction for all rows)
+        rows = np.empty((k - 3 + own, m))
+        if own:
+            _power_rows(pc, rows)
+        np.take(t, order, out=rows[own])
+        np.multiply(pc, rows[own], out=rows[own + 1])
         if q is not None:
-            np.take(q, order, out=rows[2])
-            np.multiply(pc, rows[2], out=rows[3])
+            np.take(q, order, out=rows[own + 2])
+            np.multiply(pc, rows[own + 2], out=rows[own + 3])
         self.C, self.R = np.empty((k, m + 1)), np.empty((k, m + 1))
-        self.C[:3], self.R[:3] = o.C3, o.R3
-        self.C[3:, 0] = 0.0
-        self.R[3:, m] = 0.0
-        _both_sums(rows, self.C[3:], self.R[3:])
+        if not own:
+            self.C[:3], self.R[:3] = o.C3, o.R3
+        self.C[3 - own :, 0] = 0.0
+        self.R[3 - own :, m] = 0.0
+        _both_sums(rows, self.C[3 - own :], self.R[3 - own :])
         self.has_q = q is not None
+        self.distinct = self.u.shape[0] == m  # then start = 0..m-1 and end = 1..m
+        self._memo: dict = {}
 
     def sums(self, pos: NDArray[np.int64], suffix: bool) -> FloatArray:
-        """The sums (rows) over the suffixes from, or prefixes up to, sorted positions ``pos``."""
-        return np.take(self.R if suffix else self.C, pos, axis=1)
+        """The sums (rows) over the suffixes from, or prefixes up to, sorted positions ``pos`` (read only).
+
+        At the starts or ends of the distinct values, a view when the values are distinct (the
+        positions are then consecutive) and computed once per search.
+        """
+        M = self.R if suffix else self.C
+        at = self._at(pos)
+        if at is None:
+            return np.take(M, pos, axis=1)
+        key = ("sums", suffix, at)
+        if key not in self._memo:
+            self._memo[key] = (M[:, at : at + self.m] if self.distinct else np.take(M, pos, axis=1))
+        return self._memo[key]
+
+    def _at(self, pos: NDArray[np.int64]) -> int | None:
+        """0 if ``pos`` is ``start``, 1 if it is ``end`` (the first position of its view), else None."""
+        if pos is self.start:
+            return 0
+        if pos is self.end:
+            return 1
+        return None
+
+    def sums_and_forms(self, pos: NDArray[np.int64], suffix: bool, forms: Callable | None
+                       ) -> tuple[FloatArray, FloatArray | None]:
+        """:meth:`sums` and the effective forms at ``pos`` (computed once per search at the starts and ends)."""
+        at = self._at(pos)
+        key = ("forms", suffix, at, id(forms))
+        if at is not None and key in self._memo:
+            return self._memo[key]
+        S = self.sums(pos, suffix)
+        if forms is None:
+            F = None
+        elif at is not None and self.distinct and isinstance(forms, _FullForms):
+            F = (forms.F_suf if suffix else forms.F_pre)[:, at : at + self.m]
+        else:
+            F = forms(pos, suffix)
+        out = (S, self.effective_forms(S, F))
+        if at is not None:
+            self._memo[key] = out
+        return out
 
     def effective_forms(self, S: FloatArray, F: FloatArray | None) -> FloatArray | None:
         r"""Forms of :math:`P = QQ^\top - qq^\top`: the basis forms minus those of :math:`q` (columns 5, 6 of ``S``)."""
@@ -291,8 +343,7 @@ class _Sorted:
         above = np.append(uc[1:], uc[-1] + span)  # interval k = [u_k, above_k], active: p <= u_k
         k = uc.shape[0]
         for pos, suffix, lo, hi, s in ((self.start, True, below, uc, 1), (self.end, False, uc, above, -1)):
-            S = self.sums(pos, suffix)
-            E = self.effective_forms(S, forms(pos, suffix) if forms is not None else None)
+            S, E = self.sums_and_forms(pos, suffix, forms)
             tau_c = _interior(S, E, lo, hi)
             groups.append(_Group(pos, suffix, tau_c, tau_c + self.centre, np.full(k, s, dtype=np.int64)))
         zero = np.zeros(1, dtype=np.int64)  # the far ends of the two outer intervals (all data active)
@@ -302,14 +353,17 @@ class _Sorted:
 
     def score(self, g: _Group, forms: Callable | None) -> tuple[FloatArray, NDArray[np.int64]]:
         """Gains and active counts of a group."""
-        S = self.sums(g.pos, g.suffix)
-        E = self.effective_forms(S, forms(g.pos, g.suffix) if forms is not None else None)
+        S, E = self.sums_and_forms(g.pos, g.suffix, forms)
         return _gain(S, E, g.tau_c), np.rint(S[0]).astype(np.int64)
 
 
 def _minus_q(F: FloatArray, q1: FloatArray, qp: FloatArray) -> FloatArray:
-    """Forms (rows) minus those of :math:`q` with sums ``q1``, ``qp``."""
-    return F - np.stack([q1 * q1, q1 * qp, qp * qp])
+    """Forms (rows) minus those of :math:`q` with sums ``q1``, ``qp`` (one new array, no temporaries)."""
+    out = np.empty((3,) + q1.shape)
+    np.multiply(q1, q1, out=out[0])
+    np.multiply(q1, qp, out=out[1])
+    np.multiply(qp, qp, out=out[2])
+    return np.subtract(F, out, out=out)
 
 
 def _gain(S: FloatArray, E: FloatArray | None, tau: FloatArray) -> FloatArray:
@@ -363,9 +417,13 @@ def _allowed(s: NDArray[np.int64], count: NDArray[np.int64], rule: tuple[int, in
 
 def _pick(groups: list[_Group], gains: list[FloatArray], counts: list[NDArray[np.int64]], rule) -> _Choice | None:
     """First candidate of maximal gain among the allowed ones with positive gain (as ``np.argmax``)."""
-    s = np.concatenate([g.s for g in groups])
-    gain = np.concatenate(gains)
-    count = np.concatenate(counts)
+    return _pick_flat(groups, np.concatenate([g.s for g in groups]), np.concatenate(gains), np.concatenate(counts),
+                      rule)
+
+
+def _pick_flat(groups: list[_Group], s: NDArray[np.int64], gain: FloatArray, count: NDArray[np.int64],
+               rule) -> _Choice | None:
+    """:func:`_pick` with the groups' orientations, gains and counts already concatenated."""
     allowed = (gain > 0) & _allowed(s, count, rule)
     if not allowed.any():
         return None
@@ -407,55 +465,68 @@ def _search_pruned(search: _Sorted, Q: FloatArray, z: FloatArray | None, rule, b
     if z is not None:  # forms of Q(I - zz^T)Q^T at the knots
         F_kpre = _minus_q(F_kpre, pre[:, 0] @ z, pre[:, 1] @ z)
         F_ksuf = _minus_q(F_ksuf, suf[:, 0] @ z, suf[:, 1] @ z)
-    knots = np.minimum(np.arange(pre.shape[0]) * block, m)
+    nk = pre.shape[0]
+    knots = np.minimum(np.arange(nk) * block, m)
+    # Both groups (s = +1: suffixes, then s = -1: prefixes) in one pass: the candidates concatenated,
+    # the per-knot tables stacked [suffix; prefix] and indexed with an offset of nk for the prefixes.
+    groups = search.data_groups()
+    k0 = groups[0].pos.shape[0]
+    pos = np.concatenate([g.pos for g in groups])
+    tau_c = np.concatenate([g.tau_c for g in groups])
+    S = np.concatenate([search.sums(g.pos, g.suffix) for g in groups], axis=1)
+    count = np.rint(S[0]).astype(np.int64)
+    s_all = np.concatenate([g.s for g in groups])
+    allowed = _allowed(s_all, count, rule)
+    at_knot = (pos % block == 0) | (pos == m)
+    beta = pos // block
+    row = beta.copy()
+    row[k0:] += nk
+    gain = np.full(pos.shape, -np.inf)
     best = 0.0
-    info = []
-    for g in search.data_groups():
-        S = search.sums(g.pos, g.suffix)
-        count = np.rint(S[0]).astype(np.int64)
-        allowed = _allowed(g.s, count, rule)
-        at_knot = (g.pos % block == 0) | (g.pos == m)
-        beta = g.pos // block
-        gain = np.full(g.pos.shape, -np.inf)
-        if at_knot.any():
-            F = np.take(F_ksuf if g.suffix else F_kpre, beta[at_knot], axis=1)
-            gain[at_knot] = _gain(S[:, at_knot], F, g.tau_c[at_knot])
-            ok = allowed[at_knot] & (gain[at_knot] > 0)
-            if ok.any():
-                best = max(best, float(gain[at_knot][ok].max()))
-        info.append((g, S, count, allowed, at_knot, beta, gain))
-    survivors = [np.zeros(0, dtype=np.int64)]
-    for g, S, _, allowed, at_knot, beta, _ in info:
-        inside = allowed & ~at_knot
-        if inside.any():
-            table = _knot_table(search, knots, F_ksuf if g.suffix else F_kpre, g.suffix)
-            ub = _gain_bound(search, g.tau_c[inside], g.pos[inside], beta[inside], S[:, inside], table, knots)
-            survivors.append(beta[inside][ub >= best * (1 - 1e-6)])
-    blocks = np.unique(np.concatenate(survivors))
+    if at_knot.any():
+        F = np.take(np.concatenate([F_ksuf, F_kpre], axis=1), row[at_knot], axis=1)
+        gain[at_knot] = g_knot = _gain(S[:, at_knot], F, tau_c[at_knot])
+        ok = allowed[at_knot] & (g_knot > 0)
+        if ok.any():
+            best = float(g_knot[ok].max())
+    inside = allowed & ~at_knot
+    blocks = np.zeros(0, dtype=np.int64)
+    if inside.any():
+        table = np.concatenate([_knot_table(search, knots, F_ksuf, True), _knot_table(search, knots, F_kpre, False)],
+                               axis=1)
+        ub = _gain_bound(search, tau_c[inside], pos[inside], beta[inside], S[:, inside], table, knots, row[inside])
+        blocks = np.unique(beta[inside][ub >= best * (1 - 1e-6)])
     if blocks.size:
-        _exact_in_blocks(search, Q, z, block, blocks, pre, suf, info)
-    choice = _pick([x[0] for x in info], [x[6] for x in info], [x[2] for x in info], rule)
+        _exact_in_blocks(search, Q, z, block, blocks, pre, suf, (k0, pos, tau_c, S, at_knot, beta, gain))
+    choice = _pick_flat(groups, s_all, gain, count, rule)
     if choice is None:
         return None
     V = la.sums_at(Q, order, pc, block, pre, suf, choice.pos, choice.suffix)
     return choice, choice.s * (V[1] - choice.tau_c * V[0])
 
 
-def _exact_in_blocks(search: _Sorted, Q, z, block: int, blocks, pre, suf, info) -> None:
-    """Exact gains of every candidate in the given blocks (written into the groups' gain arrays)."""
+def _exact_in_blocks(search: _Sorted, Q, z, block: int, blocks, pre, suf, cand) -> None:
+    """Exact gains of every candidate in the given blocks (written into the candidates' gain array).
+
+    ``cand`` = (k0, pos, tau_c, S, at_knot, beta, gain) of :func:`_search_pruned`: the first ``k0``
+    candidates are suffixes (forms from position ``pos`` on), the others prefixes (up to ``pos``).
+    """
+    k0, pos, tau_c, S, at_knot, beta, gain = cand
     Fb_pre, Fb_suf, zb_pre, zb_suf = la.block_forms(Q, search.order, search.pc, block, blocks, pre, suf, z)
     where = np.full(pre.shape[0], -1)
     where[blocks] = np.arange(blocks.size)
-    for g, S, _, _, at_knot, beta, gain in info:
-        sel = ~at_knot & (where[beta] >= 0)
-        if sel.any():
-            b_idx = where[beta[sel]]
-            iota = g.pos[sel] - beta[sel] * block - (0 if g.suffix else 1)
-            F = (Fb_suf if g.suffix else Fb_pre)[b_idx, iota].T
-            if z is not None:
-                zq = (zb_suf if g.suffix else zb_pre)[b_idx, iota]
-                F = _minus_q(F, zq[:, 0], zq[:, 1])
-            gain[sel] = _gain(S[:, sel], F, g.tau_c[sel])
+    sel = ~at_knot & (where[beta] >= 0)
+    if not sel.any():
+        return
+    idx = np.flatnonzero(sel)
+    prefix = idx >= k0
+    b_idx = where[beta[idx]]
+    iota = pos[idx] - beta[idx] * block - prefix  # a prefix up to pos ends at sorted position pos - 1
+    F = np.where(prefix[:, None], Fb_pre[b_idx, iota], Fb_suf[b_idx, iota]).T
+    if z is not None:
+        zq = np.where(prefix[:, None], zb_pre[b_idx, iota], zb_suf[b_idx, iota])
+        F = _minus_q(F, zq[:, 0], zq[:, 1])
+    gain[idx] = _gain(S[:, idx], F, tau_c[idx])
 
 
 def _knot_table(search: _Sorted, knots, F: FloatArray, suffix: bool) -> FloatArray:
@@ -467,8 +538,12 @@ def _knot_table(search: _Sorted, knots, F: FloatArray, suffix: bool) -> FloatArr
     return np.stack([Q2 - F[2], P - F[1], N - F[0], Q2, N])
 
 
-def _gain_bound(search: _Sorted, tau, pos, beta, S, table, knots) -> FloatArray:
-    """Upper bounds of the gains of candidates (centred ``tau``, positions ``pos``) from the two knots around each."""
+def _gain_bound(search: _Sorted, tau, pos, beta, S, table, knots, rows=None) -> FloatArray:
+    """Upper bounds of the gains of candidates (centred ``tau``, positions ``pos``) from the two knots around each.
+
+    ``table`` holds a column per knot (:func:`_knot_table`); ``rows`` (default ``beta``) are the
+    columns of each candidate's first knot when several tables are stacked side by side.
+    """
     num = S[4] - tau * S[3]
     tau2 = tau * tau
     C3 = search.C[:3]
@@ -476,8 +551,9 @@ def _gain_bound(search: _Sorted, tau, pos, beta, S, table, knots) -> FloatArray:
     slack = 1e-12 * (whole[2] + tau2 * whole[0])
     Cpos = np.take(C3, pos, axis=1)
     lower = np.zeros(pos.shape)
-    for kb in (beta, beta + 1):
-        a = np.take(table, kb, axis=1)
+    rows = beta if rows is None else rows
+    for kb, kt in ((beta, rows), (beta + 1, rows + 1)):
+        a = np.take(table, kt, axis=1)
         den = a[0] - 2 * tau * a[1] + tau2 * a[2] - 1e-10 * (a[3] + tau2 * a[4])
         D = np.take(C3, knots[kb], axis=1) - Cpos  # sums over the points between knot and candidate, up to sign
         delta2 = np.abs(D[2] - 2 * tau * D[1] + tau2 * D[0]) * (1 + 1e-8) + slack
