@@ -27,10 +27,10 @@ The fitted slopes are least-squares lines through (log size, log time) per axis
 sweep of :math:`O(n\,m\log m + m n^2)`: slope about 1 in m, between 1 and 2 in n.
 
 Outputs: a Markdown table on stdout (progress on stderr); ``--json PATH`` (default
-``benchmarks/results/anls_cost.json``) with every sample, the medians, slopes, settings and
-versions, written atomically; ``--figure PATH`` (default ``benchmarks/results/anls_cost.png``),
-three log-log panels. With ``--quick`` (a tiny grid, no goal size) nothing is written unless
-``--json`` or ``--figure`` is given.
+``plateau_lib/chapters/results/anls_cost.json``, the package data Chapter 4 reads) with every
+sample, the medians, slopes, settings and versions, written atomically; ``--figure PATH``
+(default ``benchmarks/results/anls_cost.png``), three log-log panels. With ``--quick`` (a tiny
+grid, no goal size) nothing is written unless ``--json`` or ``--figure`` is given.
 
 Run::
 
@@ -62,6 +62,9 @@ from plateau_lib.parallel import limit_blas_threads
 from plateau_lib.trainers.anls import preset_options, train_anls
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+#: The default results file: the package data Chapter 4 reads (``anls_race_results.COST_PATH``).
+COST_JSON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plateau_lib", "chapters",
+                         "results", "anls_cost.json")
 GOAL = {"m": 10_000, "n": 100, "d": 3, "seconds": 0.5}
 INIT_SCALE = 0.5
 SWEEPS = 3
@@ -211,14 +214,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a tiny grid and one repeat (about 20 s)")
     parser.add_argument("--repeats", type=positive_int, metavar="R", help="runs per size (default 3, quick 1)")
     parser.add_argument("--json", metavar="PATH",
-                        help="results file (default: benchmarks/results/anls_cost.json; none with --quick)")
+                        help="results file (default: plateau_lib/chapters/results/anls_cost.json; none with --quick)")
     parser.add_argument("--figure", metavar="PATH",
                         help="figure file (default: benchmarks/results/anls_cost.png; none with --quick)")
     args = parser.parse_args(argv)
-    for name, default in (("json", "anls_cost.json"), ("figure", "anls_cost.png")):
+    for name, default in (("json", COST_JSON), ("figure", os.path.join(RESULTS, "anls_cost.png"))):
         path = getattr(args, name)
         if path is None and not args.quick:
-            setattr(args, name, os.path.join(RESULTS, default))
+            setattr(args, name, default)
         elif path is not None and (not path or os.path.isdir(path)
                                    or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
             parser.error(f"--{name}: cannot write a file at {path!r}")

@@ -165,54 +165,68 @@ def floor_sweep(net, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> 
     c, r = net.c.copy(), ev.r.copy()
     w = rng.standard_normal((n, d))
     start = time.perf_counter()
-    if d == 1:  # one sorted order for every neuron (p = +-x): the sort and the forms of Q once per sweep
-        order = np.argsort(X[:, 0], kind="stable")
-        ps = X[order, 0]
-        Qs = Q[order]
-        F, G = np.cumsum(Qs, axis=0), np.cumsum(Qs * ps[:, None], axis=0)
-        forms = [np.einsum("ij,ij->i", F, F), np.einsum("ij,ij->i", G, G), np.einsum("ij,ij->i", F, G)]
+    one_d = _floor_1d_forms(X, Q) if d == 1 else None
     for j in range(n):
-        t = c[j] * A[:, j] - r  # target update
-        g = Qty - S @ c + c[j] * S[:, j]  # its coordinates, from S = Q^T A
-        t_perp = t - Q @ g  # projected onto the complement (pass 1)
-        if d > 1:  # direction fit on the active data, the projection, the sort
-            act = A[:, j] > 0
-            np.linalg.lstsq(Xt[act], t[act], rcond=None)
-            p = X @ w[j]
-            order = np.argsort(p, kind="stable")
-            ps = p[order]
-        else:
-            p = X[:, 0]
-        ts = t_perp[order]
-        np.cumsum(np.stack([np.ones(m), ps, ps * ps, ts, ps * ts]), axis=1)  # prefix sums
-        k = m // 2  # the chosen threshold (values irrelevant)
-        if d > 1:  # sorted block sums of Q and p Q at the knots (pass 2), their forms
-            sums = _block_sums(order, ps, m) @ Q
-            K = sums.shape[0] // 2
-            Fk, Gk = np.cumsum(sums[:K], axis=0), np.cumsum(sums[K:], axis=0)
-            np.einsum("ij,ij->i", Fk, Fk) + np.einsum("ij,ij->i", Gk, Gk)
-            coef = Gk[-1] - Gk[k // BLOCK] - ps[k] * (Fk[-1] - Fk[k // BLOCK])
-        else:
-            coef = G[-1] - G[k] - ps[k] * (F[-1] - F[k])
-        phi = np.maximum(p - ps[k], 0.0)  # the chosen feature
-        q_new = phi - Q @ coef  # its new direction (pass 3)
-        q_new /= np.linalg.norm(q_new)
-        r_new = -(t_perp - (q_new @ t_perp) * q_new)  # new residual, O(m) from the projected target
-        dger(1e-12, coef, q_new, a=QT, overwrite_a=True)  # rank-one update of Q in place (pass 4)
-        S[:, j] = coef
-        if d == 1:  # the forms change by those of one direction: its prefix sums, O(m)
-            f, h = np.cumsum(q_new[order]), np.cumsum(q_new[order] * ps)
-            forms[0] += f * f
-            forms[1] += h * h
-            forms[2] += f * h
-            F[:, j] += f
-            G[:, j] += h
-        _ = r_new
+        _floor_neuron(j, X, Xt, A, (Q, QT, S, Qty), c, r, w, one_d)
     Phi = (ev.active[:, :, None] * Xt[:, None, :]).reshape(m, -1)  # the pattern solve
     gram = Phi.T @ Phi + np.eye(Phi.shape[1])
     np.linalg.cholesky(gram)
     evaluate(net.c, net.W, net.b, X, y)  # the evaluation closing the sweep
     return time.perf_counter() - start
+
+
+def _floor_1d_forms(X: np.ndarray, Q: np.ndarray) -> tuple:
+    """1-D: one sorted order for every neuron (p = +-x), the sort and the forms of Q once per sweep."""
+    order = np.argsort(X[:, 0], kind="stable")
+    ps = X[order, 0]
+    Qs = Q[order]
+    F, G = np.cumsum(Qs, axis=0), np.cumsum(Qs * ps[:, None], axis=0)
+    forms = [np.einsum("ij,ij->i", F, F), np.einsum("ij,ij->i", G, G), np.einsum("ij,ij->i", F, G)]
+    return order, ps, F, G, forms
+
+
+def _floor_neuron(j: int, X: np.ndarray, Xt: np.ndarray, A: np.ndarray, basis: tuple, c: np.ndarray,
+                  r: np.ndarray, w: np.ndarray, one_d: tuple | None) -> None:
+    """The operation count of one kept neuron update (:func:`floor_sweep`), results discarded."""
+    Q, QT, S, Qty = basis
+    m, d = X.shape
+    t = c[j] * A[:, j] - r  # target update
+    g = Qty - S @ c + c[j] * S[:, j]  # its coordinates, from S = Q^T A
+    t_perp = t - Q @ g  # projected onto the complement (pass 1)
+    if one_d is None:  # direction fit on the active data, the projection, the sort
+        act = A[:, j] > 0
+        np.linalg.lstsq(Xt[act], t[act], rcond=None)
+        p = X @ w[j]
+        order = np.argsort(p, kind="stable")
+        ps = p[order]
+    else:
+        order, ps, F, G, forms = one_d
+        p = X[:, 0]
+    ts = t_perp[order]
+    np.cumsum(np.stack([np.ones(m), ps, ps * ps, ts, ps * ts]), axis=1)  # prefix sums
+    k = m // 2  # the chosen threshold (values irrelevant)
+    if one_d is None:  # sorted block sums of Q and p Q at the knots (pass 2), their forms
+        sums = _block_sums(order, ps, m) @ Q
+        K = sums.shape[0] // 2
+        Fk, Gk = np.cumsum(sums[:K], axis=0), np.cumsum(sums[K:], axis=0)
+        np.einsum("ij,ij->i", Fk, Fk) + np.einsum("ij,ij->i", Gk, Gk)
+        coef = Gk[-1] - Gk[k // BLOCK] - ps[k] * (Fk[-1] - Fk[k // BLOCK])
+    else:
+        coef = G[-1] - G[k] - ps[k] * (F[-1] - F[k])
+    phi = np.maximum(p - ps[k], 0.0)  # the chosen feature
+    q_new = phi - Q @ coef  # its new direction (pass 3)
+    q_new /= np.linalg.norm(q_new)
+    r_new = -(t_perp - (q_new @ t_perp) * q_new)  # new residual, O(m) from the projected target
+    dger(1e-12, coef, q_new, a=QT, overwrite_a=True)  # rank-one update of Q in place (pass 4)
+    S[:, j] = coef
+    if one_d is not None:  # the forms change by those of one direction: its prefix sums, O(m)
+        f, h = np.cumsum(q_new[order]), np.cumsum(q_new[order] * ps)
+        forms[0] += f * f
+        forms[1] += h * h
+        forms[2] += f * h
+        F[:, j] += f
+        G[:, j] += h
+    _ = r_new
 
 
 def measure(m: int, n: int, d: int, repeats: int) -> dict:

@@ -297,12 +297,29 @@ def train_anls(
                 time_limit=time_limit)
 
 
+class _Log:
+    """What a run keeps besides the recorder: update rows, pair moves, counts per sweep, the sweep's start."""
+
+    def __init__(self, counter: _Counter, theta: FloatArray) -> None:
+        self.counter = counter
+        self.updates: list[tuple[int, int, bool, bool, float]] = []
+        self.pairs: list[tuple[int, int, int, float]] = []
+        self.nfev, self.njev = [counter.nfev], [counter.njev]
+        self.start, self.first = theta.copy(), 0  # parameters and first update row of the current sweep
+
+    def sweep_done(self) -> None:
+        self.nfev.append(self.counter.nfev)
+        self.njev.append(self.counter.njev)
+
+    def extra(self) -> dict[str, NDArray]:
+        return _extra(self.updates, self.pairs, self.nfev, self.njev)
+
+
 def _run(net: ShallowReLU, X: FloatArray, y: FloatArray, opts: _Options, *, sweeps: int, polish: tuple[int, float],
          order: str, rng, pattern_solve: bool, pair_moves: int, record_every: int, progress: bool,
          time_limit: float | None) -> TrainResult:
     """The sweeps of :func:`train_anls` (inputs validated)."""
     n, d = net.n, net.d
-    m = X.shape[0]
     theta = net.to_vector()
     c, W, b = theta[:n], theta[n : n + n * d].reshape(n, d), theta[n + n * d :]
     counter = _Counter()
@@ -311,70 +328,89 @@ def _run(net: ShallowReLU, X: FloatArray, y: FloatArray, opts: _Options, *, swee
     counter.nfev += 1
     rec.observe(0, ev.active, ev.loss, theta)
     state = _State(c, W, b, X, augment(X), y, counter, opts)
-    zero_loss = float(y @ y) / (2 * m)
-    updates: list[tuple[int, int, bool, bool, float]] = []
-    pairs: list[tuple[int, int, int, float]] = []
-    nfev_sweep, njev_sweep = [counter.nfev], [counter.njev]
+    zero_loss = float(y @ y) / (2 * X.shape[0])
+    log = _Log(counter, theta)
     message, status, k = f"reached sweeps={sweeps}", BUDGET, 0
     bar = progress_bar(sweeps, "anls", progress)
-    start, first = theta.copy(), 0
     try:
         while k < sweeps and math.isfinite(ev.loss):
-            state.reset(ev)
-            start, level, first = theta.copy(), state.level, len(updates)
-            changed = timed_out = False
-            for j in _neuron_order(order, ev, n, rng):
-                if rec.out_of_time():
-                    timed_out = True
-                    break
-                row = _visit(state, j)
-                if row is not None:
-                    updates.append((k + 1, j, *row))
-                    changed = changed or row[0]
-            if changed:
-                ev, changed = _close_sweep(state, theta, ev, (start, level), updates, first)
+            ev, changed, timed_out = _sweep(state, theta, ev, k, order, rng, rec, log)
             if timed_out:
                 k += 1
                 rec.observe(k, ev.active, ev.loss, theta)
-                nfev_sweep.append(counter.nfev)
-                njev_sweep.append(counter.njev)
+                log.sweep_done()
                 message = time_limit_message(time_limit) + f" in sweep {k} (ended after its kept updates)"
                 break
             ev, changed = _end_of_sweep(state, ev, changed, pattern_solve, polish)
-            if not changed and len(pairs) < pair_moves:
+            if not changed and len(log.pairs) < pair_moves:
                 ev, pair = _pair_move(state, ev)
                 if pair is not None:
-                    pairs.append((k + 1, *pair, ev.loss))
+                    log.pairs.append((k + 1, *pair, ev.loss))
                     changed = True
             k += 1
             rec.observe(k, ev.active, ev.loss, theta)
-            nfev_sweep.append(counter.nfev)
-            njev_sweep.append(counter.njev)
+            log.sweep_done()
             bar.update(1)
-            if not changed:
-                message, status = f"converged: sweep {k} changed nothing (a fixed point of the update)", CONVERGED
-                break
-            if ev.loss <= EXACT_RTOL * zero_loss:
-                message, status = f"fitted the data to round-off after sweep {k}", CONVERGED
-                break
-            if rec.out_of_time():
-                message = time_limit_message(time_limit)
+            stop = _stop(changed, ev.loss, zero_loss, k, rec, time_limit)
+            if stop is not None:
+                message, status = stop
                 break
     except KeyboardInterrupt:
         message, status = f"interrupted by the user in sweep {k + 1}", INTERRUPTED
-        ev_now = evaluate(c, W, b, X, y)
-        if ev_now.loss <= ev.loss:
-            ev = ev_now
-        else:  # the updates of the interrupted sweep did not lower the loss beyond round-off
-            theta[:] = start
-            _unkeep(updates, first)
+        ev, k = _interrupted(state, theta, ev, k, log)
     finally:
         bar.close()
     if not math.isfinite(ev.loss):
         message, status = f"loss became non-finite in sweep {k}", FAILED
     return rec.finish(k, ev.active, ev.loss, theta, method="anls", nfev=counter.nfev, njev=counter.njev,
-                      status=status, message=message, extra=_extra(updates, pairs, nfev_sweep, njev_sweep),
+                      status=status, message=message, extra=log.extra(),
                       grad_norm=gradient_norm(evaluate(c, W, b, X, y)))  # ev predates the balancing
+
+
+def _sweep(state: _State, theta: FloatArray, ev, k: int, order: str, rng, rec: Recorder, log: _Log):
+    """Visit every neuron once (sweep ``k + 1``) and close the sweep: ``(ev, changed, timed_out)``."""
+    state.reset(ev)
+    log.start, log.first = theta.copy(), len(log.updates)
+    level = state.level
+    changed = timed_out = False
+    for j in _neuron_order(order, ev, state.n, rng):
+        if rec.out_of_time():
+            timed_out = True
+            break
+        row = _visit(state, j)
+        if row is not None:
+            log.updates.append((k + 1, j, *row))
+            changed = changed or row[0]
+    if changed:
+        ev, changed = _close_sweep(state, theta, ev, (log.start, level), log.updates, log.first)
+    return ev, changed, timed_out
+
+
+def _stop(changed: bool, loss: float, zero_loss: float, k: int, rec: Recorder,
+          time_limit: float | None) -> tuple[str, str] | None:
+    """Why the run ends after sweep ``k`` (message, status), or None to go on."""
+    if not changed:
+        return f"converged: sweep {k} changed nothing (a fixed point of the update)", CONVERGED
+    if loss <= EXACT_RTOL * zero_loss:
+        return f"fitted the data to round-off after sweep {k}", CONVERGED
+    if rec.out_of_time():
+        return time_limit_message(time_limit), BUDGET
+    return None
+
+
+def _interrupted(state: _State, theta: FloatArray, ev, k: int, log: _Log):
+    """The state to return after Ctrl-C in sweep ``k + 1``: ``(ev, step)``.
+
+    The interrupted sweep's updates are kept if the evaluated loss did not rise (then, if they
+    changed the parameters, the sweep counts and its end is recorded as step ``k + 1``), else the
+    parameters go back to the sweep's start and its updates are marked as not kept.
+    """
+    ev_now = evaluate(state.c, state.W, state.b, state.X, state.y)
+    if ev_now.loss <= ev.loss:
+        return ev_now, (k + 1 if not np.array_equal(theta, log.start) else k)
+    theta[:] = log.start
+    _unkeep(log.updates, log.first)
+    return ev, k
 
 
 def _close_sweep(state: _State, theta: FloatArray, ev, start: tuple[FloatArray, float], updates: list, first: int):

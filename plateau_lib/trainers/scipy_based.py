@@ -434,10 +434,19 @@ class _LeastSquaresRun(_Iterates):
         if algorithm == "lm" and not np.array_equal(theta, self.theta):
             self.advance(theta)  # an accepted final update whose Jacobian MINPACK never asked for
         njev = int(res.njev) if res.njev is not None else self.prob.njac
-        if res.status == -2:
-            status, message = BUDGET, self.budget_message
-        elif res.status == 0:
-            status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
-        else:
-            status, message = CONVERGED if res.success else FAILED, str(res.message)
+        status, message = least_squares_status(res, self.budget_message, max_nfev)
         return theta, int(res.nfev), njev, status, message
+
+
+def least_squares_status(res, budget_message: str, max_nfev: int | None) -> tuple[str, str]:
+    """Status and message of a finished :func:`scipy.optimize.least_squares` run (shared with ``varpro``).
+
+    scipy's status -2 (the callback stopped it: the step budget or the time limit) is
+    ``budget_message``, 0 (``max_nfev`` reached) a budget too; otherwise converged or failed as
+    scipy says.
+    """
+    if res.status == -2:
+        return BUDGET, budget_message
+    if res.status == 0:
+        return BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
+    return (CONVERGED if res.success else FAILED), str(res.message)

@@ -86,10 +86,10 @@ from numpy.typing import ArrayLike
 from .._validation import check_choice, check_positive_float, check_positive_int, time_limit_message
 from ..network import ShallowReLU, evaluate, jacobian_from_preactivations, split_params
 from ..recording import Recorder
-from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
+from ..result import FAILED, INTERRUPTED, TrainResult
 from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
-from .scipy_based import _check_common
+from .scipy_based import _check_common, least_squares_status
 
 VARPRO_ALGORITHMS = ("trf", "dogbox")
 JACOBIANS = ("kaufman", "golub-pereyra")
@@ -193,15 +193,9 @@ def _check_tolerances(ftol: float, xtol: float, gtol: float) -> dict[str, float]
 
 def _outcome(res, prob: _Reduced, budget_message: str, max_nfev: int | None):
     """The end point, evaluation counts, status and message of a finished ``least_squares`` run."""
-    alpha = np.asarray(res.x, dtype=np.float64)
     njev = int(res.njev) if res.njev is not None else prob.njac
-    if res.status == -2:
-        status, message = BUDGET, budget_message
-    elif res.status == 0:
-        status, message = BUDGET, f"reached max_nfev={max_nfev} residual evaluations"
-    else:
-        status, message = CONVERGED if res.success else FAILED, str(res.message)
-    return alpha, int(res.nfev), njev, status, message
+    status, message = least_squares_status(res, budget_message, max_nfev)
+    return np.asarray(res.x, dtype=np.float64), int(res.nfev), njev, status, message
 
 
 def train_varpro(

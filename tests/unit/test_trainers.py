@@ -347,15 +347,7 @@ def test_minpack_needs_enough_data(no_work):
         train_lm(net, X, y, steps=5, algorithm="lm")
 
 
-#: train_anls, interrupted inside a sweep after kept updates, returns the updated network but ends
-#: its history at the sweep's start (Recorder.finish at the step already recorded): the last record
-#: is not the returned network. To fix in plateau_lib/trainers/anls.py (record one step later).
-ANLS_INTERRUPT_RECORD = pytest.mark.xfail(
-    reason="train_anls interrupted mid-sweep does not record the network it returns", strict=True
-)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ANLS_INTERRUPT_RECORD) if n == "anls" else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_ctrl_c_returns_partial_result(name, monkeypatch):
     """A KeyboardInterrupt in the middle of the work ends the run with status "interrupted"
     and everything computed so far, still obeying the contract."""

@@ -211,3 +211,17 @@ def test_a_failed_trust_region_step_ends_the_run_as_a_failure_at_its_last_point(
     result = train_varpro(net, X, y, steps=5)
     assert result.status == "failed" and "SVD did not converge" in result.message
     assert np.isfinite(result.final_loss) and result.nit == 0
+
+
+@pytest.mark.parametrize(("status", "success", "expected"), [
+    (-2, False, ("budget", "stopped")), (0, False, ("budget", "reached max_nfev=7 residual evaluations")),
+    (1, True, ("converged", "done")), (-1, False, ("failed", "done"))])
+def test_varpro_and_lm_map_scipy_statuses_the_same_way(status, success, expected):
+    """One mapping of least_squares' status serves both trainers (scipy_based.least_squares_status)."""
+    from types import SimpleNamespace
+
+    from plateau_lib.trainers.scipy_based import least_squares_status
+
+    res = SimpleNamespace(status=status, success=success, message="done", x=np.zeros(2), nfev=3, njev=2)
+    assert least_squares_status(res, "stopped", 7) == expected
+    assert varpro._outcome(res, None, "stopped", 7)[3:] == expected
