@@ -26,7 +26,9 @@ of the default preset ``"joint"`` of :func:`~plateau_lib.trainers.anls.train_anl
 descent and Adam step sizes (:func:`tune_step_sizes`) were chosen. The *held-out* problems were
 fixed before any option was chosen on them and are never used to choose one: two targets for
 each of :math:`d = 1, 2, 3, 5`, random (non-equispaced) points, most with noise, :math:`m` from 40
-to :math:`10^4`, widths from 6 to 200.
+to :math:`10^4`, widths from 6 to 200; and two larger ones, added for issue 28 with their budgets
+before the race was rerun: ``chirp_1d`` (:math:`m = 10^5`, :math:`n = 100`) and ``interact_6d``
+(:math:`m = 2\cdot 10^4`, :math:`d = 6`, :math:`n = 100`), 20 s each.
 
 Best-known losses (:func:`best_known`). The smallest loss seen in every run of the race (which
 method, race seed and restart found it) and in dedicated restarts (LM from random breakpoints
@@ -42,7 +44,7 @@ Run::
     python -m plateau_lib bench race [--quick] [--seeds 3] [--output DIR]
 
 The committed results and Chapter 4's page of them are in
-:mod:`~plateau_lib.chapters.anls_race_results`. Why this module is about 630 lines: it is the
+:mod:`~plateau_lib.chapters.anls_race_results`. Why this module is about 650 lines: it is the
 race's one pipeline (problems, methods, a task, step-size tuning, best-known losses, the runner
 and its summaries and goals), whose parts share the problem and task classes.
 """
@@ -95,6 +97,10 @@ HELD_OUT_TARGETS = {
     "radial_3d": (3, lambda X: np.sqrt(np.sum(X * X, axis=1))),
     "sum_sin_5d": (5, lambda X: np.mean(np.sin(2 * X), axis=1)),
     "mixed_5d": (5, lambda X: np.maximum(X[:, 0], 0) * X[:, 1] + X[:, 2] * X[:, 3] - 0.5 * X[:, 4] ** 2),
+    # the two larger problems of issue 28 (added, with their budgets, before the race rerun)
+    "chirp_1d": (1, lambda X: np.sin(2 * np.pi * (X[:, 0] + 1) ** 2) + 0.3 * X[:, 0]),
+    "interact_6d": (6, lambda X: np.tanh(X[:, 0] + X[:, 1]) * np.cos(X[:, 2])
+                    + 0.5 * np.maximum(X[:, 3] - X[:, 4], 0) - 0.2 * X[:, 5] ** 2),
 }
 
 
@@ -168,6 +174,10 @@ HELD_OUT: tuple[RaceProblem, ...] = (
     RaceProblem("radial_3d", "held-out", "radial_3d", 3000, 3, 80, 10.0, "uniform", 0.0, 32),
     RaceProblem("sum_sin_5d", "held-out", "sum_sin_5d", 2000, 5, 60, 8.0, "uniform", 0.02, 51),
     RaceProblem("mixed_5d", "held-out", "mixed_5d", 10_000, 5, 100, 15.0, "uniform", 0.01, 52),
+    # larger than any problem before (issue 28): m = 10^5 in 1-D, and m = 2 10^4 in d = 6; their
+    # targets, sizes and 20 s budgets fixed before the rerun of the race and before any choice.
+    RaceProblem("chirp_1d", "held-out", "chirp_1d", 100_000, 1, 100, 20.0, "uniform", 0.02, 15),
+    RaceProblem("interact_6d", "held-out", "interact_6d", 20_000, 6, 100, 20.0, "uniform", 0.01, 61),
 )
 PROBLEMS = TUNING + HELD_OUT
 

@@ -19,11 +19,24 @@ def test_held_out_set_covers_what_the_issue_asks():
     assert {p.role for p in held} == {"held-out"}
     for d in (1, 2, 3, 5):
         assert len({p.target for p in held if p.d == d}) >= 2, d
-    assert min(p.m for p in held) == 40 and max(p.m for p in held) == 10_000
+    assert min(p.m for p in held) == 40 and max(p.m for p in held) == 100_000
     assert min(p.width for p in held) == 6 and max(p.width for p in held) == 200
     assert any(p.noise > 0 for p in held) and all(p.points == "uniform" for p in held)
     assert not {p.name for p in held} & {p.name for p in race.TUNING}
     assert {p.target for p in held}.isdisjoint({p.target for p in BENCH_PROBLEMS})
+
+
+def test_two_held_out_problems_are_larger_than_the_sixteen_before():
+    """Issue 28: m = 10^5 in 1-D and m >= 2 10^4 with d >= 5, added after the 16 problems of before."""
+    before, new = race.PROBLEMS[:16], race.HELD_OUT[10:]
+    assert [p.name for p in new] == ["chirp_1d", "interact_6d"]
+    assert all(p.m > max(q.m for q in before) for p in new)
+    assert any(p.d == 1 and p.m >= 100_000 for p in new)
+    assert any(p.d >= 5 and p.m >= 20_000 for p in new)
+    assert all(p.target in race.HELD_OUT_TARGETS and p.budget > 0 for p in new)
+    for p in new:
+        X, y = p.data()
+        assert X.shape == (p.m, p.d) and np.isfinite(y).all() and y.std() > 0.1
 
 
 def test_tuning_problems_are_the_benchmark_problems():
