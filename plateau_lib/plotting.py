@@ -550,7 +550,7 @@ def plot_catalogue_losses(ax: Axes, rows: Sequence) -> Axes:
     ax.set_ylim(lo, hi)
     ax.set_xlabel(r"$L^*(D, S)$ of the final pattern")
     ax.set_ylabel("final loss of gradient descent")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0)
     return ax
 
 
@@ -573,8 +573,7 @@ def plot_catalogue_levels(ax: Axes, rows: Sequence, *, jitter: float = 0.12) -> 
         ax.hlines(max(lb, floor), pos[w] - 0.35, pos[w] + 0.35, color="k", lw=2,
                   label="lower bound, $n+1$ pieces" if w == widths[0] else None)
         if lb < floor:
-            ax.annotate(f"{lb:.0e}", (pos[w], floor), textcoords="offset points", xytext=(0, 4), ha="center",
-                        fontsize=7)
+            ax.annotate(f"{lb:.0e}", (pos[w], floor), textcoords="offset points", xytext=(0, 4), ha="center")
     ax.set_yscale("log")
     top = max(max(r.loss for r in rows), max(r.polished_loss for r in rows if r.polished) if any(
         r.polished for r in rows) else 0.0)
@@ -582,7 +581,7 @@ def plot_catalogue_levels(ax: Axes, rows: Sequence, *, jitter: float = 0.12) -> 
     ax.set_xticks(range(len(widths)), [str(w) for w in widths])
     ax.set_xlabel("width $n$")
     ax.set_ylabel("loss")
-    ax.legend(loc="upper center", ncol=2, fontsize=7)
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0)
     return ax
 
 
@@ -602,7 +601,7 @@ def plot_cells_2d(ax: Axes, net: ShallowReLU, X: np.ndarray, cells: Sequence, S:
             ax.scatter(pts[:, 0], pts[:, 1], s=ms * 2.2, facecolor="none", edgecolor="k", lw=0.6, zorder=3)
         centroid = pts.mean(axis=0)
         anchor = pts[np.argmin(np.sum((pts - centroid) ** 2, axis=1))]
-        ax.annotate(str(k), anchor, textcoords="offset points", xytext=(5, 5), fontsize=8, weight="bold",
+        ax.annotate(str(k), anchor, textcoords="offset points", xytext=(5, 5), fontsize=9.5, weight="bold",
                     zorder=5, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="w")])
     span = 3 * float(np.max(hi - lo))
     for j in S:
@@ -645,7 +644,7 @@ def plot_cell_moments(ax: Axes, cells: Sequence, S: Sequence[int], *, scale: flo
     for a in range(M.shape[0]):
         for k in range(M.shape[1]):
             if np.isfinite(M[a, k]):
-                ax.text(k, a, f"{M[a, k]:.0e}", ha="center", va="center", fontsize=6.5,
+                ax.text(k, a, f"{M[a, k]:.0e}".replace("e-0", "e-"), ha="center", va="center", fontsize=9,
                         color="w" if shown[a, k] > np.log10(floor) / 2 else "k")
     ax.set_xticks(range(M.shape[1]), [str(k) for k in range(len(cells))] + [r"$\Sigma$"])
     ax.set_yticks(range(len(S)), [f"$j={j}$" for j in S])

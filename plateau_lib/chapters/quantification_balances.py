@@ -225,12 +225,12 @@ def rate_values(lam: ArrayLike, level: PlateauLevel, balances: FlowBalances) -> 
 
 def draw_rate_and_balance(flow: TrainResult, lam: ArrayLike, balances: FlowBalances, drift: DriftFit) -> DrawnFigure:
     r"""Loss and :math:`\lambda(t)` along the flow (left), the flow's balances (middle), GD's drift (right)."""
-    from ..plotting import figure, plot_per_neuron, plot_power_law, plot_rate_history
+    from ..plotting import COLUMN_WIDTH_IN, figure, plot_per_neuron, plot_power_law, plot_rate_history, span_row
 
     t = record_times(flow)
     lam = np.asarray(lam)
-    fig, axes = figure(ncols=3, width=10.0, height=3.0, gridspec_kw={"width_ratios": [1.3, 1, 1]})
-    ax = axes[0, 0]
+    fig, axes = figure(nrows=2, ncols=2, width=COLUMN_WIDTH_IN, height=5.8)
+    ax = span_row(fig, axes, 0)
     ax.plot(t[t > 0], flow.loss[t > 0], color="C0", lw=1.0, label="loss $L$")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -239,19 +239,20 @@ def draw_rate_and_balance(flow: TrainResult, lam: ArrayLike, balances: FlowBalan
     plot_rate_history(ax2, t, lam, events=flow.extra["event_times"], label=r"$\lambda(t)$")
     ax2.set_xscale("log")
     ax.set_ylabel("loss $L$", color="C0")
-    ax2.set_ylabel(r"$\lambda(t)$ (weight-carrying neurons)", color="C2")
+    ax2.set_ylabel(r"rate $\lambda(t)$", color="C2")
     ax2.grid(False)
     ax2.spines["right"].set_visible(True)
-    ax = axes[0, 1]
+    ax = axes[1, 0]
     plot_per_neuron(ax, t, balances.change, floor=1e-20)
     ax.set_xlabel("time $t$")
-    ax.set_ylabel(r"$|Q_j(t) - Q_j(0)|$, flow")
-    ax.set_title(r"$Q_j = c_j^2 - |v_j|^2$, each neuron")
-    ax = axes[0, 2]
+    ax.set_ylabel(r"flow: $|Q_j(t) - Q_j(0)|$")
+    ax.set_title(r"$Q_j = c_j^2 - |v_j|^2$ along the flow")
+    ax = axes[1, 1]
     plot_power_law(ax, drift.lr, drift.per_step, drift.slope, drift.intercept,
                    label="GD: max$_j|\\Delta Q_j|$ / steps", fit_label=f"fit: slope {drift.slope:.2f}")
     ax.set_xlabel(r"step $\eta$")
     ax.set_ylabel("drift per step")
+    ax.set_title("gradient descent")
     ax.legend(loc="upper left")
     return DrawnFigure(
         fig,

@@ -154,10 +154,10 @@ def draw_lazy_adaptive(
     cols: Mapping[str, NDArray], fit: ExitFit, grid_t: ArrayLike, *, exit_fraction: float
 ) -> DrawnFigure:
     r"""Loss curves of every run coloured by :math:`\alpha` (left), exit time against :math:`\log(1/\alpha)` (right)."""
-    from ..plotting import figure, plot_exit_fit, plot_scale_curves
+    from ..plotting import COLUMN_WIDTH_IN, figure, plot_exit_fit, plot_scale_curves
 
     grid_t = np.asarray(grid_t)
-    fig, axes = figure(ncols=2, width=9.0, height=3.4, gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, axes = figure(ncols=2, width=COLUMN_WIDTH_IN, height=3.8, gridspec_kw={"width_ratios": [1.2, 1]})
     ax = plot_scale_curves(axes[0, 0], grid_t, cols["grid_loss"], cols["scale"])
     ax.axhline(exit_fraction * cols["zero_level"][0], color="k", lw=0.6, ls=":")
     ax.legend(loc="lower left", ncol=2)
@@ -181,20 +181,20 @@ def stalled(cols: Mapping[str, NDArray]) -> NDArray[np.bool_]:
 
 def draw_scale_summary(cols: Mapping[str, NDArray]) -> DrawnFigure:
     """Pattern changes (left), time on plateaus ending in a drop (middle), final loss (right), against the scale."""
-    from ..plotting import figure, plot_against_scale
+    from ..plotting import COLUMN_WIDTH_IN, figure, plot_against_scale
 
     scale, stalls = cols["scale"], stalled(cols)
-    fig, axes = figure(ncols=3, width=10.0, height=3.0)
+    fig, axes = figure(ncols=3, width=COLUMN_WIDTH_IN, height=3.4)
     ax = plot_against_scale(axes[0, 0], scale, cols["raw_changes"].astype(float) + 1, label="raw", color="C7")
     plot_against_scale(ax, scale, cols["filtered_changes"].astype(float) + 1, label="filtered", color="C0")
     ax.set_ylabel("pattern changes + 1")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0)
     ax = plot_against_scale(axes[0, 1], scale[~stalls], cols["plateau_time"][~stalls],
-                            label="runs that keep descending", color="C3", logy=False)
-    plot_against_scale(ax, scale[stalls], cols["plateau_time"][stalls], label=r"runs that stall above $L_0/10$",
+                            label="keep descending", color="C3", logy=False)
+    plot_against_scale(ax, scale[stalls], cols["plateau_time"][stalls], label=r"stall above $L_0/10$",
                        color="C7", marker="s", logy=False)
-    ax.set_ylabel(r"time on plateaus ending in a drop ($t = k\eta$)")
-    ax.legend(loc="upper left")
+    ax.set_ylabel(r"time on plateaus ($t = k\eta$)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0)
     ax = plot_against_scale(axes[0, 2], scale, cols["final_loss"], label="final loss", color="C2")
     ax.set_ylabel("final loss")
     keys = ("scale", "seed", "raw_changes", "filtered_changes", "plateau_time", "final_loss", "final_plateau_start")

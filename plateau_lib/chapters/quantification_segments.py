@@ -454,17 +454,17 @@ def draw_fixed_pattern_bound(segments: Sequence[FlowSegment], segment: FlowSegme
     Every array is the gradient flow's (or measured from its state), so all are ``unchecked``;
     they include :func:`segment_ratios` of all ``segments``.
     """
-    from ..plotting import figure, plot_gap_and_bound
+    from ..plotting import COLUMN_WIDTH_IN, figure, plot_gap_and_bound
 
     history = _check_segment(segment).exact_history
     bound = history.flow_bound()
-    fig, axes = figure(ncols=2, width=8.0, height=3.2)
+    fig, axes = figure(ncols=2, width=COLUMN_WIDTH_IN, height=3.6)
     ax = axes[0, 0]
     plot_gap_and_bound(ax, history.t, history.excess, bound, label="flow: $L - L^*(D,S)$",
                        bound_label=r"bound $(L_0 - L^*)\,e^{-2\int\lambda}$", color="C0")
     ax.plot(gd.history.t, gd.history.excess, color="C1", lw=1.0, ls=":", label=rf"GD, $\eta = {gd.lr}$: $L_k - L^*$")
     ax.set_ylabel("$L - L^*(D, S)$")
-    ax.legend(loc="lower left")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0)
     ax = axes[0, 1]
     ax.plot(history.t[1:], 1 - history.excess[1:] / bound[1:], color="C0", label="flow: 1 $-$ $(L - L^*)$ / bound")
     ax.plot(gd.history.t[1:], 1 - gd.history.excess[1:] / gd.bound[1:], color="C1", ls=":",
@@ -472,7 +472,7 @@ def draw_fixed_pattern_bound(segments: Sequence[FlowSegment], segment: FlowSegme
     ax.set_yscale("log")
     ax.set_xlabel("time $t$ since the segment start")
     ax.set_ylabel("relative margin below the bound")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0)
     unchecked = dict(
         t=history.t, excess=history.excess, projected=history.projected, lam=history.lam, bound=bound,
         gd_t=gd.history.t, gd_excess=gd.history.excess, gd_bound=gd.bound, gd_flow_bound=gd.flow_bound,

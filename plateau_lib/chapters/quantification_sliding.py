@@ -237,20 +237,20 @@ def sliding_showcase(
 def draw_sliding(slide: SlidingShowcase) -> DrawnFigure:
     """The loss with the last sliding phase (left), its last ``SLIDING_ZOOM_STEPS`` steps against the
     levels (middle), and the pinned breakpoints over the last ``SLIDING_PIN_STEPS`` steps (right)."""
-    from ..plotting import figure, plot_per_neuron
+    from ..plotting import COLUMN_WIDTH_IN, figure, plot_per_neuron, span_row
 
     run, state, phase, x_pin = slide.run, slide.state, slide.last_phase, slide.x_pin
     steps = run.steps
-    fig, axes = figure(ncols=3, width=10.5, height=3.1, gridspec_kw={"width_ratios": [1.2, 1, 1]})
-    ax = axes[0, 0]
+    fig, axes = figure(nrows=2, ncols=2, width=COLUMN_WIDTH_IN, height=5.8)
+    ax = span_row(fig, axes, 0)
     ax.plot(steps[1:], run.loss[1:], color="C0", lw=1.0, label="GD loss")
     ax.axvspan(max(phase.start, 1), phase.end, color="C1", alpha=0.15, lw=0, label="sliding phase")
     ax.set_xscale("log")
     ax.set_xlabel("step + 1")
     ax.set_ylabel("loss $L$")
-    ax.legend(loc="upper right")
+    ax.legend(loc="center left")
     ax.set_title(f"seed {slide.row.seed}")
-    ax = axes[0, 1]
+    ax = axes[1, 0]
     tail = steps >= steps[-1] - SLIDING_ZOOM_STEPS
     unit = 1e-5
     ax.plot(steps[tail], (run.loss[tail] - state.lstar_off) / unit, color="C0", lw=0.6, label="GD loss")
@@ -259,16 +259,16 @@ def draw_sliding(slide: SlidingShowcase) -> DrawnFigure:
     ax.set_xlabel("step")
     ax.set_ylabel(r"$L - L^*(x_i$ inactive$)$  [$10^{-5}$]")
     ax.set_ylim(-0.15 * (state.pinned - state.lstar_off) / unit, 1.3 * (run.loss[tail].max() - state.lstar_off) / unit)
-    ax.legend(loc="center right", fontsize=7)
+    ax.legend(loc="center right")
     ax.set_title(f"last {SLIDING_ZOOM_STEPS} steps")
-    ax = axes[0, 2]
+    ax = axes[1, 1]
     window = steps >= steps[-1] - SLIDING_PIN_STEPS
     offset = breakpoint_history(run, list(slide.pinned_neurons))[window] - x_pin
     plot_per_neuron(ax, steps[window], offset, logy=False)
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xlabel("step")
     ax.set_ylabel(r"breakpoint $-\,x_i$")
-    ax.set_title(f"last {SLIDING_PIN_STEPS} steps: {len(slide.pinned_neurons)} neuron(s) at $x_i = {x_pin:.3f}$")
+    ax.set_title(f"{len(slide.pinned_neurons)} breakpoint(s) at $x_i = {x_pin:.3f}$")
     data = dict(
         step=steps, loss=run.loss, levels=np.array([state.pinned, state.lstar_off, state.lstar_on]),
         window_step=steps[window], breakpoint_offset=offset,
@@ -283,10 +283,10 @@ def sliding_fraction(cols: Mapping[str, NDArray]) -> FloatArray:
 
 def draw_sliding_statistics(cols: Mapping[str, NDArray]) -> DrawnFigure:
     """Sliding fraction against the scale (left); final loss against the levels, runs ending while sliding (right)."""
-    from ..plotting import figure, plot_against_scale
+    from ..plotting import COLUMN_WIDTH_IN, figure, plot_against_scale
 
     fraction, ending = sliding_fraction(cols), cols["end_sliding"]
-    fig, axes = figure(ncols=2, width=8.0, height=2.9)
+    fig, axes = figure(ncols=2, width=COLUMN_WIDTH_IN, height=3.2)
     ax = plot_against_scale(axes[0, 0], cols["scale"], fraction, label="median over seeds", color="C1", logy=False)
     ax.set_ylabel("fraction of the run in sliding phases")
     ax.legend(loc="center right")
