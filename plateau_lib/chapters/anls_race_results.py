@@ -8,7 +8,7 @@ committed results, ``race.json``, and the committed cost measurements of a sweep
 as a path. :func:`race_staleness` says why a results file no longer describes the race run by
 the current trainers. The page: :func:`format_pivot` and :func:`format_problems` (tables),
 :func:`race_curve` (the figure), :func:`race_values`, :func:`verdict_text`,
-:func:`peer_wins_text`, :func:`held_out_vs_gd`, :func:`untested_text`, :func:`cost_values` and
+:func:`peer_wins_text` (with :func:`run_cost`), :func:`held_out_vs_gd`, :func:`untested_text`, :func:`cost_values` and
 :func:`cost_verdict` (the numbers and sentences glued into the prose).
 """
 
@@ -215,19 +215,38 @@ def peer_wins(doc: dict[str, Any]) -> list[tuple[str, str, float, float]]:
     return out
 
 
+def run_cost(doc: dict[str, Any], problem: str, method: str) -> str:
+    """What a method's budget bought on a problem, median over race seeds: runs, and when the first
+    iteration ended (the first recorded event after the initial loss), or that none did."""
+    rows = [r for r in doc["rows"] if r["problem"] == problem and r["method"] == method]
+    if not rows:
+        raise ValueError(f"problem, method: no rows of {method!r} on {problem!r} in the race")
+    runs = float(np.median([r["restarts"] for r in rows]))
+    first = float(np.median([r["events"][1][0] if len(r["events"]) > 1 else math.inf for r in rows]))
+    if math.isinf(first):
+        return f"no iteration ended within the {rows[0]['budget']:g}-s budget"
+    return f"{runs:g} run(s), the first iteration done after {first:.2g} s"
+
+
 def peer_wins_text(doc: dict[str, Any]) -> str:
-    """Markdown: every problem where a peer's median best at the budget is below ANLS's."""
+    """Markdown: every problem where a peer's median best at the budget is below ANLS's, with what the
+    budget bought ANLS and the best peer (:func:`run_cost`): the cost or the quality that decided it."""
     wins = peer_wins(doc)
     if not wins:
         return "No peer ends below ANLS's median best loss at the budget on any problem."
-    by_problem: dict[str, list[str]] = {}
+    by_problem: dict[str, list[tuple[str, float]]] = {}
     for problem, peer, v, _ in wins:
-        by_problem.setdefault(problem, []).append(f"{peer} {v:.3g}")
+        by_problem.setdefault(problem, []).append((peer, v))
     roles = {p["name"]: p["role"] for p in doc["suite"]["problems"]}
-    items = [f"`{name}` ({roles[name]}; ANLS {doc['pivot'][name]['anls']:.3g} against " + ", ".join(v) + ")"
-             for name, v in by_problem.items()]
+    items = []
+    for name, peers in by_problem.items():
+        best_peer = min(peers, key=lambda pv: pv[1])[0]
+        against = ", ".join(f"{peer} {v:.3g}" for peer, v in peers)
+        items.append(f"`{name}` ({roles[name]}; ANLS {doc['pivot'][name]['anls']:.3g} against {against}; "
+                     f"ANLS: {run_cost(doc, name, 'anls')}; {best_peer}: {run_cost(doc, name, best_peer)})")
     return (f"A peer ends below ANLS's median best loss at the budget on {len(by_problem)} of "
-            f"{len(doc['pivot'])} problems (ratios to the best-known loss): " + "; ".join(items) + ".")
+            f"{len(doc['pivot'])} problems (ratios to the best-known loss; median over race seeds of what "
+            "the budget bought): " + "; ".join(items) + ".")
 
 
 @dataclass(frozen=True)

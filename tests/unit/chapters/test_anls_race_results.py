@@ -52,7 +52,13 @@ def test_page_helpers_report_what_the_rows_say():
     held = race.HELD_OUT[0].name
     # on the held-out problem LM (0.8) beats ANLS (1.0); on the tuning problem ANLS is best
     assert results.peer_wins(doc) == [(held, "lm", 1.0, 1.25)]
-    assert f"`{held}`" in results.peer_wins_text(doc) and "1 of 2 problems" in results.peer_wins_text(doc)
+    wins = results.peer_wins_text(doc)
+    assert f"`{held}`" in wins and "1 of 2 problems" in wins
+    # what the budget bought: ANLS's first iteration ended at 0.5 s; the one event of LM is its start
+    assert "ANLS: 2 run(s), the first iteration done after 0.5 s" in wins
+    assert "lm: no iteration ended within the 1-s budget" in wins
+    with pytest.raises(ValueError, match="problem, method"):
+        results.run_cost(doc, held, "oga")
     c = results.race_curve(doc, race.TUNING[0].name, "anls")
     assert c["median"][-1] == 1.0 and np.isinf(c["median"][0])
     text = results.verdict_text(doc)
