@@ -3,7 +3,10 @@
 One module per subject a chapter studies, named after it, with the page helpers of that study
 beside it, built on the science of ``plateau_lib`` (which never imports this package):
 
-- :mod:`~plateau_lib.chapters.explanation`: plateaus and their patterns over seeds (Chapter 1);
+- Chapter 1: :mod:`~plateau_lib.chapters.explanation_runs` (the plateaus of a run, each measured
+  against its pattern), :mod:`~plateau_lib.chapters.explanation_seeds` (the plateaus of many
+  seeds counted, claims C1 and C2) and the chapter's glued numbers
+  :mod:`~plateau_lib.chapters.explanation_page`;
 - Chapter 2: :mod:`~plateau_lib.chapters.quantification_segments` (fact 1 on the flow's
   segments), :mod:`~plateau_lib.chapters.quantification_balances` (fact 2 and the rate),
   :mod:`~plateau_lib.chapters.quantification_regimes` (the regime sweep and its rows),
@@ -44,7 +47,7 @@ __all__ = ["STUDY_MODULES", "get_study", "register_study", "study_names"]
 #: Modules that register studies (:func:`register_study`) when imported; :func:`get_study`
 #: imports them first, so a study can be looked up by name from anywhere.
 STUDY_MODULES = (
-    "plateau_lib.chapters.explanation",
+    "plateau_lib.chapters.explanation_seeds",
     "plateau_lib.chapters.quantification_regimes",
     "plateau_lib.chapters.stationary_catalogue",
     "plateau_lib.chapters.anls_vs_gd",

@@ -23,7 +23,7 @@ from ..network import ShallowReLU, check_problem
 from ..result import TrainResult
 from ..trainers.anls import ThresholdCandidates, threshold_gains, train_anls
 from .anls_vs_gd import GdVsAnls, IterationLead, gd_needs_text
-from .explanation import PlateauRow
+from .explanation_runs import PlateauRow
 from .page import FigureData, relation, run_line
 
 FloatArray = NDArray[np.float64]

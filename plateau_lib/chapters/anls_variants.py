@@ -24,8 +24,7 @@ from ..sweeps import sweep
 from ..trainers.anls import train_anls
 from . import register_study
 from .anls_vs_gd import SWEEPS
-from .explanation import rows_to_arrays
-from .page import FigureData
+from .page import FigureData, rows_to_arrays
 from .tables import markdown_table
 
 VARIANT_NAMES = ("global", "bounded", "global+polish", "bounded+polish")

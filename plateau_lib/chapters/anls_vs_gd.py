@@ -35,8 +35,8 @@ from ..result import TrainResult, check_result
 from ..sweeps import sweep
 from ..trainers.anls import preset_options, train_anls
 from . import register_study
-from .explanation import PlateauRow, plateau_rows, rows_to_arrays
-from .page import FigureData, join_words, number, plural, relation, require_keys, run_line, share
+from .explanation_runs import PlateauRow, plateau_rows
+from .page import FigureData, join_words, number, plural, relation, require_keys, rows_to_arrays, run_line, share
 from .tables import markdown_table
 
 FloatArray = NDArray[np.float64]
@@ -70,8 +70,8 @@ def first_reach(result: TrainResult, level: float) -> int | None:
 def showcase_plateau(rows: Sequence[PlateauRow]) -> PlateauRow:
     """The longest plateau (in steps) that gradient descent leaves and that does not start at step 0.
 
-    Rows from :func:`~plateau_lib.chapters.explanation.plateau_rows`; falls back to the longest of all if no plateau
-    qualifies. Raises ValueError if ``rows`` is empty.
+    Rows from :func:`~plateau_lib.chapters.explanation_runs.plateau_rows`; falls back to the longest of all if no
+    plateau qualifies. Raises ValueError if ``rows`` is empty.
     """
     rows = list(rows)
     if not rows:
@@ -103,7 +103,7 @@ class GdVsAnls:
     anls : TrainResult
         ``train_anls(initial, ..., sweeps=sweeps, preset="design", **options)``.
     plateaus : list of PlateauRow
-        Gradient descent's plateaus (:func:`~plateau_lib.chapters.explanation.plateau_rows`).
+        Gradient descent's plateaus (:func:`~plateau_lib.chapters.explanation_runs.plateau_rows`).
     lower_bound : float
         The segmentation lower bound of fact 5 (``n + 1`` pieces; NaN for ``d > 1``).
     options : dict

@@ -66,7 +66,7 @@ from ..targets import TARGETS, target_latex
 from ..trainers.anls import train_anls
 from .anls_variants import VARIANT_NAMES, VARIANTS
 from .anls_vs_gd import SWEEPS, anls_joint_options
-from .explanation import PlateauRow, plateau_rows, segment_levels
+from .explanation_runs import PlateauRow, plateau_rows, segment_levels
 
 #: Targets the explorers offer: the 1-D ones (the network is drawn against the data).
 ONE_D_TARGETS: tuple[str, ...] = tuple(name for name, (d, _, _) in TARGETS.items() if d == 1)
@@ -190,7 +190,7 @@ class GDView:
         Its detected plateaus (empty if the run diverged).
     levels : ndarray, shape (k, 3)
         Rows ``(start, end, L*)``: each flicker-filtered constant-pattern segment and
-        :math:`L^*(D, S)` of its pattern (:func:`~plateau_lib.chapters.explanation.segment_levels`).
+        :math:`L^*(D, S)` of its pattern (:func:`~plateau_lib.chapters.explanation_runs.segment_levels`).
     seconds : float
         Wall time of the computation.
     """

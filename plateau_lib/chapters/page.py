@@ -6,8 +6,9 @@ output; these helpers give one short line instead, with numbers rounded to what 
 
 Beside them, what the chapters' page helpers share: the words of their sentences
 (:func:`plural`, :func:`share`, :func:`join_words`, :func:`relation`), the check of a mapping's
-keys (:func:`require_keys`), :class:`FigureData`, the arrays a figure draws as they are saved, and
-:class:`DrawnFigure`, a figure with those arrays.
+keys (:func:`require_keys`), :class:`FigureData`, the arrays a figure draws as they are saved,
+:class:`DrawnFigure`, a figure with those arrays, and :func:`rows_to_arrays`, the columns of a list
+of dataclass rows as arrays to save beside a figure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from numpy.typing import NDArray
 
 from ..result import TrainResult
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["DrawnFigure", "FigureData", "fields_line", "join_words", "number", "plural", "relation", "require_keys",
-           "run_line", "share"]
+           "rows_to_arrays", "run_line", "share"]
 
 
 def number(value: Any, digits: int = 4) -> str:
@@ -143,3 +145,11 @@ class DrawnFigure:
     fig: Figure
     data: dict[str, NDArray] = field(default_factory=dict)
     unchecked: dict[str, NDArray] = field(default_factory=dict)
+
+
+def rows_to_arrays(rows: Sequence) -> dict[str, NDArray]:
+    """Columns of a list of dataclass rows as arrays (for saving beside a figure)."""
+    if not rows:
+        return {}
+    names = [f.name for f in dataclasses.fields(rows[0])]
+    return {name: np.array([dataclasses.asdict(r)[name] for r in rows]) for name in names}

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..experiments import get_experiment
-from .explanation import rows_to_arrays
+from .page import rows_to_arrays
 from .stationary_catalogue import LATE_FRACTION, CatalogueRow, CatalogueSettings
 from .tables import markdown_table
 

@@ -66,7 +66,7 @@ def test_parallel_spelling_is_one_name():
         anls_race,
         anls_variants,
         anls_vs_gd,
-        explanation,
+        explanation_seeds,
         explorer_grid,
         quantification_regimes,
         stationary_catalogue,
@@ -74,8 +74,8 @@ def test_parallel_spelling_is_one_name():
 
     functions = [sweeps.sweep, sweeps.sweep_groups, anls_benchmark.run_benchmark, anls_benchmark.compute_best_known,
                  anls_race.run_race, anls_race.tune_step_sizes, anls_variants.variant_study, anls_vs_gd.exit_study,
-                 explanation.plateau_statistics, explorer_grid.compute_frames, quantification_regimes.regime_sweep,
-                 stationary_catalogue.stationary_catalogue]
+                 explanation_seeds.plateau_statistics, explorer_grid.compute_frames,
+                 quantification_regimes.regime_sweep, stationary_catalogue.stationary_catalogue]
     for fn in functions:
         names = set(inspect.signature(fn).parameters)
         assert "executor" in names and not names & {"max_workers", "workers", "jobs"}, fn.__qualname__

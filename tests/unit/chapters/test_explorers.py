@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from plateau_lib.chapters.explanation import segment_levels
+from plateau_lib.chapters.explanation_runs import segment_levels
 from plateau_lib.chapters.explorers import (
     ANLS_VARIANTS,
     DEFAULT_EXPERIMENT,

@@ -4,9 +4,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
 from plateau_lib import init_network, train_gd
-from plateau_lib.chapters.page import fields_line, number, run_line
+from plateau_lib.chapters.page import fields_line, number, rows_to_arrays, run_line
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,14 @@ def test_run_line_is_one_short_line_without_a_repr():
     assert run_line(result, "plateau_1d").startswith("plateau_1d: 20 steps")
     with pytest.raises(TypeError, match="result must be a TrainResult"):
         run_line(object())
+
+
+def test_rows_to_arrays_of_nothing():
+    assert rows_to_arrays([]) == {}
+
+
+def test_rows_to_arrays_gives_one_column_per_field():
+    cols = rows_to_arrays([_Counts(20, 1.5, 3), _Counts(4, 2.0, 5)])
+    assert list(cols) == ["n_runs", "factor", "first"]
+    assert_array_equal(cols["n_runs"], [20, 4])
+    assert cols["factor"].dtype == np.float64

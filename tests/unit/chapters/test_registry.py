@@ -11,7 +11,7 @@ def test_studies_are_registered_by_name():
         anls_race,
         anls_variants,
         anls_vs_gd,
-        explanation,
+        explanation_seeds,
         get_study,
         quantification_regimes,
         stationary_catalogue,
@@ -22,7 +22,7 @@ def test_studies_are_registered_by_name():
         "regime_1d": quantification_regimes.REGIME_SWEEP, "polish_demo": stationary_catalogue.POLISH_DEMO,
         "catalogue_1d": stationary_catalogue.CATALOGUE_1D, "catalogue_2d": stationary_catalogue.CATALOGUE_2D,
         "anls_variants": anls_variants.VARIANTS, "anls_exits": anls_vs_gd.EXITS, "anls_benchmark": anls_benchmark.FULL,
-        "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation.SEED_STATISTICS,
+        "anls_benchmark_quick": anls_benchmark.QUICK, "plateau_seeds": explanation_seeds.SEED_STATISTICS,
         "anls_race": anls_race.FULL_RACE, "anls_race_quick": anls_race.QUICK_RACE,
     }
     assert study_names() == sorted(expected)

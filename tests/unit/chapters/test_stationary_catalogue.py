@@ -17,7 +17,7 @@ from conftest import grid_1d, net_1d
 from numpy.testing import assert_array_equal
 from stationary_fixtures import SMALL, checked_rows
 
-from plateau_lib.chapters.explanation import rows_to_arrays
+from plateau_lib.chapters.page import rows_to_arrays
 from plateau_lib.chapters.stationary_catalogue import (
     CATALOGUE_1D,
     CATALOGUE_2D,

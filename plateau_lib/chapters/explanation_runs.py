@@ -1,28 +1,32 @@
-"""Studies behind the chapters: a named experiment in, tables of measured numbers out.
+r"""Chapter 1's runs (claims C1 and C2 on one run): the plateaus of a run, each measured against its pattern.
 
-A chapter cell calls one function here with an experiment's name; the function runs
-the experiment (through :mod:`plateau_lib.experiments`), analyses the run with
-:mod:`plateau_lib.patterns` and :mod:`plateau_lib.theory`, and returns plain rows that
-the chapter plots, asserts on and glues into its prose.
+A run of a registered experiment (:mod:`plateau_lib.experiments`) analysed with
+:mod:`plateau_lib.patterns` and :mod:`plateau_lib.theory`: its plateaus, each with the neurons
+that carry weight on it (:func:`carrying_neurons`), the changes of their pattern inside it
+(:func:`weighted_changes`) and its median loss against :math:`L^*(D, S)` of its pattern
+(:func:`plateau_rows`, one :class:`PlateauRow` a plateau, to the detector's resolution
+:data:`PLATEAU_LEVEL_RESOLUTION`); the level of each constant-pattern segment
+(:func:`segment_levels`); a run with its rows and segments (:func:`measure_run`,
+:class:`ExperimentRun`) and what the page shows of it (:func:`plateau_table`,
+:func:`describe_plateaus`, :func:`exception_sentence`, :func:`plateau_snapshots`,
+:func:`leading_neurons`). The same rows over many seeds are counted in
+:mod:`~plateau_lib.chapters.explanation_seeds`; the numbers the prose quotes are in
+:mod:`~plateau_lib.chapters.explanation_page`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from functools import partial
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._validation import check_positive_int
-from ..experiments import Experiment, get_experiment, run_stacked
+from ..experiments import Experiment
 from ..network import ShallowReLU, activation_pattern
-from ..parallel import ExecutorLike
 from ..patterns import (
-    DEFAULT_DWELL_FRACTION,
     EDGE_TOL,
-    PLATEAU_MIN_SPAN,
     PLATEAU_SLOPE_TOL,
     PLATEAU_WINDOW,
     Plateau,
@@ -36,7 +40,6 @@ from ..patterns import (
     relate,
 )
 from ..result import TrainResult
-from ..sweeps import sweep_groups
 from ..theory import (
     SIGNIFICANCE_RTOL,
     local_ls_level,
@@ -44,7 +47,7 @@ from ..theory import (
     neuron_contributions,
     significant_neurons,
 )
-from . import register_study
+from .page import rows_to_arrays
 from .tables import markdown_table
 
 #: Largest relative distance between a plateau's median loss and its pattern's level
@@ -55,52 +58,6 @@ from .tables import markdown_table
 #: a factor :math:`2^{0.1}` per doubling), so a plateau's median may sit up to
 #: :math:`\rho^s - 1` (about 7.2%) away from the level it converges to.
 PLATEAU_LEVEL_RESOLUTION = PLATEAU_WINDOW**PLATEAU_SLOPE_TOL - 1
-
-#: Factor by which the loss must fall after a plateau for the fall to count as the drop of
-#: claim C1: more than the factor :math:`\rho^s` by which the loss may vary along a plateau
-#: over one window of the detector. A smaller fall is one the detector could not tell from
-#: the plateau going on (a stagnation split in two by a bump, or a last plateau that ends in a
-#: slow drift). C1 names no size for the drop; the sizes measured are reported beside the count.
-C1_DROP_FACTOR = PLATEAU_WINDOW**PLATEAU_SLOPE_TOL
-
-
-@dataclass(frozen=True)
-class SeedStatistics:
-    """How many seeds Chapter 1 measures each experiment over (:func:`plateau_statistics`).
-
-    Attributes
-    ----------
-    experiments : tuple of str
-        Registered experiments.
-    seeds, quick_seeds : tuple of int
-        Number of seeds of each experiment in full and in quick mode (a 2-D run costs about
-        ten 1-D runs, hence fewer 2-D seeds). Quick mode is the smoke test of continuous
-        integration: it checks that every claim the chapter asserts of *every* run holds on
-        fewer runs, not the rates.
-    """
-
-    experiments: tuple[str, ...] = ("plateau_1d", "plateau_2d")
-    seeds: tuple[int, ...] = (20, 10)
-    quick_seeds: tuple[int, ...] = (6, 2)
-
-    def __post_init__(self) -> None:
-        for name in self.experiments:
-            get_experiment(name)
-        if not len(self.experiments) == len(self.seeds) == len(self.quick_seeds):
-            raise ValueError("experiments, seeds and quick_seeds must have one entry per experiment")
-        for n in (*self.seeds, *self.quick_seeds):
-            check_positive_int(n, "seeds")
-
-    def seed_list(self, name: str, seed: int = 0, quick: bool = False) -> list[int]:
-        """The seeds of experiment ``name``: ``seed, seed + 1, ...``, as many as the mode asks."""
-        if name not in self.experiments:
-            raise ValueError(f"name must be one of {self.experiments}, got {name!r}")
-        k = self.experiments.index(name)
-        return list(range(int(seed), int(seed) + (self.quick_seeds if quick else self.seeds)[k]))
-
-
-#: Chapter 1's seed statistics, registered as the study ``plateau_seeds``.
-SEED_STATISTICS = register_study("plateau_seeds", SeedStatistics())
 
 
 @dataclass(frozen=True)
@@ -297,131 +254,6 @@ def segment_levels(result: TrainResult, X: NDArray, y: NDArray, segments: Sequen
     return rows
 
 
-def _seed_rows(items: list[tuple[str, int]], *, quick: bool) -> list[list[PlateauRow]]:
-    """:func:`plateau_rows` of the runs ``(name, seed)``, trained together (:func:`run_stacked`)."""
-    runs = [(get_experiment(name), seed) for name, seed in items]
-    results = run_stacked(runs, quick=quick)
-    return [plateau_rows(result, *experiment.data(), seed=seed)
-            for result, (experiment, seed) in zip(results, runs, strict=True)]
-
-
-def plateau_statistics(
-    name: str,
-    seeds: Sequence[int],
-    *,
-    quick: bool = False,
-    executor: ExecutorLike = 2,
-    progress: bool = False,
-) -> list[PlateauRow]:
-    """:func:`plateau_rows` of the experiment ``name`` for every seed, the runs trained in stacks
-    (:func:`~plateau_lib.experiments.run_stacked`) through :func:`~plateau_lib.sweeps.sweep_groups`."""
-    get_experiment(name)
-    per_seed = sweep_groups(partial(_seed_rows, quick=quick), [(name, int(s)) for s in seeds], executor=executor,
-                            progress=progress, desc=f"{name} seeds")
-    return [row for rows in per_seed for row in rows]
-
-
-@dataclass(frozen=True)
-class DropCounts:
-    """Claim C1 over runs: how many runs show a plateau followed by a sudden drop (:func:`drop_counts`).
-
-    Attributes
-    ----------
-    n_runs : int
-        Runs measured.
-    factor : float
-        The smallest drop factor that counts (:data:`C1_DROP_FACTOR` by default).
-    with_drop : int
-        Runs with at least one plateau followed by a drop by at least ``factor``: what C1
-        claims of every run.
-    with_several : int
-        Runs with at least two such drops (the "possibly several times" of C1).
-    most : int
-        Largest number of such drops in one run.
-    """
-
-    n_runs: int
-    factor: float
-    with_drop: int
-    with_several: int
-    most: int
-
-
-def drop_counts(rows: Sequence[PlateauRow], seeds: Sequence[int], *, factor: float = C1_DROP_FACTOR) -> DropCounts:
-    """Count, for each seed, the plateaus followed by a drop by at least ``factor``.
-
-    A run with no detected plateau counts as a run with no drop.
-    """
-    per_seed = {int(s): 0 for s in seeds}
-    for r in rows:
-        if r.exits and r.drop_factor >= factor:
-            per_seed[r.seed] += 1
-    counts = np.array(list(per_seed.values()), dtype=np.int64)
-    return DropCounts(
-        n_runs=len(counts), factor=float(factor), with_drop=int((counts >= 1).sum()),
-        with_several=int((counts >= 2).sum()), most=int(counts.max(initial=0)),
-    )
-
-
-@dataclass(frozen=True)
-class PatternCounts:
-    r"""Claim C2 over runs: how many plateaus keep the pattern of their weight-carrying neurons.
-
-    Plateaus followed by a drop and final stagnations (which last until the budget ends,
-    so the run has not shown how they end) are counted apart; so are the plateaus with an
-    empty set :math:`S` of weight-carrying neurons, whose pattern is constant by definition
-    (the saddle of the zero network): only plateaus with :math:`S \ne \emptyset` are
-    evidence for C2. Counts are integers; a rate is ``within / total``.
-
-    Attributes
-    ----------
-    exit, exit_within : int
-        Plateaus followed by a drop, and those of them with ``within``.
-    exit_weighted, exit_weighted_within : int
-        The same restricted to :math:`S \ne \emptyset`.
-    exit_weighted_within_all : int
-        Of the ``exit_weighted`` plateaus, those on which the pattern of *every* neuron is
-        constant (``within_all``), weight or not: what a reading of C2 over all neurons counts.
-    final, final_within : int
-        Final stagnations, and those of them with ``within``.
-    max_gap_exit, median_gap_exit, max_gap_final : float
-        Largest and median ``|gap|`` over the plateaus followed by a drop; largest over the
-        final stagnations (NaN when there are none).
-    """
-
-    exit: int
-    exit_within: int
-    exit_weighted: int
-    exit_weighted_within: int
-    exit_weighted_within_all: int
-    final: int
-    final_within: int
-    max_gap_exit: float
-    median_gap_exit: float
-    max_gap_final: float
-
-
-def _stat(values: NDArray[np.float64], fn) -> float:
-    return float(fn(values)) if len(values) else float("nan")
-
-
-def pattern_counts(rows: Sequence[PlateauRow]) -> PatternCounts:
-    """Tally the C2 verdicts of plateau rows (e.g. of :func:`plateau_statistics`)."""
-    exits = [r for r in rows if r.exits]
-    weighted = [r for r in exits if r.n_significant > 0]
-    final = [r for r in rows if not r.exits]
-    gaps_exit = np.abs([r.gap for r in exits], dtype=np.float64)
-    gaps_final = np.abs([r.gap for r in final], dtype=np.float64)
-    return PatternCounts(
-        exit=len(exits), exit_within=sum(r.within for r in exits),
-        exit_weighted=len(weighted), exit_weighted_within=sum(r.within for r in weighted),
-        exit_weighted_within_all=sum(r.within_all for r in weighted),
-        final=len(final), final_within=sum(r.within for r in final),
-        max_gap_exit=_stat(gaps_exit, np.max), median_gap_exit=_stat(gaps_exit, np.median),
-        max_gap_final=_stat(gaps_final, np.max),
-    )
-
-
 def exception_sentence(rows: Sequence[PlateauRow], name: str) -> str:
     """One plain-text sentence on the first plateau of a run that does not keep its pattern.
 
@@ -438,14 +270,6 @@ def exception_sentence(rows: Sequence[PlateauRow], name: str) -> str:
             f"{r.start:.0f} to {r.end:.0f} ({kind}), stagnates at a median loss of {r.level:.4f} while "
             f"L*(D, S) of its pattern is {r.lstar:.4f}, and the pattern of its {r.n_significant} "
             f"weight-carrying neurons changes {r.weighted_changes} times inside it.")
-
-
-def rows_to_arrays(rows: Sequence) -> dict[str, NDArray]:
-    """Columns of a list of dataclass rows as arrays (for saving beside a figure)."""
-    if not rows:
-        return {}
-    names = [f.name for f in fields(rows[0])]
-    return {name: np.array([asdict(r)[name] for r in rows]) for name in names}
 
 
 # --------------------------------------------------------------------------- the chapter's runs
@@ -505,7 +329,8 @@ class ExperimentRun:
         return np.array([s.start for s in self.segments])
 
     def plateau_arrays(self, prefix: str = "plateau_") -> dict[str, NDArray]:
-        """The columns of :attr:`rows` (:func:`rows_to_arrays`), each key prefixed by ``prefix``."""
+        """The columns of :attr:`rows` (:func:`~plateau_lib.chapters.page.rows_to_arrays`), each key prefixed by
+        ``prefix``."""
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
         return {f"{prefix}{k}": v for k, v in rows_to_arrays(self.rows).items()}
@@ -593,146 +418,3 @@ def leading_neurons(net: ShallowReLU, X: NDArray, k: int = 4) -> list[int]:
     largest first: the few a figure of many neurons' counts draws in colour."""
     k = check_positive_int(k, "k")
     return [int(j) for j in np.argsort(-neuron_contributions(net, X), kind="stable")[:k]]
-
-
-# --------------------------------------------------------------------------- seed statistics
-
-
-@dataclass(frozen=True)
-class SeedStudy:
-    """Claims C1 and C2 over the seeds of one experiment (:func:`seed_study`).
-
-    Attributes
-    ----------
-    name : str
-        The experiment.
-    seeds : tuple of int
-        The seeds run.
-    rows : tuple of PlateauRow
-        Every detected plateau of every seed (:func:`plateau_statistics`).
-    drops : DropCounts
-        C1 over the seeds (:func:`drop_counts`).
-    patterns : PatternCounts
-        C2 over the plateaus (:func:`pattern_counts`).
-    """
-
-    name: str
-    seeds: tuple[int, ...]
-    rows: tuple[PlateauRow, ...]
-    drops: DropCounts
-    patterns: PatternCounts
-
-    @property
-    def arrays(self) -> dict[str, NDArray]:
-        """The columns of :attr:`rows` (:func:`rows_to_arrays`)."""
-        return rows_to_arrays(self.rows)
-
-    @property
-    def exceptions(self) -> list[tuple[int, float, float]]:
-        """``(seed, start, end)`` of every plateau followed by a drop that does not keep its pattern."""
-        return [(r.seed, r.start, r.end) for r in self.rows if r.exits and not r.within]
-
-
-def seed_study(
-    name: str,
-    seed: int = 0,
-    *,
-    quick: bool = False,
-    settings: SeedStatistics = SEED_STATISTICS,
-    executor: ExecutorLike = 2,
-) -> SeedStudy:
-    """Run experiment ``name`` over the seeds of ``settings`` from ``seed`` on and count C1 and C2.
-
-    The seeds are ``settings.seed_list(name, seed, quick)``; every run is measured by
-    :func:`plateau_statistics` (in parallel through :func:`~plateau_lib.sweeps.sweep`), then
-    tallied by :func:`drop_counts` and :func:`pattern_counts`.
-    """
-    if not isinstance(settings, SeedStatistics):
-        raise TypeError(f"settings must be a SeedStatistics, got {type(settings).__name__}")
-    seeds = settings.seed_list(name, seed, quick)
-    rows = plateau_statistics(name, seeds, quick=quick, executor=executor)
-    return SeedStudy(name, tuple(seeds), tuple(rows), drop_counts(rows, seeds), pattern_counts(rows))
-
-
-# --------------------------------------------------------------------------- glued numbers
-
-
-def showcase_values(run: ExperimentRun) -> dict[str, object]:
-    """The numbers the prose quotes about the showcased run: its settings and bookkeeping."""
-    experiment, result = run.experiment, run.result
-    if not run.rows:
-        raise ValueError("run must have at least one detected plateau")
-    return {
-        "dwell_fraction": DEFAULT_DWELL_FRACTION, "edge_tol": EDGE_TOL,
-        "detector_window": PLATEAU_WINDOW, "detector_slope_tol": PLATEAU_SLOPE_TOL,
-        "detector_min_span": PLATEAU_MIN_SPAN, "plateau_factor": C1_DROP_FACTOR,
-        "significance": SIGNIFICANCE_RTOL,
-        "m1": experiment.m, "n1": experiment.width, "alpha1": experiment.init_scale,
-        "lr1": experiment.options["lr"], "steps1": result.nit,
-        "raw_changes1": len(result.pattern_changes),
-        "dwell1": default_min_dwell(int(result.steps[-1])),
-        "filtered_changes1": len(run.segments) - 1, "lstar_first": run.rows[0].lstar,
-    }
-
-
-def shared_settings(runs: Iterable[ExperimentRun]) -> set[tuple[float, float]]:
-    """The distinct pairs (initial scale, step size) of the runs' experiments."""
-    return {(run.experiment.init_scale, run.experiment.options["lr"]) for run in runs}
-
-
-#: The two harder experiments of Chapter 1, in the order the chapter shows them.
-OTHER_EXPERIMENTS = ("multi_plateau_1d", "plateau_2d")
-
-
-def others_values(runs: Mapping[str, ExperimentRun]) -> dict[str, object]:
-    """The numbers the prose quotes about the runs of :data:`OTHER_EXPERIMENTS`.
-
-    Their sizes, their one initial scale and step size (:func:`shared_settings`), and a
-    sentence on each run's first plateau that does not keep its pattern
-    (:func:`exception_sentence`).
-
-    Raises
-    ------
-    ValueError
-        If ``runs`` lacks an experiment of :data:`OTHER_EXPERIMENTS`, or the runs do not share
-        one scale and one step size.
-    """
-    missing = [name for name in OTHER_EXPERIMENTS if name not in runs]
-    if missing:
-        raise ValueError(f"runs must have a run of every experiment of {OTHER_EXPERIMENTS}, missing {missing}")
-    same = shared_settings(runs[name] for name in OTHER_EXPERIMENTS)
-    if len(same) != 1:
-        raise ValueError(f"runs must share one initial scale and one step size, got {sorted(same)}")
-    ((alpha, lr),) = same
-    multi, two_d = runs["multi_plateau_1d"], runs["plateau_2d"]
-    return {
-        "n_multi": multi.experiment.width, "m_multi": multi.experiment.m,
-        "m_2d": two_d.experiment.m, "n_2d": two_d.experiment.width,
-        "alpha_others": alpha, "lr_others": lr,
-        "sentence_multi": exception_sentence(multi.rows, "multi_plateau_1d"),
-        "sentence_2d": exception_sentence(two_d.rows, "plateau_2d"),
-    }
-
-
-def seed_values(study_1d: SeedStudy, study_2d: SeedStudy) -> dict[str, object]:
-    """The numbers the prose quotes about the seed statistics of the 1-D and 2-D experiments."""
-    cols = study_1d.arrays
-    if not len(cols.get("exits", ())) or not cols["exits"].any():
-        raise ValueError("study_1d must have at least one plateau followed by a drop")
-    exit_drops = cols["drop_factor"][cols["exits"]]
-    c2, c2_2d = study_1d.patterns, study_2d.patterns
-    return {
-        "n_seeds": len(study_1d.seeds), "n_seeds_2d": len(study_2d.seeds),
-        "min_drop": exit_drops.min(), "max_drop": exit_drops.max(),
-        "several_1d": study_1d.drops.with_several, "several_2d": study_2d.drops.with_several,
-        "n_exit": c2.exit, "exit_within": c2.exit_within, "n_exit_weighted": c2.exit_weighted,
-        "exit_weighted_within": c2.exit_weighted_within, "exit_weighted_within_all": c2.exit_weighted_within_all,
-        "max_gap_exit": c2.max_gap_exit,
-        "median_gap_exit": c2.median_gap_exit, "n_final": c2.final,
-        "final_within": c2.final_within, "max_gap_final": c2.max_gap_final,
-        "n_exit_2d": c2_2d.exit, "exit_within_2d": c2_2d.exit_within,
-        "n_exit_weighted_2d": c2_2d.exit_weighted,
-        "exit_weighted_within_2d": c2_2d.exit_weighted_within,
-        "n_final_2d": c2_2d.final, "final_within_2d": c2_2d.final_within,
-        "resolution": PLATEAU_LEVEL_RESOLUTION,
-    }
