@@ -85,7 +85,8 @@ def test_exception_sentence_names_the_first_exception():
 def test_measure_run_bundles_rows_and_segments(quick_run, measured):
     e, X, y, result = quick_run
     assert isinstance(measured, ExperimentRun) and measured.experiment is e and measured.result is result
-    assert_array_equal(measured.X, X) and assert_array_equal(measured.y, y)
+    assert_array_equal(measured.X, X)
+    assert_array_equal(measured.y, y)
     assert measured.rows == tuple(plateau_rows(result, X, y, seed=e.seed))
     assert measured.segments == tuple(pattern_segments(result))
     assert_array_equal(measured.segment_starts, [s.start for s in measured.segments])
