@@ -331,7 +331,8 @@ def race_values(doc: dict[str, Any]) -> dict[str, Any]:
                     "held_out_m_min": min(p["m"] for p in held), "held_out_m_max": max(p["m"] for p in held),
                     "held_out_n_min": min(p["width"] for p in held),
                     "held_out_n_max": max(p["width"] for p in held),
-                    "held_out_noisy": sum(p["noise"] > 0 for p in held)})
+                    "held_out_noisy": sum(p["noise"] > 0 for p in held),
+                    "held_out_per_dim": ", ".join(f"{sum(p['d'] == d for p in held)} in {d}-D" for d in dims)})
     out["race_level"] = LEVELS[0]
     for role in ("tuning", "held-out"):
         s = goal_summary(doc["goals"], role)
