@@ -11,8 +11,26 @@ r"""The whole book as one PDF: Jupyter Book's LaTeX builder on a copy of the sta
 - every static explorer (a cell tagged ``explorer``) shows its default frame and a
   sentence pointing to the online page instead of the widget's text representation
   (LaTeX cannot show the HTML fallback the web pages use), see :func:`explorer_outputs`;
+- a code cell whose source the HTML page folds away (tag ``hide-input``: setup and check
+  cells) shows only its outputs (``remove-input``): a printed page cannot unfold it;
 - ``_config.yml`` names the book's version (``pyproject.toml``) as Sphinx's ``release``,
-  which the title page prints.
+  which the title page prints, and sets the layout of :func:`latex_settings`.
+
+**Layout.** One-sided, chapters starting on any page (a PDF is read on a screen); the first page
+of the book under the heading *Introduction*; the chapters of the parts that ``_toc.yml`` leaves
+unnumbered (*About this book*) as appendices A, B, ..., so that "Chapter 4" in the text is the
+fourth chapter of the PDF too; the bibliography printed under the title of the page that holds
+it (*References*), without a chapter of its own; tables a size smaller than the text, ragged
+right, breakable after an underscore, and no column squeezed below its natural width up to
+:data:`TABLE_MIN_COLUMN` (LaTeX's ``tabulary`` squeezed short columns to three digits, so "where",
+five-digit numbers and the names of problems ran over the column's edge).
+
+**Why the explorers are rewritten here.** The explorer's output could carry its default frame
+as ``image/png`` beside its HTML (LaTeX would pick it), but not the sentence with the page's
+address, which is the publication's (``html.baseurl``; a fork changes it), not the library's;
+and a change to the chapters' library makes every executed chapter stale. So the PDF's copy
+replaces the output, reading the frame and the title from the HTML fallback
+(:func:`explorer_outputs`).
 
 ``jupyter-book build <copy> --builder latex`` (strict: ``-W -n --keep-going``) writes the
 LaTeX sources to ``_build/pdf/work/_build/latex``, and ``latexmk`` (with XeLaTeX, set in the
@@ -48,12 +66,15 @@ from .stage import MATHJAX_STAGE, copy_file, sync_stage
 
 __all__ = [
     "BBM_SHIM",
+    "LATEX_PREAMBLE",
     "ONLINE_ONLY",
     "PDF_NAME",
     "PdfUnavailable",
+    "appendix_part",
     "build_pdf",
     "explorer_outputs",
     "latex_problems",
+    "latex_settings",
     "online_url",
     "pdf_path",
     "setup",
@@ -143,28 +164,90 @@ def explorer_outputs(cell: dict[str, Any], page_url: str) -> list[dict[str, Any]
 
 
 def _pdf_notebook(src: Path, dst: Path, page_url: str) -> None:
-    """Copy the executed notebook ``src`` to ``dst`` with every explorer as :func:`explorer_outputs`."""
+    """Copy the executed notebook ``src`` to ``dst``: explorers as :func:`explorer_outputs`, folded code removed."""
     notebook = json.loads(src.read_text())
     for cell in notebook.get("cells", []):
-        if cell.get("cell_type") == "code" and "explorer" in cell.get("metadata", {}).get("tags", []):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "explorer" in tags:
             outputs = explorer_outputs(cell, page_url)
             if outputs is not None:
                 cell["outputs"] = outputs
+        if "hide-input" in tags:
+            cell["metadata"]["tags"] = ["remove-input" if tag == "hide-input" else tag for tag in tags]
     text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
     atomic_write(dst, lambda fh: fh.write(text.encode()))
 
 
-#: Sphinx settings of the PDF build only (added to the copy's ``_config.yml``): no index (the
-#: API reference, what it would list, stays online); makeindex, not xindy (not in Debian's
-#: TeX packages), if an index is ever wanted.
+#: The narrowest a table column is squeezed to (a column narrower than this keeps its width). A
+#: table with too many columns for it gets the line's width shared equally (``tabulary`` resets it
+#: and says so in LaTeX's log: "tymin too large").
+TABLE_MIN_COLUMN = "7em"
+
+#: LaTeX for the PDF's layout (the module docstring's *Layout*); ``{appendix_part}`` is the
+#: number of the first part whose chapters are appendices (0: none).
+LATEX_PREAMBLE = r"""
+% plateau companion (plateau_lib/book/pdf.py): the PDF's layout
+\makeatletter
+% tables: a size smaller, ragged right, no column squeezed below its width up to TABLE_MIN_COLUMN,
+% a line break allowed after an underscore (multi_plateau_1d in a narrow column)
+\def\plateau@intable{\small\let\plateau@underscore\_\def\_{\plateau@underscore\allowbreak}}
+\let\plateau@attablestart\sphinxattablestart
+\def\sphinxattablestart{\plateau@attablestart\plateau@intable}
+\let\plateau@atlongtablestart\sphinxatlongtablestart
+\def\sphinxatlongtablestart{\plateau@atlongtablestart\plateau@intable}
+\newcolumntype{T}{L}
+\setlength{\tymin}{{table_min}}
+% the chapters of part {appendix_part} and after are appendices
+\newcounter{plateaupart}
+\let\plateau@part\part
+\def\part{\stepcounter{plateaupart}\ifnum\value{plateaupart}={appendix_part}\relax\appendix\fi\plateau@part}
+% the bibliography under the title of the page that holds it
+\renewenvironment{sphinxthebibliography}[1]{\let\chapter\@gobbletwo\begin{thebibliography}{#1}}{\end{thebibliography}}
+\makeatother
+\addto\captionsenglish{\renewcommand{\bibname}{References}}
+"""
+
+#: The book's first page, printed after the table of contents, under this heading.
+FIRST_PAGE_HEADING = "Introduction"
+
+#: Sphinx settings of the PDF build only (added to the copy's ``_config.yml``, completed by
+#: :func:`latex_settings`): no index (the API reference, what it would list, stays online);
+#: makeindex, not xindy (not in Debian's TeX packages), if an index is ever wanted.
 LATEX_SETTINGS: dict[str, Any] = {
-    "latex_elements": {"papersize": "a4paper", "makeindex": "", "printindex": ""},
+    "latex_elements": {
+        "papersize": "a4paper", "makeindex": "", "printindex": "",
+        "extraclassoptions": "openany,oneside",
+        "tableofcontents": (
+            "\\sphinxtableofcontents\n"
+            f"\\chapter*{{{FIRST_PAGE_HEADING}}}\\addcontentsline{{toc}}{{chapter}}{{{FIRST_PAGE_HEADING}}}"
+            f"\\markboth{{{FIRST_PAGE_HEADING}}}{{{FIRST_PAGE_HEADING}}}\n"
+        ),
+    },
     "latex_use_xindy": False,
     "intersphinx_disabled_reftypes": ["std:*"],
 }
 
 
-def _pdf_config(stage_config: Path, dst: Path, *, release: str, online: str, inventory: Path) -> None:
+def appendix_part(toc: Any) -> int:
+    """The number (from 1) of the first part of ``toc`` (a parsed ``_toc.yml``) that is not numbered; 0 if none.
+
+    Its chapters and those of the parts after it are the PDF's appendices (the HTML numbers them not).
+    """
+    parts = toc.get("parts", []) if isinstance(toc, dict) else []
+    return next((index for index, part in enumerate(parts, 1) if not part.get("numbered")), 0)
+
+
+def latex_settings(toc: Any) -> dict[str, Any]:
+    """:data:`LATEX_SETTINGS` with the preamble (:data:`LATEX_PREAMBLE`) for the book's ``toc``."""
+    settings = copy.deepcopy(LATEX_SETTINGS)
+    preamble = LATEX_PREAMBLE.replace("{table_min}", TABLE_MIN_COLUMN)
+    settings["latex_elements"]["preamble"] = preamble.replace("{appendix_part}", str(appendix_part(toc)))
+    return settings
+
+
+def _pdf_config(stage_config: Path, dst: Path, *, toc: Any, release: str, online: str, inventory: Path) -> None:
     """The stage's ``_config.yml`` for the PDF: this module and intersphinx as extensions, ``release`` set.
 
     Intersphinx reads the HTML build's inventory (``objects.inv``, a local file: no network), so a
@@ -178,7 +261,7 @@ def _pdf_config(stage_config: Path, dst: Path, *, release: str, online: str, inv
     sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []), "sphinx.ext.intersphinx",
                                   "plateau_lib.book.pdf"]
     settings = sphinx.setdefault("config", {})
-    settings.update(copy.deepcopy(LATEX_SETTINGS), release=release, version=release, plateau_online_url=online,
+    settings.update(latex_settings(toc), release=release, version=release, plateau_online_url=online,
                     intersphinx_mapping={"online": [online, str(inventory)]})
     settings.pop("html_static_path", None)  # MathJax is not copied: the PDF has no web pages
     text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
@@ -223,7 +306,7 @@ def write_pdf_source(paths: BookPaths, target: Path) -> Path:
             copy_file(src, dst)
     toc = _toc_without(yaml.safe_load((paths.stage / "_toc.yml").read_text()), ONLINE_ONLY)
     atomic_write(target / "_toc.yml", lambda fh: fh.write(yaml.safe_dump(toc, sort_keys=False).encode()))
-    _pdf_config(paths.stage / "_config.yml", target / "_config.yml", release=edition_text(paths.source),
+    _pdf_config(paths.stage / "_config.yml", target / "_config.yml", toc=toc, release=edition_text(paths.source),
                 online=online, inventory=inventory)
     return target
 

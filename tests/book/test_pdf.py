@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from plateau_lib import book
 from plateau_lib.book import BookPaths
@@ -24,9 +25,11 @@ from plateau_lib.book.pdf import (
     PDF_NAME,
     TEX_PROGRAMS,
     _toc_without,
+    appendix_part,
     build_pdf,
     explorer_outputs,
     latex_problems,
+    latex_settings,
     pdf_path,
     write_pdf_source,
 )
@@ -84,6 +87,16 @@ def test_online_pages_leave_the_toc():
     assert _toc_without(toc, ONLINE_ONLY) == {"root": "book/intro", "parts": [{"chapters": [{"file": "book/anls"}]}]}
 
 
+def test_unnumbered_parts_are_appendices():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert [bool(part.get("numbered")) for part in toc["parts"]] == [True, False]
+    assert appendix_part(toc) == 2  # "About this book": appendices A, B, ...
+    assert appendix_part({"parts": [{"numbered": True}]}) == 0 and appendix_part({"chapters": []}) == 0
+    preamble = latex_settings(toc)["latex_elements"]["preamble"]
+    assert "\\ifnum\\value{plateaupart}=2\\relax\\appendix" in preamble
+    assert "{table_min}" not in preamble and "{appendix_part}" not in preamble
+
+
 def test_pdf_source_drops_the_api_page_and_replaces_explorers(tmp_path):
     source = tmp_path / "src"
     (source / "book").mkdir(parents=True)
@@ -98,14 +111,17 @@ def test_pdf_source_drops_the_api_page_and_replaces_explorers(tmp_path):
     (stage / "intro.md").write_text("# Intro\n")
     (stage / "api.md").write_text("# API\n")
     html = f'<img class="plateau-explorer-frame" src="data:image/png;base64,{PNG}">'
-    (stage / "ch.ipynb").write_text(json.dumps({"cells": [_explorer_cell(html)], "metadata": {}}))
+    folded = {"cell_type": "code", "metadata": {"tags": ["hide-input", "other"]}, "source": "import numpy",
+              "outputs": []}
+    (stage / "ch.ipynb").write_text(json.dumps({"cells": [_explorer_cell(html), folded], "metadata": {}}))
     paths.html.mkdir(parents=True)
     (paths.html / "objects.inv").write_bytes(b"")  # only read by the Sphinx build, not here
     target = write_pdf_source(paths, tmp_path / "pdf-source")
     assert (target / "book" / "intro.md").is_file() and not (target / "book" / "api.md").exists()
     assert "book/api" not in (target / "_toc.yml").read_text()
-    cell = json.loads((target / "book" / "ch.ipynb").read_text())["cells"][0]
+    cell, folded = json.loads((target / "book" / "ch.ipynb").read_text())["cells"]
     assert [list(o["data"]) for o in cell["outputs"]] == [["image/png"], ["text/markdown"]]
+    assert folded["metadata"]["tags"] == ["remove-input", "other"]  # code folded in the HTML: outputs only
     config = (target / "_config.yml").read_text()
     assert "plateau_lib.book.pdf" in config and "release: " in config
 
