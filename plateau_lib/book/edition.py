@@ -7,9 +7,11 @@ page and on the PDF's title page, and the ``version`` of ``CITATION.cff`` (with 
 
 **The first page.** The staging step (:func:`plateau_lib.book.stage.sync_stage`) replaces
 :data:`PLACEHOLDERS` in the book's Markdown pages by the values of :func:`substitutions`: the
-version and commit the book was built from, and the address of this version's PDF among the
-release's files. The committed pages keep the placeholders, so a page never states a version
-it was not built from.
+version and commit the book was built from, and the address of the repository's releases, where
+each tagged version's PDF is attached (``.github/workflows/release.yml``). The page links to the
+list of releases, not to this version's PDF: the book is published from ``main`` (GitHub Pages),
+whose version may not be tagged yet, and a link to a release that does not exist would be dead.
+The committed pages keep the placeholders, so a page never states a version it was not built from.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ __all__ = [
     "book_version",
     "citation_problems",
     "edition_text",
-    "pdf_release_url",
     "release_name",
+    "releases_url",
     "substitute",
     "substitutions",
 ]
@@ -36,7 +38,7 @@ __all__ = [
 PDF_STEM = "plateau-companion"
 
 #: Placeholders the staging step replaces in the book's Markdown pages (see :func:`substitutions`).
-PLACEHOLDERS = ("{{ book_version }}", "{{ book_pdf_url }}")
+PLACEHOLDERS = ("{{ book_version }}", "{{ book_releases_url }}")
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-.+][0-9A-Za-z.]+)?$")
 
@@ -77,17 +79,19 @@ def release_name(version: str, kind: str) -> str:
     return f"{PDF_STEM}-{version}-{kind}"
 
 
-def pdf_release_url(repository_url: str, version: str) -> str:
-    """Where the release of ``version`` keeps the PDF: ``<repository>/releases/download/v<version>/...``."""
+def releases_url(repository_url: str) -> str:
+    """The repository's list of releases, ``<repository>/releases``: each tagged version's PDF is attached there.
+
+    The page exists before the first tag (it lists none), unlike a download address of a release.
+    """
     if not repository_url.startswith(("https://", "http://")):
         raise ValueError(f"repository_url must be an http(s) URL, got {repository_url!r}")
-    return f"{repository_url.rstrip('/')}/releases/download/v{version}/{release_name(version, 'book.pdf')}"
+    return f"{repository_url.rstrip('/')}/releases"
 
 
 def substitutions(source: str | os.PathLike[str], repository_url: str) -> dict[str, str]:
     """The values of :data:`PLACEHOLDERS` for the book at ``source`` published from ``repository_url``."""
-    version = book_version(source)
-    return dict(zip(PLACEHOLDERS, (edition_text(source), pdf_release_url(repository_url, version)), strict=True))
+    return dict(zip(PLACEHOLDERS, (edition_text(source), releases_url(repository_url)), strict=True))
 
 
 def substitute(text: str, values: dict[str, str]) -> str:

@@ -17,8 +17,8 @@ from plateau_lib.book.edition import (
     PLACEHOLDERS,
     book_version,
     citation_problems,
-    pdf_release_url,
     release_name,
+    releases_url,
     substitutions,
 )
 
@@ -68,16 +68,15 @@ def test_zenodo_metadata_agrees_with_the_citation():
     assert "version" not in zenodo, "Zenodo takes the version from the release's tag"
 
 
-def test_release_names_and_the_pdf_address():
+def test_release_names_and_the_releases_address():
     assert release_name("0.1.0", "figures.zip") == "plateau-companion-0.1.0-figures.zip"
-    assert (pdf_release_url("https://github.com/me/fork/", "0.1.0")
-            == "https://github.com/me/fork/releases/download/v0.1.0/plateau-companion-0.1.0-book.pdf")
+    assert releases_url("https://github.com/me/fork/") == "https://github.com/me/fork/releases"
     with pytest.raises(ValueError, match="version must be"):
         release_name("latest", "book.pdf")
     with pytest.raises(ValueError, match="kind must be"):
         release_name("0.1.0", "../book.pdf")
     with pytest.raises(ValueError, match="repository_url must be"):
-        pdf_release_url("github.com/me/fork", "0.1.0")
+        releases_url("github.com/me/fork")
 
 
 def test_the_staged_first_page_names_the_edition(tmp_path, monkeypatch):
@@ -89,7 +88,7 @@ def test_the_staged_first_page_names_the_edition(tmp_path, monkeypatch):
     for name in ("_config.yml", "pyproject.toml"):
         shutil.copy(ROOT / name, source / name)
     (source / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/other\n")
-    line = "This is version {{ book_version }} of the book; its PDF: <{{ book_pdf_url }}>.\n"
+    line = "This is version {{ book_version }} of the book; its PDF: <{{ book_releases_url }}>.\n"
     (source / "book" / "intro.md").write_text(f"# Intro\n\n{line}")
     (source / "book" / "other.md").write_text("# Other {{ unknown }}\n")
     shutil.copy(ROOT / "book" / "api.md", source / "book" / "api.md")  # the stage splits the API page
@@ -99,8 +98,8 @@ def test_the_staged_first_page_names_the_edition(tmp_path, monkeypatch):
     values = substitutions(source, yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"])
     assert not any(p in staged for p in PLACEHOLDERS)
     assert values["{{ book_version }}"].startswith(book_version(ROOT)) and values["{{ book_version }}"] in staged
-    assert f"<{values['{{ book_pdf_url }}']}>" in staged
+    assert f"<{values['{{ book_releases_url }}']}>" in staged
     assert (paths.stage / "book" / "other.md").read_bytes() == (source / "book" / "other.md").read_bytes()
     monkeypatch.setenv("PLATEAU_REPOSITORY_URL", "https://example.org/me/fork")
     book.sync_stage(paths)
-    assert "https://example.org/me/fork/releases/download/" in (paths.stage / "book" / "intro.md").read_text()
+    assert "<https://example.org/me/fork/releases>" in (paths.stage / "book" / "intro.md").read_text()
