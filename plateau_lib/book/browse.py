@@ -17,7 +17,7 @@ opens in a fresh tab; after its ``load`` event the check waits for MathJax to fi
 typesetting, then inspects the DOM. Each page is opened as a first visit (a fresh browser
 context: no storage, no cache), so an error a reader meets on arriving at any page shows.
 Every check runs at the first viewport; the tab is then resized to each further viewport for
-the layout check and the screenshot. The scripts that run in the page are package data beside
+the layout check, the figure text check and the screenshot. The scripts that run in the page are package data beside
 this module: ``browse_inspect.js`` (everything below up to ``widget``), ``browse_layout.js``
 (the ``wide-*`` kinds), ``browse_text.js`` (``literal-tex``, ``repr``, ``none``) and
 ``browse_figures.js`` (``small-text``).
@@ -83,7 +83,7 @@ once per page (the same text at every width):
 - ``none``: the word ``None`` in prose or printed output (outside code, and outside API
   entries, ``dl.py``, where ``None`` is the value being documented).
 
-and once per page, at the first viewport (a desktop's column):
+and, again at each viewport (a phone shows a figure smaller than a desktop's column does):
 
 - ``small-text``: a figure whose smallest text a reader sees below :data:`MIN_TEXT_PT` points.
   Every image of the column whose PNG carries the text chunks of
@@ -167,7 +167,7 @@ COLUMN_SELECTOR = "article.bd-article"
 #: Content a theme lays out past the column (sphinx-book-theme's full-width and margin content):
 #: it may reach the right edge of the main area.
 WIDE_SELECTOR = ".full-width, .full_width, aside.margin, aside.sidebar, .margin"
-#: Smallest size (points, as displayed at the first viewport) of the text of a figure: below it,
+#: Smallest size (points, as displayed at each viewport) of the text of a figure: below it,
 #: ``small-text``.
 MIN_TEXT_PT = 9.0
 #: CSS pixels per inch (the CSS reference pixel; a point is 1/72 in).
@@ -444,8 +444,8 @@ def _inspect_page(
 ) -> _PageFindings:
     """Open ``page_name`` in a new tab of ``context`` and run every check on it.
 
-    The whole-page inspection, the reader's text check, the figure text check (its PNGs read
-    from ``root``, the HTML folder) and the explorers run once, at the first viewport; the layout
+    The whole-page inspection, the reader's text check and the explorers run once, at the first
+    viewport; the figure text check (its PNGs read from ``root``, the HTML folder), the layout
     check and the screenshot (``<screenshot stem>-<width>.png``) at every viewport, the tab
     resized in turn.
     """
@@ -464,11 +464,11 @@ def _inspect_page(
             "mathTimeout": timeout * 1000, "imageTimeout": timeout * 1000, "widgetViewMimetype": WIDGET_VIEW_MIMETYPE,
         })
         _report_reader_text(add, page.evaluate(_script("browse_text.js")))
-        images = page.evaluate(_script("browse_figures.js"), {"columnSelector": COLUMN_SELECTOR})
-        _report_small_text(add, images, viewports[0][0], root, base)
         for width, height in viewports:
             if (width, height) != viewports[0]:
                 page.set_viewport_size({"width": width, "height": height})
+            images = page.evaluate(_script("browse_figures.js"), {"columnSelector": COLUMN_SELECTOR})
+            _report_small_text(add, images, width, root, base)
             layout = page.evaluate(_script("browse_layout.js"), {
                 "columnSelector": COLUMN_SELECTOR, "wideSelector": WIDE_SELECTOR, "tolerance": 1,
             })

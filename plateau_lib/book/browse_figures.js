@@ -1,5 +1,5 @@
 // The browser check's figure text check (plateau_lib/book/browse.py, run by Playwright's
-// page.evaluate once per page, at the first viewport). Returns every image of the content
+// page.evaluate once per page at each viewport). Returns every image of the content
 // column that loaded and is shown: its URL, its displayed width (CSS px of its content box),
 // its natural width (image px) and what names it to a reader (the caption of its figure, else
 // its alt text). browse.py reads the PNG's text chunks and computes the size its smallest text

@@ -406,19 +406,31 @@ CASES: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {
          ("none", "the word None in the output: 'budget None'")],
     ),
     # Figures saved by save_figure (see FIGURE_PNGS): 5-pt text shown at its natural size is too
-    # small; 10-pt text of a 900 px picture scaled into the 580 px column shows at 10.1 pt and passes.
+    # small at both widths; 10-pt text of a 900 px picture shown 580 px wide shows at 10.1 pt and
+    # passes at both, because on the phone it keeps that width in a scroll box.
     "small-text": (
         {"index.html": _column("<figure style='margin:0'><img src='small.png' alt='small' style='width:288px'>"
                                "<figcaption><p>Fig. 1.3 Five-point text.</p></figcaption></figure>"
-                               "<figure style='margin:0'><img src='fine.png' alt='fine' style='max-width:100%'>"
+                               "<figure style='margin:0;overflow-x:auto'><img src='fine.png' alt='fine' "
+                               "style='width:580px;max-width:none'>"
                                "<figcaption><p>Fig. 1.4 Ten-point text.</p></figcaption></figure>")},
-        [("small-text", "at 1280 px: figure 'Fig. 1.3 Five-point text.': its smallest text ('tiny', 5 pt) shows at "
+        [("small-text", f"at {w} px: figure 'Fig. 1.3 Five-point text.': its smallest text ('tiny', 5 pt) shows at "
                         "5.0 pt (288 px at 96 dpi shown 288 px wide); it needs text of at least 9.0 pt, or a figure "
-                        "at most 1.7 in wide")],
+                        "at most 1.7 in wide") for w in (1280, 390)],
+    ),
+    # The same 10-pt figure scaled to the column: legible in the desktop's 580 px, not in the
+    # phone's 370 px (10 * 150 * 370 / (96 * 900) = 6.4 pt).
+    "small-text_phone": (
+        {"index.html": _column("<figure style='margin:0'><img src='fine.png' alt='fine' style='max-width:100%'>"
+                               "<figcaption><p>Fig. 2.1 Ten-point text.</p></figcaption></figure>")},
+        [("small-text", "at 390 px: figure 'Fig. 2.1 Ten-point text.': its smallest text ('legible', 10 pt) shows "
+                        "at 6.4 pt (900 px at 150 dpi shown 370 px wide); it needs text of at least 14.0 pt, or a "
+                        "figure at most 4.3 in wide")],
     ),
 }
 #: PNGs of the cases drawn by save_figure: file -> (font size in pt, width in inches, dpi).
-FIGURE_PNGS = {"small-text/small.png": (5.0, 3.0, 96), "small-text/fine.png": (10.0, 6.0, 150)}
+FIGURE_PNGS = {"small-text/small.png": (5.0, 3.0, 96), "small-text/fine.png": (10.0, 6.0, 150),
+               "small-text_phone/fine.png": (10.0, 6.0, 150)}
 EXPECTED_EXPLORERS = {"clean/index.html": 1, "explorer-count/index.html": 2, "missing/index.html": 1}
 
 
