@@ -81,17 +81,20 @@ pdf: install tex
 # Debian's TeX for the PDF (about 500 MB installed, no texlive-full): XeLaTeX, the LaTeX packages
 # Sphinx's LaTeX writer loads, their fonts, latexmk; FreeSerif/FreeSans/FreeMono, the fonts Sphinx
 # sets for XeLaTeX (fonts-freefont-otf: no TeX package depends on it); poppler-utils reads the
-# PDF back in the tests.
+# PDF back in the tests. needspace.sty (texlive-latex-extra, loaded by the PDF's preamble) stands
+# for the LaTeX packages: a TeX with xelatex and latexmk but without them is completed. apt-get
+# waits up to 5 minutes for another apt-get (make test's Chromium) to finish.
 TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
   fonts-freefont-otf latexmk poppler-utils
 tex:
 	@if ! command -v xelatex >/dev/null 2>&1 || ! command -v latexmk >/dev/null 2>&1 \
-	    || ! command -v pdftotext >/dev/null 2>&1; then \
+	    || ! kpsewhich needspace.sty >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=no; fi; \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$sudo" != no ]; then \
 	    echo "installing TeX (Debian: $(TEX_PACKAGES))"; \
 	    $$sudo apt-get update -qq && \
-	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      -o DPkg::Lock::Timeout=300 $(TEX_PACKAGES) \
 	      >/dev/null; \
 	  fi; \
 	fi; \

@@ -23,7 +23,11 @@ fourth chapter of the PDF too; the bibliography printed under the title of the p
 it (*References*), without a chapter of its own; tables a size smaller than the text, ragged
 right, breakable after an underscore, and no column squeezed below its natural width up to
 :data:`TABLE_MIN_COLUMN` (LaTeX's ``tabulary`` squeezed short columns to three digits, so "where",
-five-digit numbers and the names of problems ran over the column's edge).
+five-digit numbers and the names of problems ran over the column's edge); no heading, bold label
+or title of a block printed open left alone at the foot of a page (``needspace``: the first
+page's headings, which Jupyter Book prints as line blocks, not sections, invited a page break
+after them, and a table could be pushed to the next page away from the line introducing it); a
+figure of up to 85 % of the page placed above text rather than alone on a half-empty page.
 
 **Why the explorers are rewritten here.** The explorer's output could carry its default frame
 as ``image/png`` beside its HTML (LaTeX would pick it), but not the sentence with the page's
@@ -189,12 +193,34 @@ TABLE_MIN_COLUMN = "7em"
 #: number of the first part whose chapters are appendices (0: none).
 LATEX_PREAMBLE = r"""
 % plateau companion (plateau_lib/book/pdf.py): the PDF's layout
+\usepackage{needspace}
+\usepackage{etoolbox}
 \makeatletter
+% headings kept with what follows them. The first page's headings are line blocks (Jupyter Book
+% prints the root page's sections so), and LaTeX invites a page break after a list: each one
+% starts a page if fewer than four lines are left, and no page break follows it, as after \section
+\AtBeginEnvironment{DUlineblock}{\Needspace{4\baselineskip}\@endparpenalty\@M}
+\AfterEndEnvironment{DUlineblock}{\@afterheading}
+% a block printed open (a dropdown of the HTML) starts a page if its title and three lines do not
+% fit, so that its title is not left alone at the foot of a page (but never right after a heading)
+\AtBeginEnvironment{sphinxadmonition}{\par\if@nobreak\else\Needspace{6\baselineskip}\fi}
 % tables: a size smaller, ragged right, no column squeezed below its width up to TABLE_MIN_COLUMN,
 % a line break allowed after an underscore (multi_plateau_1d in a narrow column)
 \def\plateau@intable{\small\let\plateau@underscore\_\def\_{\plateau@underscore\allowbreak}}
+% a table that is not a longtable (at most a page) stays on the page of the line of text before it,
+% the sentence or bold label that introduces it ("Claims at a glance", the checks of appendix B);
+% after a code block (the cell whose output the table is), a box or a table, a page may break
+\let\plateau@keep\relax
+\def\plateau@release{\global\let\plateau@keep\relax}
+\let\plateau@atstartpar\sphinxAtStartPar
+\def\sphinxAtStartPar{\global\let\plateau@keep\nopagebreak\plateau@atstartpar}
+\AtBeginEnvironment{sphinxVerbatim}{\plateau@release}
+\AfterEndEnvironment{sphinxadmonition}{\plateau@release}
+\AfterEndEnvironment{figure}{\plateau@release}
 \let\plateau@attablestart\sphinxattablestart
-\def\sphinxattablestart{\plateau@attablestart\plateau@intable}
+\def\sphinxattablestart{\par\plateau@keep\plateau@release\plateau@attablestart\plateau@intable}
+\let\plateau@attableend\sphinxattableend
+\def\sphinxattableend{\plateau@attableend\plateau@release}
 \let\plateau@atlongtablestart\sphinxatlongtablestart
 \def\sphinxatlongtablestart{\plateau@atlongtablestart\plateau@intable}
 \newcolumntype{T}{L}
@@ -203,6 +229,9 @@ LATEX_PREAMBLE = r"""
 \newcounter{plateaupart}
 \let\plateau@part\part
 \def\part{\stepcounter{plateaupart}\ifnum\value{plateaupart}={appendix_part}\relax\appendix\fi\plateau@part}
+% a figure up to 85 % of the page goes at the top of a page of text, not alone on a page of floats
+% half empty (which had left the last line of Chapter 2 alone on a page)
+\renewcommand{\topfraction}{0.85}\renewcommand{\textfraction}{0.1}\renewcommand{\floatpagefraction}{0.75}
 % the bibliography under the title of the page that holds it
 \renewenvironment{sphinxthebibliography}[1]{\let\chapter\@gobbletwo\begin{thebibliography}{#1}}{\end{thebibliography}}
 \makeatother

@@ -97,6 +97,20 @@ def test_unnumbered_parts_are_appendices():
     assert "{table_min}" not in preamble and "{appendix_part}" not in preamble
 
 
+def test_preamble_keeps_headings_labels_and_box_titles_off_the_foot_of_a_page():
+    preamble = latex_settings(yaml.safe_load((ROOT / "_toc.yml").read_text()))["latex_elements"]["preamble"]
+    # the first page's headings (line blocks): room for four lines, and no break after them
+    assert "\\AtBeginEnvironment{DUlineblock}{\\Needspace{4\\baselineskip}\\@endparpenalty\\@M}" in preamble
+    assert "\\AfterEndEnvironment{DUlineblock}{\\@afterheading}" in preamble
+    # a block printed open needs room for its title and a few lines, except right after a heading
+    assert "\\if@nobreak\\else\\Needspace{6\\baselineskip}\\fi" in preamble
+    # a table stays with the line of text before it, not with a code block
+    assert "\\def\\sphinxattablestart{\\par\\plateau@keep\\plateau@release" in preamble
+    assert "\\AtBeginEnvironment{sphinxVerbatim}{\\plateau@release}" in preamble
+    # \needspace (lower case) leaves a page half empty under \raggedbottom: its penalty -100 wins
+    assert "\\needspace" not in preamble
+
+
 def test_pdf_source_drops_the_api_page_and_replaces_explorers(tmp_path):
     source = tmp_path / "src"
     (source / "book").mkdir(parents=True)
