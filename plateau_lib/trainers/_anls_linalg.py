@@ -122,12 +122,28 @@ def knot_forms(Q: FloatArray, order: IntArray, pc: FloatArray, block: int
     return forms_of(pre), forms_of(suf), pre, suf
 
 
+class BlockForms(NamedTuple):
+    """The forms of :func:`block_forms` at every position of some blocks, by name.
+
+    Attributes
+    ----------
+    pre, suf : ndarray, shape (len(blocks), b, 3)
+        Forms of the prefix sums up to and including each position, and of the suffix sums from it on.
+    z_pre, z_suf : ndarray, shape (len(blocks), b, 2), or None
+        The same sums dotted with ``z``, ``(C_1 . z, C_p . z)``; ``None`` without ``z``.
+    """
+
+    pre: FloatArray
+    suf: FloatArray
+    z_pre: FloatArray | None
+    z_suf: FloatArray | None
+
+
 def block_forms(Q: FloatArray, order: IntArray, pc: FloatArray, block: int, blocks: IntArray,
-                pre: FloatArray, suf: FloatArray, z: FloatArray | None = None
-                ) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray | None]:
+                pre: FloatArray, suf: FloatArray, z: FloatArray | None = None) -> BlockForms:
     r"""Exact prefix and suffix forms at every position of the given blocks.
 
-    Returns ``F_pre`` (len(blocks), b, 3) with the forms of the prefix sums *including* sorted
+    Returns (as :class:`BlockForms`) ``F_pre`` (len(blocks), b, 3) with the forms of the prefix sums *including* sorted
     position :math:`\beta b + \iota` (i.e. at :math:`k = \beta b + \iota + 1`) and ``F_suf`` with
     the forms of the suffix sums *from* :math:`\beta b + \iota` on; with ``z``, also the sums
     dotted with ``z``, ``(C_1\cdot z, C_p\cdot z)``, shape (len(blocks), b, 2) each. Positions
@@ -147,7 +163,7 @@ def block_forms(Q: FloatArray, order: IntArray, pc: FloatArray, block: int, bloc
     np.subtract(suf[blocks, 0][:, None, :], L1[:, :-1], out=V1[:, 1:])
     np.subtract(suf[blocks, 1][:, None, :], Lp[:, :-1], out=Vp[:, 1:])
     zsuf = np.stack([V1 @ z, Vp @ z], axis=-1) if z is not None else None
-    return F_pre, _forms(V1, Vp), zpre, zsuf
+    return BlockForms(F_pre, _forms(V1, Vp), zpre, zsuf)
 
 
 def _partial_sums(Q: FloatArray, order: IntArray, pc: FloatArray, block: int, blocks: IntArray
@@ -186,12 +202,12 @@ def full_forms(Q: FloatArray, order: IntArray, pc: FloatArray, block: int = 16) 
         return _direct_forms(Q, order, pc)
     F_kpre, F_ksuf, pre, suf = knot_forms(Q, order, pc, block)
     nb = F_kpre.shape[0] - 1
-    Fp, Fs, _, _ = block_forms(Q, order, pc, block, np.arange(nb), pre, suf)
+    forms = block_forms(Q, order, pc, block, np.arange(nb), pre, suf)
     F_pre = np.empty((m + 1, 3))
     F_pre[0] = 0.0
-    F_pre[1:] = Fp.reshape(-1, 3)[:m]
+    F_pre[1:] = forms.pre.reshape(-1, 3)[:m]
     F_suf = np.empty((m + 1, 3))
-    F_suf[:m] = Fs.reshape(-1, 3)[:m]
+    F_suf[:m] = forms.suf.reshape(-1, 3)[:m]
     F_suf[m] = 0.0
     return F_pre, F_suf
 

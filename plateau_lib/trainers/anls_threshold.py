@@ -512,7 +512,7 @@ def _exact_in_blocks(search: _Sorted, Q, z, block: int, blocks, pre, suf, cand) 
     candidates are suffixes (forms from position ``pos`` on), the others prefixes (up to ``pos``).
     """
     k0, pos, tau_c, S, at_knot, beta, gain = cand
-    Fb_pre, Fb_suf, zb_pre, zb_suf = la.block_forms(Q, search.order, search.pc, block, blocks, pre, suf, z)
+    forms = la.block_forms(Q, search.order, search.pc, block, blocks, pre, suf, z)
     where = np.full(pre.shape[0], -1)
     where[blocks] = np.arange(blocks.size)
     sel = ~at_knot & (where[beta] >= 0)
@@ -522,9 +522,9 @@ def _exact_in_blocks(search: _Sorted, Q, z, block: int, blocks, pre, suf, cand) 
     prefix = idx >= k0
     b_idx = where[beta[idx]]
     iota = pos[idx] - beta[idx] * block - prefix  # a prefix up to pos ends at sorted position pos - 1
-    F = np.where(prefix[:, None], Fb_pre[b_idx, iota], Fb_suf[b_idx, iota]).T
+    F = np.where(prefix[:, None], forms.pre[b_idx, iota], forms.suf[b_idx, iota]).T
     if z is not None:
-        zq = np.where(prefix[:, None], zb_pre[b_idx, iota], zb_suf[b_idx, iota])
+        zq = np.where(prefix[:, None], forms.z_pre[b_idx, iota], forms.z_suf[b_idx, iota])
         F = _minus_q(F, zq[:, 0], zq[:, 1])
     gain[idx] = _gain(S[:, idx], F, tau_c[idx])
 

@@ -13,12 +13,13 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validation import check_positive_float, check_positive_int, check_time_limit, time_limit_message
-from ..network import Evaluation, ShallowReLU, check_problem, evaluate, split_params
+from .._validation import check_positive_float, time_limit_message
+from ..network import Evaluation, ShallowReLU, evaluate, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, TrainResult
 from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
+from ._run_args import check_run_args
 
 #: Default budget of the first-order trainers: updates (1000 time units of the flow at ``lr=0.1``).
 DEFAULT_STEPS = 10_000
@@ -102,14 +103,6 @@ def check_gd_step_size(lr: float | None) -> float:
     return check_positive_float(lr, "lr")
 
 
-def _check_common(net, X, y, steps, record_every, gtol, time_limit):
-    net, X, y = check_problem(net, X, y)
-    steps = check_positive_int(steps, "steps")
-    record_every = check_positive_int(record_every, "record_every")
-    gtol = check_positive_float(gtol, "gtol", allow_zero=True)
-    return net, X, y, steps, record_every, gtol, check_time_limit(time_limit)
-
-
 def train_gd(
     net: ShallowReLU,
     X: ArrayLike,
@@ -152,8 +145,8 @@ def train_gd(
         ``loss[i]`` is the loss after ``steps[i]`` updates. Ctrl-C stops the loop
         and returns what was computed so far (``status="interrupted"``).
     """
-    net, X, y, steps, record_every, gtol, time_limit = _check_common(net, X, y, steps, record_every, gtol,
-                                                                     time_limit)
+    net, X, y, steps, record_every, time_limit = check_run_args(net, X, y, steps, record_every, time_limit)
+    gtol = check_positive_float(gtol, "gtol", allow_zero=True)
     lr = check_gd_step_size(lr)
 
     def update(ev: Evaluation, k: int):
@@ -188,8 +181,8 @@ def train_adam(
     The step size ``lr`` defaults to :data:`ADAM_LR`; the other parameters and the return value
     are as in :func:`train_gd`.
     """
-    net, X, y, steps, record_every, gtol, time_limit = _check_common(net, X, y, steps, record_every, gtol,
-                                                                     time_limit)
+    net, X, y, steps, record_every, time_limit = check_run_args(net, X, y, steps, record_every, time_limit)
+    gtol = check_positive_float(gtol, "gtol", allow_zero=True)
     lr = check_positive_float(lr, "lr")
     eps = check_positive_float(eps, "eps")
     beta1, beta2 = (float(v) for v in betas)

@@ -42,14 +42,14 @@ from .._validation import (
     check_choice,
     check_positive_float,
     check_positive_int,
-    check_time_limit,
     time_limit_message,
 )
-from ..network import ShallowReLU, check_problem, evaluate, jacobian_from_preactivations, split_params
+from ..network import ShallowReLU, evaluate, jacobian_from_preactivations, split_params
 from ..recording import Recorder
 from ..result import BUDGET, CONVERGED, FAILED, INTERRUPTED, STALLED, TrainResult
 from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
+from ._run_args import check_run_args
 
 #: Default budget of :func:`train_lbfgs`, in iterations (scipy's ``maxiter`` default for L-BFGS-B).
 LBFGS_STEPS = 15_000
@@ -147,13 +147,6 @@ class _Iterates:
         return self.rec.finish(k, ev.active, ev.loss, theta, grad_norm=gradient_norm(ev), **outcome)
 
 
-def _check_common(net, X, y, steps, record_every, time_limit):
-    net, X, y = check_problem(net, X, y)
-    steps = check_positive_int(steps, "steps")
-    record_every = check_positive_int(record_every, "record_every")
-    return net, X, y, steps, record_every, check_time_limit(time_limit)
-
-
 def train_lbfgs(
     net: ShallowReLU,
     X: ArrayLike,
@@ -207,7 +200,7 @@ def train_lbfgs(
         scipy's (loss and gradient come from one pass, so they are equal). Ctrl-C stops
         and returns the iterates so far with ``status="interrupted"``.
     """
-    net, X, y, steps, record_every, time_limit = _check_common(net, X, y, steps, record_every, time_limit)
+    net, X, y, steps, record_every, time_limit = check_run_args(net, X, y, steps, record_every, time_limit)
     gtol = check_positive_float(gtol, "gtol", allow_zero=True)
     unknown = sorted(set(options) - set(LBFGS_OPTIONS))
     if unknown:
@@ -333,7 +326,7 @@ def train_lm(
     are reproducible. On this non-smooth problem a different step can end in a different
     local minimum, so use ``"trf"`` when runs must be repeatable.
     """
-    net, X, y, steps, record_every, time_limit = _check_common(net, X, y, steps, record_every, time_limit)
+    net, X, y, steps, record_every, time_limit = check_run_args(net, X, y, steps, record_every, time_limit)
     algorithm = check_choice(algorithm, "algorithm", LSQ_METHODS)
     tols = _check_lsq_tolerances(algorithm, ftol=ftol, xtol=xtol, gtol=gtol)
     max_nfev = _check_max_nfev(max_nfev, steps, algorithm, m=X.shape[0], size=net.size)

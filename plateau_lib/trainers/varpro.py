@@ -89,7 +89,8 @@ from ..recording import Recorder
 from ..result import FAILED, INTERRUPTED, TrainResult
 from ._gradient_norm import gradient_norm
 from ._progress import progress_bar
-from .scipy_based import _check_common, least_squares_status
+from ._run_args import check_run_args
+from .scipy_based import least_squares_status
 
 VARPRO_ALGORITHMS = ("trf", "dogbox")
 JACOBIANS = ("kaufman", "golub-pereyra")
@@ -253,7 +254,7 @@ def train_varpro(
         the network's own ``c``), so the first recorded loss is :math:`\ell` at the start.
         ``nfev`` and ``njev`` count residual and Jacobian evaluations.
     """
-    net, X, y, steps, record_every, time_limit = _check_common(net, X, y, steps, record_every, time_limit)
+    net, X, y, steps, record_every, time_limit = check_run_args(net, X, y, steps, record_every, time_limit)
     algorithm = check_choice(algorithm, "algorithm", VARPRO_ALGORITHMS)
     kind = check_choice(jacobian, "jacobian", JACOBIANS)
     tols = _check_tolerances(ftol, xtol, gtol)

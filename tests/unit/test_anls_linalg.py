@@ -57,7 +57,10 @@ def test_forms_match_cumulative_sums(seed, m, r, block, ties):
     assert_allclose(k_suf, F_suf[knots], atol=scale)
     z = rng.standard_normal(r)
     blocks = np.arange(0, k_pre.shape[0] - 1, 2)
-    b_pre, b_suf, z_pre, z_suf = la.block_forms(Q, order, pc, block, blocks, pre, suf, z)
+    forms = la.block_forms(Q, order, pc, block, blocks, pre, suf, z)
+    assert isinstance(forms, la.BlockForms)
+    b_pre, b_suf, z_pre, z_suf = forms.pre, forms.suf, forms.z_pre, forms.z_suf
+    assert la.block_forms(Q, order, pc, block, blocks, pre, suf).z_pre is None
     pos = np.minimum(blocks[:, None] * block + np.arange(block), m)  # past m (padding): the values at m
     assert_allclose(b_pre, F_pre[np.minimum(pos + 1, m)], atol=scale)
     assert_allclose(b_suf, F_suf[pos], atol=scale)
