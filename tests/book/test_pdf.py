@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -97,20 +98,6 @@ def test_unnumbered_parts_are_appendices():
     assert "{table_min}" not in preamble and "{appendix_part}" not in preamble
 
 
-def test_preamble_keeps_headings_labels_and_box_titles_off_the_foot_of_a_page():
-    preamble = latex_settings(yaml.safe_load((ROOT / "_toc.yml").read_text()))["latex_elements"]["preamble"]
-    # the first page's headings (line blocks): room for four lines, and no break after them
-    assert "\\AtBeginEnvironment{DUlineblock}{\\Needspace{4\\baselineskip}\\@endparpenalty\\@M}" in preamble
-    assert "\\AfterEndEnvironment{DUlineblock}{\\@afterheading}" in preamble
-    # a block printed open needs room for its title and a few lines, except right after a heading
-    assert "\\if@nobreak\\else\\Needspace{6\\baselineskip}\\fi" in preamble
-    # a table stays with the line of text before it, not with a code block
-    assert "\\def\\sphinxattablestart{\\par\\plateau@keep\\plateau@release" in preamble
-    assert "\\AtBeginEnvironment{sphinxVerbatim}{\\plateau@release}" in preamble
-    # \needspace (lower case) leaves a page half empty under \raggedbottom: its penalty -100 wins
-    assert "\\needspace" not in preamble
-
-
 def test_pdf_source_drops_the_api_page_and_replaces_explorers(tmp_path):
     source = tmp_path / "src"
     (source / "book").mkdir(parents=True)
@@ -191,6 +178,35 @@ def test_pdf_has_every_chapter_figure_and_no_unresolved_reference(built_pdf):
     # figure_records lists each explorer too (kind "explorer"); it is counted once, as its cell.
     assert shown >= len(drawn) + explorers, (
         f"{shown} images in the PDF for {len(drawn)} figures and {explorers} explorers")
+
+
+def _headings(paths: BookPaths) -> set[str]:
+    """Every heading of the chapters and pages, as printed (numbering dropped, spaces collapsed)."""
+    texts = [json.loads(paths.staged_notebook(c).read_text())["cells"] for c in book.chapter_names(ROOT)]
+    lines = [line for cells in texts for cell in cells if cell["cell_type"] == "markdown"
+             for line in "".join(cell["source"]).splitlines()]
+    lines += [line for page in (ROOT / "book").glob("*.md") for line in page.read_text().splitlines()]
+    return {" ".join(line.lstrip("#").split()) for line in lines if re.match(r"#{1,4} \S", line)}
+
+
+@pytest.mark.slow
+@needs_tex
+def test_no_page_of_the_pdf_ends_with_a_heading(built_pdf):
+    """The preamble's needspace rules hold: the last line of text of every page (above its footer)
+    is never a heading of the book, which would stand apart from the text it heads."""
+    paths, status = built_pdf
+    assert status == 0, "the PDF build failed (run: python -m plateau_lib book pdf)"
+    headings = _headings(paths)
+    assert len(headings) > 20, "the book's headings were not found"
+    orphans = []
+    for number, page in enumerate(_pdf_text(pdf_path(paths)).split("\f"), start=1):
+        lines = [" ".join(line.split()) for line in page.splitlines() if line.strip()]
+        if len(lines) < 3:
+            continue
+        last = re.sub(r"^[A-Z]?[\d.]*\d\.?\s+", "", lines[-2])  # the line above the footer, unnumbered
+        if last in headings:
+            orphans.append(f"page {number}: {last!r}")
+    assert not orphans, f"headings left at the foot of a page: {orphans}"
 
 
 @pytest.mark.slow
