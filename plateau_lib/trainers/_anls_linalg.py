@@ -46,6 +46,13 @@ EPS = float(np.finfo(float).eps)
 #: factor (and as zero when a bound on it is below the cut-off); between the two the fast path
 #: defers to the straightforward computation.
 RANK_MARGIN = 100.0
+#: Where the bounds of :meth:`FeatureBasis.leave_one_out` cannot classify a feature, the SVD of the
+#: small coefficient matrix :math:`S_{-j}` decides (:meth:`FeatureBasis._rank_without`) when its
+#: :math:`\sigma_r` is this factor away from the ``lstsq`` cut-off :math:`\max(m, n)\,\varepsilon\,
+#: \sigma_1`. Computed singular values are within about :math:`\varepsilon\sigma_1` of the exact
+#: ones (LAPACK Users' Guide, sec. 4.9), so a gap of half the cut-off itself settles ``lstsq``'s
+#: decision on :math:`A_{-j} = QS_{-j}` with room to spare.
+SVD_RANK_MARGIN = 2.0
 
 
 def lstsq_cutoff(m: int, n: int) -> float:
@@ -420,7 +427,10 @@ class FeatureBasis:
         elif e * sigma_min_lo >= RANK_MARGIN * cut * float(np.linalg.norm(others)):
             essential = False
         else:
-            return UNCLEAR
+            kind = self._rank_without(j, cut)
+            if kind is None:
+                return UNCLEAR
+            essential = kind == "essential"
         if not essential:
             return LeaveOneOut("spare")
         z = sla.solve_triangular(T, V[j], check_finite=False)
@@ -428,6 +438,25 @@ class FeatureBasis:
         if not (nz > 0 and math.isfinite(nz)):
             return UNCLEAR
         return LeaveOneOut("essential", z / nz)
+
+    def _rank_without(self, j: int, cut: float) -> str | None:
+        r"""Decide from the singular values of :math:`S_{-j}` when the bounds of :meth:`leave_one_out` cannot.
+
+        :math:`A_{-j} = QS_{-j}` with ``Q`` orthonormal, so both have the same singular values up to
+        the neglected residuals: the SVD of the small :math:`r \times (n-1)` matrix gives
+        :math:`\sigma_1` and :math:`\sigma_r` of :math:`A_{-j}` to about :math:`\varepsilon\sigma_1`,
+        for :math:`O(r^2n)` instead of the :math:`O(mn^2)` of the straightforward update.
+        ``"essential"`` when :math:`\sigma_r` is :data:`SVD_RANK_MARGIN` times below the cut-off
+        :math:`\max(m, n-1)\,\varepsilon\,\sigma_1`, ``"spare"`` when that factor above it, else None.
+        """
+        sv = np.linalg.svd(np.delete(self.S, j, axis=1), compute_uv=False)
+        threshold = cut * float(sv[0])
+        sigma_r = float(sv[self.r - 1]) if len(sv) >= self.r else 0.0
+        if sigma_r >= SVD_RANK_MARGIN * threshold:
+            return "spare"
+        if SVD_RANK_MARGIN * sigma_r <= threshold:
+            return "essential"
+        return None
 
     def _leave_one_out_full_rank(self, j: int, lu, colnorm: FloatArray) -> LeaveOneOut:
         """Every feature is essential when the r = n features are independent: :math:`z = S^{-T}e_j`."""

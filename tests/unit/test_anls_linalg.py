@@ -513,3 +513,42 @@ def test_leave_one_out_of_a_single_live_feature_among_zero_ones(live_norm):
     empty = la.FeatureBasis(np.zeros((m, 3)), np.ones(m))
     assert empty.r == 0 and empty.Q.shape == (m, 0)
     assert [empty.leave_one_out(j).kind for j in range(3)] == ["spare"] * 3
+
+
+def _small_init_features(seed: int, m: int = 2000, n: int = 60) -> np.ndarray:
+    """1-D features of a network at the race's small scale: ramps, many of them affine on the data."""
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, m))
+    w, b = 1e-3 * rng.standard_normal(n), 1e-3 * rng.standard_normal(n)
+    return np.maximum(np.outer(x, w) + b, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_small_singular_values_decide_where_the_bounds_cannot(seed, monkeypatch):
+    """Near-dependent features (a small initialisation) leave the bounds of leave_one_out undecided; the
+    SVD of S_{-j} then decides each feature as lstsq's rank of A_{-j} does, and none stays unclear."""
+    A = _small_init_features(seed)
+    basis = la.FeatureBasis(A, np.zeros(A.shape[0]))
+    assert basis.reliable
+    calls = []
+    rank_without = la.FeatureBasis._rank_without
+    monkeypatch.setattr(la.FeatureBasis, "_rank_without",
+                        lambda self, j, cut: calls.append(j) or rank_without(self, j, cut))
+    for j in range(A.shape[1]):
+        kind = basis.leave_one_out(j).kind
+        assert kind != "unclear"
+        rank = np.linalg.matrix_rank(np.delete(A, j, axis=1))
+        assert rank == (basis.r - 1 if kind == "essential" else basis.r), j
+    assert calls  # the case this test is about
+
+
+@pytest.mark.parametrize(("ratio", "kind"), [(4.0, "spare"), (1.3, None), (0.7, None), (0.2, "essential")])
+def test_rank_without_keeps_the_margin_on_both_sides(ratio, kind):
+    """A_{-3} has singular values (1, 1, s), s = ratio x lstsq's cut-off: decided only clear of the margin."""
+    m = 50
+    cut = la.lstsq_cutoff(m, 3)
+    S = np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, ratio * cut, 1.0]])
+    Q0 = np.linalg.qr(np.random.default_rng(0).standard_normal((m, 3)))[0]
+    basis = la.FeatureBasis(Q0 @ S, np.zeros(m))
+    assert basis.r == 3
+    assert basis._rank_without(3, cut) == kind
