@@ -24,8 +24,11 @@ Three pieces make a sweep cost :math:`O(n\,m\log m + m n^2)` instead of :math:`O
 Rank decisions follow ``numpy.linalg.lstsq`` (singular values below
 :math:`\max(m, n)\,\varepsilon\,\sigma_1` count as zero): a quantity is neglected when a bound
 on it (including its own round-off) is below that cut-off and kept when it is :data:`RANK_MARGIN`
-times above it; anything between is reported as unclear, and the trainer then computes that
-update the straightforward way. Every function here is private: no validation, shapes as documented.
+times above it. Where the two bounds of :meth:`FeatureBasis.leave_one_out` lie too far apart to
+decide, the singular values of the small coefficient matrix decide
+(:meth:`FeatureBasis._rank_without`, margin :data:`SVD_RANK_MARGIN`); anything still between is
+reported as unclear, and the trainer then computes that update the straightforward way. Every
+function here is private: no validation, shapes as documented.
 """
 
 from __future__ import annotations
@@ -404,8 +407,10 @@ class FeatureBasis:
         :math:`S_{-j}` from both sides. ``"essential"``: that value is clearly below the ``lstsq``
         cut-off of :math:`A_{-j}`, so :math:`P_{-j} = QQ^\top - q_jq_j^\top` with
         :math:`q_j = Qz`, :math:`z \propto T^{-1}V_j^\top` (orthogonal to every other column of
-        :math:`S`). ``"spare"``: clearly above, :math:`P_{-j} = QQ^\top`. ``"unclear"``: neither,
-        or the neglected residuals are not negligible at the scale of :math:`A_{-j}`.
+        :math:`S`). ``"spare"``: clearly above, :math:`P_{-j} = QQ^\top`. Where the two bounds
+        cannot tell, the singular values of :math:`S_{-j}` do (:meth:`_rank_without`).
+        ``"unclear"``: neither, or the neglected residuals are not negligible at the scale of
+        :math:`A_{-j}`.
         """
         derived = self._derive()
         r, n, m = self.r, self.n, self.m
@@ -451,7 +456,7 @@ class FeatureBasis:
         """
         sv = np.linalg.svd(np.delete(self.S, j, axis=1), compute_uv=False)
         threshold = cut * float(sv[0])
-        sigma_r = float(sv[self.r - 1]) if len(sv) >= self.r else 0.0
+        sigma_r = float(sv[self.r - 1])  # r < n here (r = n takes the full-rank path), so sv has r values
         if sigma_r >= SVD_RANK_MARGIN * threshold:
             return "spare"
         if SVD_RANK_MARGIN * sigma_r <= threshold:

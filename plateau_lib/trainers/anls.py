@@ -40,6 +40,13 @@ their inner weights while a sweep runs; when it ends every neuron is balanced
 sweep (possible only next to an exact fit, where the loss is at the level of round-off), the
 sweep is undone and its updates are marked as not kept, so the recorded loss never increases.
 
+.. rubric:: When a run stops
+
+At a fixed point (a sweep that changes nothing, after the pair moves left), at an exact fit
+(:data:`EXACT_RTOL`), and once the run crawls: the last :data:`FTOL_SWEEPS` sweeps together
+lowered the loss by at most ``ftol`` (relative; default :data:`FTOL`, chosen on the tuning
+problems of the race) and a pair move, where one was left, did not help.
+
 .. rubric:: Cost of a sweep
 
 With :math:`m` data points, width :math:`n` and dimension :math:`d`, a sweep costs
@@ -137,6 +144,11 @@ CRITERIA = ("single", "joint")
 DIRECTIONS = ("fit", "fit+current")
 #: The run stops once the loss is below this fraction of the zero network's loss (an exact fit).
 EXACT_RTOL = 1e-28
+#: The window of ``ftol``: the run stops once the last this many sweeps together lowered the
+#: loss by less than ``ftol`` (relative).
+FTOL_SWEEPS = 5
+#: The default ``ftol`` of :func:`train_anls` (chosen on the tuning problems of the race).
+FTOL = 3e-2
 
 
 class ThresholdsByDimension(NamedTuple):
@@ -199,6 +211,7 @@ def train_anls(
     record_every: int = 1,
     progress: bool = False,
     time_limit: float | None = None,
+    ftol: float = FTOL,
 ) -> TrainResult:
     r"""Train by Active Neuron Least Squares (the companion's reading; see the module docstring).
 
@@ -231,7 +244,7 @@ def train_anls(
     pattern_solve : bool, optional
         End each sweep with the least-squares solve on the frozen pattern (module docstring).
     pair_moves : int, optional
-        At most this many pair moves, tried when a sweep changes nothing (module docstring);
+        At most this many pair moves, tried when a sweep changes nothing or the run stalls (``ftol``);
         0 disables them. A scan tries at most ``PAIR_BUDGET * n`` pairs (:func:`pair_order`).
         Not combinable with ``bounded_moves``: when ``bounded_moves`` is given and
         ``pair_moves`` is not, the preset's pair moves are off.
@@ -256,6 +269,11 @@ def train_anls(
         Stop once this many wall-clock seconds have passed: checked before each neuron's update
         and after each sweep; a sweep cut short keeps its updates if they lowered the loss and
         counts as a sweep (``status="budget"``). ``None``: no limit.
+    ftol : float
+        Stop (``status="converged"``) once the last :data:`FTOL_SWEEPS` sweeps together lowered
+        the loss by less than this fraction, :math:`L_{k-5} - L_k \le \mathrm{ftol}\,L_{k-5}`:
+        the run crawls, and a restart is the better use of the time. 0 disables the rule.
+        The default :data:`FTOL` was chosen on the tuning problems of the race (module docstring).
 
     Returns
     -------
@@ -290,11 +308,14 @@ def train_anls(
         raise ValueError("pair_moves re-insert neurons anywhere: they cannot be combined with bounded_moves")
     record_every = check_positive_int(record_every, "record_every")
     time_limit = check_time_limit(time_limit)
+    ftol = check_positive_float(ftol, "ftol", allow_zero=True)
+    if ftol >= 1:
+        raise ValueError(f"ftol must be below 1 (a relative decrease of the loss), got {ftol!r}")
     opts = _Options(thresholds == "continuous", criterion == "joint", directions == "fit+current",
                     bounded_moves, SEARCH_BLOCK)
     return _run(net, X, y, opts, sweeps=sweeps, polish=(polish_steps, polish_lr), order=order, rng=rng,
                 pattern_solve=pattern_solve, pair_moves=pair_moves, record_every=record_every, progress=progress,
-                time_limit=time_limit)
+                time_limit=time_limit, ftol=ftol)
 
 
 class _Log:
@@ -317,7 +338,7 @@ class _Log:
 
 def _run(net: ShallowReLU, X: FloatArray, y: FloatArray, opts: _Options, *, sweeps: int, polish: tuple[int, float],
          order: str, rng, pattern_solve: bool, pair_moves: int, record_every: int, progress: bool,
-         time_limit: float | None) -> TrainResult:
+         time_limit: float | None, ftol: float) -> TrainResult:
     """The sweeps of :func:`train_anls` (inputs validated)."""
     n, d = net.n, net.d
     theta = net.to_vector()
@@ -330,6 +351,7 @@ def _run(net: ShallowReLU, X: FloatArray, y: FloatArray, opts: _Options, *, swee
     state = _State(c, W, b, X, augment(X), y, counter, opts)
     zero_loss = float(y @ y) / (2 * X.shape[0])
     log = _Log(counter, theta)
+    levels = [ev.loss]  # the loss after each sweep (index 0: the start)
     message, status, k = f"reached sweeps={sweeps}", BUDGET, 0
     bar = progress_bar(sweeps, "anls", progress)
     try:
@@ -342,16 +364,18 @@ def _run(net: ShallowReLU, X: FloatArray, y: FloatArray, opts: _Options, *, swee
                 message = time_limit_message(time_limit) + f" in sweep {k} (ended after its kept updates)"
                 break
             ev, changed = _end_of_sweep(state, ev, changed, pattern_solve, polish)
-            if not changed and len(log.pairs) < pair_moves:
+            stalled = _stalled([*levels, ev.loss], ftol)
+            if (stalled or not changed) and len(log.pairs) < pair_moves:
                 ev, pair = _pair_move(state, ev)
                 if pair is not None:
                     log.pairs.append((k + 1, *pair, ev.loss))
-                    changed = True
+                    changed, stalled = True, False
             k += 1
             rec.observe(k, ev.active, ev.loss, theta)
             log.sweep_done()
             bar.update(1)
-            stop = _stop(changed, ev.loss, zero_loss, k, rec, time_limit)
+            levels.append(ev.loss)
+            stop = _stop(changed, stalled, k, ev.loss, zero_loss, rec, time_limit, ftol)
             if stop is not None:
                 message, status = stop
                 break
@@ -386,13 +410,27 @@ def _sweep(state: _State, theta: FloatArray, ev, k: int, order: str, rng, rec: R
     return ev, changed, timed_out
 
 
-def _stop(changed: bool, loss: float, zero_loss: float, k: int, rec: Recorder,
-          time_limit: float | None) -> tuple[str, str] | None:
+def _stalled(levels: list[float], ftol: float) -> bool:
+    """Whether the last :data:`FTOL_SWEEPS` sweeps lowered the loss by at most ``ftol`` relative.
+
+    ``levels`` holds the loss after each sweep (index 0: the start); 0 disables the rule.
+    """
+    if ftol == 0 or len(levels) <= FTOL_SWEEPS:
+        return False
+    before = levels[-1 - FTOL_SWEEPS]
+    return before - levels[-1] <= ftol * before
+
+
+def _stop(changed: bool, stalled: bool, k: int, loss: float, zero_loss: float, rec: Recorder,
+          time_limit: float | None, ftol: float) -> tuple[str, str] | None:
     """Why the run ends after sweep ``k`` (message, status), or None to go on."""
     if not changed:
         return f"converged: sweep {k} changed nothing (a fixed point of the update)", CONVERGED
     if loss <= EXACT_RTOL * zero_loss:
         return f"fitted the data to round-off after sweep {k}", CONVERGED
+    if stalled:
+        return (f"converged: sweeps {k - FTOL_SWEEPS + 1}-{k} lowered the loss by less than ftol={ftol:g} "
+                "(relative), and a pair move, where one was left, did not help"), CONVERGED
     if rec.out_of_time():
         return time_limit_message(time_limit), BUDGET
     return None
@@ -475,7 +513,7 @@ def _neuron_order(order: str, ev, n: int, rng: np.random.Generator | None) -> li
 
 
 __all__ = [
-    "ACCEPT_RTOL", "CANCEL_RTOL", "CRITERIA", "DIRECTIONS", "EXACT_RTOL", "ORDERS", "PAIR_BUDGET", "PRESETS",
-    "SEARCH_BLOCK", "SMALL_WORK", "THRESHOLDS", "ThresholdCandidates", "ThresholdsByDimension", "balance_neurons",
-    "pair_order", "preset_options", "threshold_gains", "train_anls",
+    "ACCEPT_RTOL", "CANCEL_RTOL", "CRITERIA", "DIRECTIONS", "EXACT_RTOL", "FTOL", "FTOL_SWEEPS", "ORDERS",
+    "PAIR_BUDGET", "PRESETS", "SEARCH_BLOCK", "SMALL_WORK", "THRESHOLDS", "ThresholdCandidates",
+    "ThresholdsByDimension", "balance_neurons", "pair_order", "preset_options", "threshold_gains", "train_anls",
 ]

@@ -628,6 +628,10 @@ def no_work(monkeypatch):
         ({"record_every": 0}, ValueError, "record_every"),
         ({"pair_moves": -1}, ValueError, "pair_moves"),
         ({"pair_moves": 2, "bounded_moves": 3}, ValueError, "bounded_moves"),
+        ({"ftol": -0.1}, ValueError, "ftol"),
+        ({"ftol": 1.0}, ValueError, "ftol must be below 1"),
+        ({"ftol": float("nan")}, ValueError, "ftol"),
+        ({"ftol": "0.1"}, TypeError, "ftol"),
         ({"X": np.zeros((31, 2))}, ValueError, "X must have d = 1 columns"),
         ({"X": np.zeros(31)}, ValueError, "X must be a 2-D array"),
         ({"y": np.zeros(30)}, ValueError, "X and y must have the same number of rows"),
@@ -794,6 +798,55 @@ def test_a_sweep_whose_evaluated_loss_does_not_drop_is_undone(monkeypatch):
     assert len(res.extra["update_accepted"]) == net.n and not res.extra["update_accepted"].any()
     assert_array_equal(res.loss, res.loss[0])
     assert res.message.startswith("converged: sweep 1 changed nothing")
+
+
+def _first_stall(losses, ftol: float) -> int | None:
+    """The first sweep k at which the last FTOL_SWEEPS sweeps lowered the loss by at most ftol (relative)."""
+    w = anls.FTOL_SWEEPS
+    return next((k for k in range(w, len(losses)) if losses[k - w] - losses[k] <= ftol * losses[k - w]), None)
+
+
+def test_a_crawling_run_stops_where_ftol_says():
+    """``ftol`` ends the run at the first sweep where the last five sweeps together lowered the loss by at
+    most ``ftol`` relative, and changes nothing before it: the run is the prefix of the run without the
+    rule. On the 2-D plateau problem the loss crawls after a few tens of sweeps."""
+    exp = get_experiment("plateau_2d")
+    X, y = exp.data()
+    net = exp.initial_network(0)
+    free = train_anls(net, X, y, sweeps=60, pair_moves=0, ftol=0.0)
+    assert free.status == "budget" and len(free.loss) == 61  # the rule off: the run uses its sweeps
+    ftol = 1e-2
+    k = _first_stall(free.loss, ftol)
+    assert k is not None and anls.FTOL_SWEEPS < k < 60
+    res = train_anls(net, X, y, sweeps=60, pair_moves=0, ftol=ftol)
+    assert res.status == "converged"
+    assert res.message.startswith(f"converged: sweeps {k - 4}-{k} lowered the loss by less than ftol=0.01")
+    assert_array_equal(res.loss, free.loss[: k + 1])
+    assert_array_equal(res.net.to_vector(), train_anls(net, X, y, sweeps=k, pair_moves=0, ftol=0.0).net.to_vector())
+
+
+def test_a_stalled_run_tries_a_pair_move_before_it_stops(monkeypatch):
+    """A stall counts as a fixed point for the pair moves: where one is left, it is tried first, and the
+    run goes on if it helps (on this start the first pair move is kept at the first stall)."""
+    exp = get_experiment("plateau_2d")
+    X, y = exp.data()
+    net = exp.initial_network(1)
+    free = train_anls(net, X, y, sweeps=60, pair_moves=0, ftol=0.0)
+    k = _first_stall(free.loss, 1e-2)
+    tried = []
+    honest = anls._pair_move
+
+    def failing_pair_move(state, ev):
+        tried.append(len(tried))
+        return ev, None
+
+    monkeypatch.setattr(anls, "_pair_move", failing_pair_move)
+    res = train_anls(net, X, y, sweeps=60, pair_moves=3, ftol=1e-2)
+    assert tried == [0] and len(res.loss) == k + 1 and res.message.endswith("did not help")
+    monkeypatch.setattr(anls, "_pair_move", honest)
+    moved = train_anls(net, X, y, sweeps=60, pair_moves=3, ftol=1e-2)
+    assert len(moved.extra["pair_moves"]) >= 1 and moved.extra["pair_moves"][0, 0] == k
+    assert len(moved.loss) > k + 1 and moved.final_loss < res.final_loss
 
 
 def test_the_1d_forms_are_carried_over_kept_updates(monkeypatch):
