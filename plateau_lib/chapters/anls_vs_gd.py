@@ -33,7 +33,7 @@ from ..network import ShallowReLU
 from ..parallel import ExecutorLike
 from ..result import TrainResult, check_result
 from ..sweeps import sweep
-from ..trainers.anls import preset_options, train_anls
+from ..trainers.anls import FTOL, FTOL_SWEEPS, preset_options, train_anls
 from . import register_study
 from .explanation_runs import PlateauRow, plateau_rows
 from .page import FigureData, join_words, number, plural, relation, require_keys, rows_to_arrays, run_line, share
@@ -564,14 +564,15 @@ def gd_vs_anls_figure_data(race: GdVsAnls) -> FigureData:
 
 
 def chapter_constants(joint_options: Mapping[str, Any]) -> dict[str, Any]:
-    """The chapter's settings the prose quotes: the sweep budget, C5's fraction, the goals, the pair moves.
+    """The chapter's settings the prose quotes: the sweep budget, C5's fraction, the goals, the pair moves,
+    the stopping rule ``ftol`` of a crawling run and its window of sweeps.
 
     ``joint_options``: :func:`anls_joint_options` (its ``pair_moves``).
     """
     require_keys(joint_options, ("pair_moves",), "joint_options")
     return {"anls_budget": SWEEPS, "far_fewer": FAR_FEWER, "far_fewer_steps": round(1 / FAR_FEWER),
             "goal_factor": GOAL_FACTOR, "goal_speedup": GOAL_SPEEDUP, "goal_level": GOAL_LEVEL,
-            "pair_moves": joint_options["pair_moves"]}
+            "pair_moves": joint_options["pair_moves"], "ftol": FTOL, "ftol_sweeps": FTOL_SWEEPS}
 
 
 def gd_vs_anls_values(race: GdVsAnls) -> dict[str, Any]:
