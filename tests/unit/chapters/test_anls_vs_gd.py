@@ -37,7 +37,7 @@ from plateau_lib.chapters.anls_vs_gd import (
 from plateau_lib.chapters.page import run_line
 from plateau_lib.experiments import get_experiment
 from plateau_lib.network import loss
-from plateau_lib.trainers.anls import train_anls
+from plateau_lib.trainers.anls import FTOL, FTOL_SWEEPS, train_anls
 
 pytest_plugins = ("anls_fixtures",)  # the shared fixtures race_quick, rest, variant_rows
 
@@ -241,7 +241,8 @@ def test_figure_data_of_the_race_and_the_sweep(race_quick, rest):
 def test_glued_numbers(race_quick, rest):
     assert vs_gd.chapter_constants({"pair_moves": 7}) == {
         "anls_budget": vs_gd.SWEEPS, "far_fewer": FAR_FEWER, "far_fewer_steps": 100, "goal_factor": vs_gd.GOAL_FACTOR,
-        "goal_speedup": vs_gd.GOAL_SPEEDUP, "goal_level": vs_gd.GOAL_LEVEL, "pair_moves": 7}
+        "goal_speedup": vs_gd.GOAL_SPEEDUP, "goal_level": vs_gd.GOAL_LEVEL, "pair_moves": 7,
+        "ftol": FTOL, "ftol_sweeps": FTOL_SWEEPS}
     with pytest.raises(ValueError, match="joint_options must have the keys pair_moves"):
         vs_gd.chapter_constants({})
     X, y = get_experiment("plateau_1d").data()
