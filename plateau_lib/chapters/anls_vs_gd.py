@@ -565,14 +565,15 @@ def gd_vs_anls_figure_data(race: GdVsAnls) -> FigureData:
 
 def chapter_constants(joint_options: Mapping[str, Any]) -> dict[str, Any]:
     """The chapter's settings the prose quotes: the sweep budget, C5's fraction, the goals, the pair moves,
-    the stopping rule ``ftol`` of a crawling run and its window of sweeps.
+    the stopping rule ``ftol`` of a crawling run and its window of sweeps, the pattern solves in a row for d > 1.
 
     ``joint_options``: :func:`anls_joint_options` (its ``pair_moves``).
     """
     require_keys(joint_options, ("pair_moves",), "joint_options")
     return {"anls_budget": SWEEPS, "far_fewer": FAR_FEWER, "far_fewer_steps": round(1 / FAR_FEWER),
             "goal_factor": GOAL_FACTOR, "goal_speedup": GOAL_SPEEDUP, "goal_level": GOAL_LEVEL,
-            "pair_moves": joint_options["pair_moves"], "ftol": FTOL, "ftol_sweeps": FTOL_SWEEPS}
+            "pair_moves": joint_options["pair_moves"], "ftol": FTOL, "ftol_sweeps": FTOL_SWEEPS,
+            "pattern_steps_more": preset_options("joint", 2)["pattern_steps"]}
 
 
 def gd_vs_anls_values(race: GdVsAnls) -> dict[str, Any]:

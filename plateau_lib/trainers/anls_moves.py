@@ -11,6 +11,7 @@ frozen activation pattern for all inner and output weights at once. *Polishing*
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,17 +64,20 @@ def pair_order(A: FloatArray, y: FloatArray, budget: int) -> list[tuple[int, int
     return out
 
 
-def _pair_move(state: _State, ev):
+def _pair_move(state: _State, ev, out_of_time: Callable[[], bool] | None = None):
     """First pair (j, l) whose removal and greedy re-insertion lowers the loss; applied in place.
 
     Both neurons are silenced (:math:`c = 0`, :math:`v = 0`), then re-inserted one after the
     other by the same proposal as a neuron update, each followed by the output-weight re-solve.
     The pairs are tried in the order of :func:`pair_order`, at most ``PAIR_BUDGET * n`` of them.
     Returns the new evaluation and ``(j, l)``, or the old evaluation and ``None`` if no pair
-    lowers the loss.
+    lowers the loss. ``out_of_time`` (the run's clock) is asked before each pair: when it says
+    so, the scan ends there without a pair.
     """
     state.reset(ev)
     for j, k in pair_order(state.A, state.y, PAIR_BUDGET * state.n):
+        if out_of_time is not None and out_of_time():
+            break
         c1, W1, b1 = state.c.copy(), state.W.copy(), state.b.copy()
         c1[[j, k]], W1[[j, k]], b1[[j, k]] = 0.0, 0.0, 0.0
         A1 = state.A.copy()

@@ -34,7 +34,7 @@ from plateau_lib.network import (
     loss,
 )
 from plateau_lib.result import TrainResult
-from plateau_lib.trainers import _anls_linalg, anls, anls_neuron, anls_threshold
+from plateau_lib.trainers import _anls_linalg, anls, anls_moves, anls_neuron, anls_threshold
 from plateau_lib.trainers.anls import PRESETS, preset_options, threshold_gains, train_anls
 from plateau_lib.trainers.first_order import train_gd
 
@@ -129,15 +129,43 @@ def test_presets_are_named_read_only_and_documented():
 
 def test_preset_options_resolve_the_thresholds_by_dimension():
     assert preset_options("joint", 1) == {"criterion": "joint", "thresholds": "continuous", "directions": "fit",
-                                          "pattern_solve": True, "pair_moves": 10}
+                                          "pattern_solve": True, "pattern_steps": 1, "pair_moves": 10}
     assert preset_options("joint", 3)["thresholds"] == "data"
+    assert preset_options("joint", 2)["pattern_steps"] == preset_options("joint", 5)["pattern_steps"] == 4
     assert preset_options("design", 1) == {"criterion": "single", "thresholds": "data", "directions": "fit",
-                                           "pattern_solve": False, "pair_moves": 0}
+                                           "pattern_solve": False, "pattern_steps": 1, "pair_moves": 0}
+    assert anls.ThresholdsByDimension is anls.ByDimension
     options = preset_options("joint", 2)
     options["pair_moves"] = 0  # a fresh dict: the preset itself is untouched
     assert preset_options("joint", 2)["pair_moves"] == 10
     with pytest.raises(ValueError, match="preset must be one of 'joint', 'design', got 'fast'"):
         preset_options("fast", 1)
+
+
+@pytest.mark.parametrize(("steps", "kept", "expected"), [(1, 5, 1), (4, 5, 4), (4, 2, 3), (4, 0, 1)])
+def test_pattern_steps_repeat_the_solve_up_to_the_first_not_kept(monkeypatch, steps, kept, expected):
+    """Each sweep closes with at most ``pattern_steps`` frozen-pattern solves and stops after the first
+    that is not kept; each solve is one least-squares solve (njev)."""
+    net, X, y = problem(d=2, m=60, n=5)
+    calls = []
+    honest = anls._pattern_solve
+
+    def counted(c, W, b, X, Xt, y, ev, counter):
+        calls.append(len(calls))
+        new_ev, solved = honest(c, W, b, X, Xt, y, ev, counter)
+        return (new_ev, solved) if len(calls) <= kept and solved else (ev, False)
+
+    monkeypatch.setattr(anls, "_pattern_solve", counted)
+    res = train_anls(net, X, y, sweeps=1, pattern_steps=steps, pair_moves=0)
+    assert len(calls) == expected
+    plain = train_anls(net, X, y, sweeps=1, pattern_solve=False, pair_moves=0)
+    assert res.njev - plain.njev == expected
+
+
+def test_more_pattern_steps_change_nothing_in_1d_by_default():
+    """The 1-D default keeps one pattern solve a sweep: the same run as asking for it."""
+    net, X, y = problem(d=1, m=41, n=5)
+    same_run(train_anls(net, X, y, sweeps=6), train_anls(net, X, y, sweeps=6, pattern_steps=1))
 
 
 def same_run(a: TrainResult, b: TrainResult) -> None:
@@ -335,11 +363,11 @@ class Lockstep:
             self.rows.append((j, ref, got))
             return got
 
-        def checked_pair_move(state, ev):
+        def checked_pair_move(state, ev, out_of_time=None):
             c, W, b = state.c.copy(), state.W.copy(), state.b.copy()
             level = min(state.level, ev.loss)
             ref = ref_pair_move(c, W, b, ev, level, state.X, state.y, state.opts)
-            got = pair_move(state, ev)
+            got = pair_move(state, ev, out_of_time=out_of_time)
             self.pair_rows.append((ref[1], ref[0].loss, got[1], got[0].loss))
             return got
 
@@ -627,6 +655,9 @@ def no_work(monkeypatch):
         ({"directions": "random"}, ValueError, "directions"),
         ({"record_every": 0}, ValueError, "record_every"),
         ({"pair_moves": -1}, ValueError, "pair_moves"),
+        ({"pattern_steps": 0}, ValueError, "pattern_steps"),
+        ({"pattern_steps": 0, "pattern_solve": False}, ValueError, "pattern_steps"),
+        ({"pattern_steps": 1.5}, TypeError, "pattern_steps"),
         ({"pair_moves": 2, "bounded_moves": 3}, ValueError, "bounded_moves"),
         ({"ftol": -0.1}, ValueError, "ftol"),
         ({"ftol": 1.0}, ValueError, "ftol must be below 1"),
@@ -758,6 +789,41 @@ def test_a_sweep_cut_by_the_time_limit_keeps_its_kept_updates(monkeypatch):
     assert cut.final_loss == pytest.approx(loss(cut.net, X, y), rel=1e-12)
 
 
+def test_the_clock_ends_a_scan_of_pair_moves(monkeypatch):
+    """The limit is also checked before each pair of a scan: a scan cut by it ends the run with
+    ``status="budget"`` (no fixed point is known), after at most the pairs tried before the limit."""
+    from plateau_lib.recording import Recorder
+
+    exp = get_experiment("plateau_1d")
+    X, y = exp.data()
+    net = exp.initial_network(0)
+    free = train_anls(net, X, y)
+    assert free.status == "converged" and len(free.extra["pair_moves"]) == 0  # a full scan found no pair
+    scanning, tried = {"on": False, "asked": 0}, []
+    honest_scan, honest_reinsert = anls._pair_move, anls_moves._reinsert
+
+    def scan(state, ev, out_of_time=None):
+        scanning["on"] = True
+        return honest_scan(state, ev, out_of_time=out_of_time)
+
+    def out_of_time(self) -> bool:
+        if scanning["on"]:
+            scanning["asked"] += 1
+        return scanning["asked"] > 2  # two pairs are tried, then the clock has run out
+
+    def reinsert(trial, q):
+        tried.append(q)
+        return honest_reinsert(trial, q)
+
+    monkeypatch.setattr(anls, "_pair_move", scan)
+    monkeypatch.setattr(anls_moves, "_reinsert", reinsert)
+    monkeypatch.setattr(Recorder, "out_of_time", out_of_time)
+    cut = train_anls(net, X, y, time_limit=60.0)
+    assert cut.status == "budget" and "in the scan of pair moves after sweep" in cut.message, cut.message
+    assert 0 < len(tried) <= 4  # at most two re-insertions per pair
+    assert_array_equal(cut.loss, free.loss)
+
+
 @pytest.mark.parametrize("d", [1, 2])
 def test_one_neuron_finds_a_single_ramp_in_one_sweep(d):
     r"""A width-1 network: the joint search has no other feature (an empty basis). The target
@@ -836,7 +902,7 @@ def test_a_stalled_run_tries_a_pair_move_before_it_stops(monkeypatch):
     tried = []
     honest = anls._pair_move
 
-    def failing_pair_move(state, ev):
+    def failing_pair_move(state, ev, out_of_time=None):
         tried.append(len(tried))
         return ev, None
 

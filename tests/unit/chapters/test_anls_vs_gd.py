@@ -242,7 +242,7 @@ def test_glued_numbers(race_quick, rest):
     assert vs_gd.chapter_constants({"pair_moves": 7}) == {
         "anls_budget": vs_gd.SWEEPS, "far_fewer": FAR_FEWER, "far_fewer_steps": 100, "goal_factor": vs_gd.GOAL_FACTOR,
         "goal_speedup": vs_gd.GOAL_SPEEDUP, "goal_level": vs_gd.GOAL_LEVEL, "pair_moves": 7,
-        "ftol": FTOL, "ftol_sweeps": FTOL_SWEEPS}
+        "ftol": FTOL, "ftol_sweeps": FTOL_SWEEPS, "pattern_steps_more": 4}
     with pytest.raises(ValueError, match="joint_options must have the keys pair_moves"):
         vs_gd.chapter_constants({})
     X, y = get_experiment("plateau_1d").data()
